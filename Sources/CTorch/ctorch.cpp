@@ -1,0 +1,419 @@
+// CTorch: the only C++ in timbre. Every entry point runs its body inside
+// PROTECT, which catches every exception and stores its message.
+
+#include "ctorch.h"
+
+#include <torch/script.h>
+#include <torch/version.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
+
+struct tb_module_s {
+  torch::jit::Module module;
+};
+struct tb_method_s {
+  torch::jit::Module module;  // keeps the owner alive while the method is used
+  torch::jit::Method method;
+};
+struct tb_tensor_s {
+  at::Tensor tensor;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+void set_error(const std::string &message) { last_error = message.empty() ? "unknown libtorch error" : message; }
+
+#define PROTECT(...)                                      \
+  try {                                                    \
+    last_error.clear();                                    \
+    __VA_ARGS__                                            \
+  } catch (const c10::Error &e) {                          \
+    set_error(e.what_without_backtrace());                 \
+  } catch (const std::exception &e) {                      \
+    set_error(e.what());                                   \
+  } catch (...) {                                          \
+    set_error("unknown C++ exception");                    \
+  }                                                        \
+  return -1;
+
+char *copy_string(const std::string &s) {
+  char *out = static_cast<char *>(std::malloc(s.size() + 1));
+  if (!out) throw std::bad_alloc();
+  std::memcpy(out, s.c_str(), s.size() + 1);
+  return out;
+}
+
+void json_string(std::ostringstream &os, const std::string &s) {
+  os << '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': os << "\\\""; break;
+      case '\\': os << "\\\\"; break;
+      case '\n': os << "\\n"; break;
+      case '\r': os << "\\r"; break;
+      case '\t': os << "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          os << buf;
+        } else {
+          os << c;
+        }
+    }
+  }
+  os << '"';
+}
+
+void json_double(std::ostringstream &os, double v) {
+  if (std::isfinite(v)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    os << buf;
+  } else {
+    os << "null";
+  }
+}
+
+// Tensors render with their shape and dtype; values only when small, so a
+// description never dumps a weight matrix.
+void json_tensor(std::ostringstream &os, const at::Tensor &t) {
+  os << "{\"shape\":[";
+  for (int64_t i = 0; i < t.dim(); ++i) os << (i ? "," : "") << t.size(i);
+  os << "],\"dtype\":";
+  json_string(os, std::string(c10::toString(t.scalar_type())));
+  if (t.numel() <= 64) {
+    os << ",\"values\":[";
+    auto flat = t.detach().reshape({-1}).to(at::kDouble).contiguous();
+    const double *p = flat.data_ptr<double>();
+    for (int64_t i = 0; i < flat.numel(); ++i) {
+      if (i) os << ",";
+      if (t.scalar_type() == at::kBool || c10::isIntegralType(t.scalar_type(), true))
+        os << static_cast<long long>(p[i]);
+      else
+        json_double(os, p[i]);
+    }
+    os << "]";
+  }
+  os << "}";
+}
+
+void json_ivalue(std::ostringstream &os, const c10::IValue &v) {
+  if (v.isNone()) {
+    os << "null";
+  } else if (v.isBool()) {
+    os << (v.toBool() ? "true" : "false");
+  } else if (v.isInt()) {
+    os << v.toInt();
+  } else if (v.isDouble()) {
+    json_double(os, v.toDouble());
+  } else if (v.isString()) {
+    json_string(os, v.toStringRef());
+  } else if (v.isTensor()) {
+    json_tensor(os, v.toTensor());
+  } else if (v.isList()) {
+    os << "[";
+    auto list = v.toListRef();
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i) os << ",";
+      json_ivalue(os, list[i]);
+    }
+    os << "]";
+  } else if (v.isTuple()) {
+    os << "[";
+    const auto &elements = v.toTupleRef().elements();
+    for (size_t i = 0; i < elements.size(); ++i) {
+      if (i) os << ",";
+      json_ivalue(os, elements[i]);
+    }
+    os << "]";
+  } else if (v.isGenericDict()) {
+    os << "{";
+    bool first = true;
+    for (const auto &entry : v.toGenericDict()) {
+      if (!first) os << ",";
+      first = false;
+      std::ostringstream key;
+      json_ivalue(key, entry.key());
+      std::string k = key.str();
+      if (k.empty() || k[0] != '"') json_string(os, k); else os << k;
+      os << ":";
+      json_ivalue(os, entry.value());
+    }
+    os << "}";
+  } else if (v.isModule() || v.isObject()) {
+    json_string(os, "<object " + v.type()->str() + ">");
+  } else {
+    json_string(os, "<" + v.tagKind() + ">");
+  }
+}
+
+std::string render(const c10::IValue &v) {
+  std::ostringstream os;
+  json_ivalue(os, v);
+  return os.str();
+}
+
+at::Tensor input_tensor(const float *input, int64_t batch, int64_t channels, int64_t frames) {
+  TORCH_CHECK(batch > 0 && channels > 0 && frames > 0, "input shape [", batch, ", ", channels, ", ",
+              frames, "] has an empty dimension");
+  at::Tensor x = at::empty({batch, channels, frames}, at::kFloat);
+  std::memcpy(x.data_ptr<float>(), input, sizeof(float) * batch * channels * frames);
+  return x;
+}
+
+at::Tensor checked_output(const c10::IValue &result, const std::string &name) {
+  TORCH_CHECK(result.isTensor(), "method '", name, "' returned ", result.tagKind(), ", not a tensor");
+  at::Tensor y = result.toTensor();
+  TORCH_CHECK(y.dim() == 3, "method '", name, "' returned a tensor of ", y.dim(),
+              " dimensions; nn~ models return [batch, channels, frames]");
+  if (y.scalar_type() != at::kFloat) y = y.to(at::kFloat);
+  return y.contiguous();
+}
+
+}  // namespace
+
+extern "C" {
+
+const char *tb_last_error(void) { return last_error.c_str(); }
+
+void tb_string_free(char *s) { std::free(s); }
+
+void tb_set_num_threads(int n) {
+  try {
+    at::set_num_threads(n < 1 ? 1 : n);
+  } catch (...) {
+  }
+}
+
+int tb_get_num_threads(void) {
+  try {
+    return at::get_num_threads();
+  } catch (...) {
+    return 1;
+  }
+}
+
+int tb_set_num_interop_threads(int n) {
+  PROTECT(at::set_num_interop_threads(n < 1 ? 1 : n); return 0;)
+}
+
+int tb_get_num_interop_threads(void) {
+  try {
+    return at::get_num_interop_threads();
+  } catch (...) {
+    return 1;
+  }
+}
+
+void tb_manual_seed(uint64_t seed) {
+  try {
+    torch::manual_seed(seed);
+  } catch (...) {
+  }
+}
+
+const char *tb_version(void) { return TORCH_VERSION; }
+
+int tb_module_load(const char *path, tb_module *out) {
+  PROTECT({
+    auto module = torch::jit::load(std::string(path), at::kCPU);
+    module.eval();
+    *out = new tb_module_s{std::move(module)};
+    return 0;
+  })
+}
+
+int tb_module_deepcopy(tb_module m, tb_module *out) {
+  PROTECT({
+    *out = new tb_module_s{m->module.deepcopy()};
+    return 0;
+  })
+}
+
+int tb_module_save(tb_module m, const char *path) {
+  PROTECT({
+    m->module.save(std::string(path));
+    return 0;
+  })
+}
+
+void tb_module_free(tb_module m) { delete m; }
+
+int tb_module_method_names(tb_module m, char **out) {
+  PROTECT({
+    std::string names;
+    for (const auto &method : m->module.get_methods()) {
+      if (!names.empty()) names += "\n";
+      names += method.name();
+    }
+    *out = copy_string(names);
+    return 0;
+  })
+}
+
+int tb_module_attribute_names(tb_module m, char **out) {
+  PROTECT({
+    std::string names;
+    auto type = m->module.type();
+    for (size_t i = 0; i < type->numAttributes(); ++i) {
+      if (!names.empty()) names += "\n";
+      names += type->getAttributeName(i);
+    }
+    *out = copy_string(names);
+    return 0;
+  })
+}
+
+int tb_module_has_method(tb_module m, const char *name) {
+  PROTECT(return m->module.find_method(name).has_value() ? 1 : 0;)
+}
+
+int tb_module_has_attribute(tb_module m, const char *name) {
+  PROTECT(return m->module.hasattr(name) ? 1 : 0;)
+}
+
+int tb_module_attribute_json(tb_module m, const char *name, char **out) {
+  PROTECT({
+    TORCH_CHECK(m->module.hasattr(name), "the model has no attribute '", name, "'");
+    *out = copy_string(render(m->module.attr(name)));
+    return 0;
+  })
+}
+
+int tb_module_call_json(tb_module m, const char *method, char **out) {
+  PROTECT({
+    auto found = m->module.find_method(method);
+    TORCH_CHECK(found.has_value(), "the model has no method '", method, "'");
+    c10::InferenceMode guard;
+    *out = copy_string(render((*found)(std::vector<c10::IValue>{})));
+    return 0;
+  })
+}
+
+int tb_module_call_scalars_json(tb_module m, const char *method, const char *const *args,
+                                const int *kinds, int count, char **out) {
+  PROTECT({
+    auto found = m->module.find_method(method);
+    TORCH_CHECK(found.has_value(), "the model has no method '", method, "'");
+    std::vector<c10::IValue> values;
+    for (int i = 0; i < count; ++i) {
+      std::string text(args[i]);
+      switch (kinds[i]) {
+        case 0: {
+          bool v;
+          if (text == "true" || text == "1" || text == "True") v = true;
+          else if (text == "false" || text == "0" || text == "False") v = false;
+          else TORCH_CHECK(false, "'", text, "' is not a bool (true/false/1/0)");
+          values.emplace_back(v);
+          break;
+        }
+        case 1: {
+          size_t used = 0;
+          long long v = std::stoll(text, &used);
+          TORCH_CHECK(used == text.size(), "'", text, "' is not an integer");
+          values.emplace_back(static_cast<int64_t>(v));
+          break;
+        }
+        case 2: {
+          size_t used = 0;
+          double v = std::stod(text, &used);
+          TORCH_CHECK(used == text.size(), "'", text, "' is not a number");
+          values.emplace_back(v);
+          break;
+        }
+        case 3:
+          values.emplace_back(text);
+          break;
+        default:
+          TORCH_CHECK(false, "argument ", i, " has an unsupported type code ", kinds[i]);
+      }
+    }
+    c10::InferenceMode guard;
+    *out = copy_string(render((*found)(values)));
+    return 0;
+  })
+}
+
+int tb_method_get(tb_module m, const char *name, tb_method *out) {
+  PROTECT({
+    auto found = m->module.find_method(name);
+    TORCH_CHECK(found.has_value(), "the model has no method '", name, "'");
+    *out = new tb_method_s{m->module, *found};
+    return 0;
+  })
+}
+
+void tb_method_free(tb_method f) { delete f; }
+
+int tb_method_call(tb_method f, const float *input, int64_t batch, int64_t channels,
+                   int64_t frames, tb_tensor *out) {
+  PROTECT({
+    c10::InferenceMode guard;
+    at::Tensor x = input_tensor(input, batch, channels, frames);
+    auto y = checked_output(f->method({x}), f->method.name());
+    *out = new tb_tensor_s{std::move(y)};
+    return 0;
+  })
+}
+
+int tb_method_call_into(tb_method f, const float *input, int64_t batch, int64_t channels,
+                        int64_t frames, float *output, int64_t capacity, int64_t out_dims[3]) {
+  PROTECT({
+    c10::InferenceMode guard;
+    at::Tensor x = input_tensor(input, batch, channels, frames);
+    auto y = checked_output(f->method({x}), f->method.name());
+    for (int i = 0; i < 3; ++i) out_dims[i] = y.size(i);
+    TORCH_CHECK(y.numel() <= capacity, "method '", f->method.name(), "' returned ", y.numel(),
+                " values, more than the ", capacity, " the output buffer holds");
+    std::memcpy(output, y.data_ptr<float>(), sizeof(float) * y.numel());
+    return 0;
+  })
+}
+
+void tb_tensor_free(tb_tensor t) { delete t; }
+
+int tb_tensor_ndim(tb_tensor t) { return static_cast<int>(t->tensor.dim()); }
+
+int64_t tb_tensor_size(tb_tensor t, int dim) {
+  if (dim < 0 || dim >= t->tensor.dim()) return -1;
+  return t->tensor.size(dim);
+}
+
+int tb_tensor_copy_to(tb_tensor t, float *dst, int64_t count) {
+  PROTECT({
+    at::Tensor x = t->tensor;
+    if (x.scalar_type() != at::kFloat) x = x.to(at::kFloat);
+    x = x.contiguous();
+    TORCH_CHECK(x.numel() == count, "tensor has ", x.numel(), " elements, not ", count);
+    std::memcpy(dst, x.data_ptr<float>(), sizeof(float) * count);
+    return 0;
+  })
+}
+
+int tb_bench_baseline(tb_module m, const char *method, const float *input, int64_t channels,
+                      int64_t frames, int iterations, double *seconds) {
+  PROTECT({
+    c10::InferenceMode guard;
+    at::Tensor x = at::empty({1, channels, frames}, at::kFloat);
+    std::memcpy(x.data_ptr<float>(), input, sizeof(float) * channels * frames);
+    auto f = m->module.get_method(method);
+    for (int i = 0; i < iterations; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      auto y = f({x});
+      auto end = std::chrono::steady_clock::now();
+      seconds[i] = std::chrono::duration<double>(end - start).count();
+    }
+    return 0;
+  })
+}
+
+}  // extern "C"

@@ -1,0 +1,97 @@
+/*
+ * CTorch: a thin C interface over libtorch (TorchScript modules and tensors).
+ *
+ * Every function catches every C++ exception. Functions that can fail return
+ * 0 on success and -1 on failure; the message is then kept in a thread-local
+ * slot that `tb_last_error()` returns (valid until the next call on this
+ * thread). Swift's runtime cannot unwind C++ exceptions, so nothing may
+ * escape this layer. Names are grouped by prefix, after tch-rs:
+ *   tb_       global settings (threads, random seed)
+ *   tb_module_ script modules
+ *   tb_method_ compiled methods looked up once and called many times
+ *   tb_tensor_ tensors returned by methods
+ *   tb_bench_  the bare libtorch baseline used by `timbre bench inference`
+ */
+#ifndef TIMBRE_CTORCH_H
+#define TIMBRE_CTORCH_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tb_module_s *tb_module;
+typedef struct tb_method_s *tb_method;
+typedef struct tb_tensor_s *tb_tensor;
+
+/* Last error on this thread, or "" when none. */
+const char *tb_last_error(void);
+/* Frees a string returned through a `char **` out parameter. */
+void tb_string_free(char *s);
+
+/* Global settings. */
+void tb_set_num_threads(int n);
+int tb_get_num_threads(void);
+/* Fails once any inter-op work has started (libtorch allows setting it once). */
+int tb_set_num_interop_threads(int n);
+int tb_get_num_interop_threads(void);
+void tb_manual_seed(uint64_t seed);
+/* libtorch version, e.g. "1.13.0". */
+const char *tb_version(void);
+
+/* Modules. */
+int tb_module_load(const char *path, tb_module *out);
+/* An independent copy: parameters and buffers (streaming state) are copied. */
+int tb_module_deepcopy(tb_module m, tb_module *out);
+int tb_module_save(tb_module m, const char *path);
+void tb_module_free(tb_module m);
+/* Names of every compiled method, separated by '\n'. */
+int tb_module_method_names(tb_module m, char **out);
+/* Names of every attribute (parameters, buffers, plain attributes), '\n'-separated. */
+int tb_module_attribute_names(tb_module m, char **out);
+/* 1 when present, 0 when not, -1 on error. */
+int tb_module_has_method(tb_module m, const char *name);
+int tb_module_has_attribute(tb_module m, const char *name);
+/* An attribute's value rendered as JSON (tensors as {"shape":[..],"dtype":"..","values":[..]}). */
+int tb_module_attribute_json(tb_module m, const char *name, char **out);
+/* Calls a method with no arguments; the result rendered as JSON. */
+int tb_module_call_json(tb_module m, const char *method, char **out);
+/* Calls a method with scalar arguments given as text, each converted per its
+ * kind (nn_tilde's type codes: 0 bool, 1 int, 2 float, 3 str); result as JSON. */
+int tb_module_call_scalars_json(tb_module m, const char *method, const char *const *args,
+                                const int *kinds, int count, char **out);
+
+/* Methods: looked up once, called many times. */
+int tb_method_get(tb_module m, const char *name, tb_method *out);
+void tb_method_free(tb_method f);
+/* Runs the method on a [batch, channels, frames] float input (copied once into a
+ * tensor) under inference mode. The output is checked to be a 3-D tensor; it is
+ * returned as a handle to read its shape and copy it out once. */
+int tb_method_call(tb_method f, const float *input, int64_t batch, int64_t channels,
+                   int64_t frames, tb_tensor *out);
+/* The same, copying a 3-D output straight into `output` when it holds at most
+ * `capacity` floats; `out_dims` receives its shape. */
+int tb_method_call_into(tb_method f, const float *input, int64_t batch, int64_t channels,
+                        int64_t frames, float *output, int64_t capacity, int64_t out_dims[3]);
+
+/* Tensors. */
+void tb_tensor_free(tb_tensor t);
+int tb_tensor_ndim(tb_tensor t);
+int64_t tb_tensor_size(tb_tensor t, int dim);
+/* Copies all elements, converted to float32 in C order, into dst (count floats). */
+int tb_tensor_copy_to(tb_tensor t, float *dst, int64_t count);
+
+/* The baseline for `timbre bench inference`: a plain loop that calls
+ * get_method(name) on the module with a preallocated input tensor of
+ * [1, channels, frames] zeros... filled with the given samples, under inference
+ * mode, `iterations` times; each call's wall time in seconds goes to `seconds`. */
+int tb_bench_baseline(tb_module m, const char *method, const float *input, int64_t channels,
+                      int64_t frames, int iterations, double *seconds);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

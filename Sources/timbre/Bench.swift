@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import ModelHost
+import Torch
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks that report ratios against a baseline measured in the same run.",
+        subcommands: [BenchInference.self])
+}
+
+struct BenchInference: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inference",
+        abstract: "Time per block of the host against a bare libtorch loop on the same module, interleaved.")
+
+    @Option(help: "The model (.ts).")
+    var model: String
+
+    @Option(help: "Samples per block (a multiple of the model's minimum block).")
+    var block: Int = 2048
+
+    @Option(help: "The method to time.")
+    var method: String = "forward"
+
+    @Option(help: "Timed calls of each kind.")
+    var iterations: Int = 200
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    @OptionGroup var torch: TorchOptions
+
+    func run() throws {
+        torch.apply()
+        let nnModel = try NNModel(contentsOf: URL(fileURLWithPath: model))
+        let progress = ProgressReporter("bench inference")
+        let result = try InferenceBenchmark.run(model: nnModel, method: method, block: block,
+                                                iterations: iterations, progress: progress.update)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            return
+        }
+        let row = { (name: String, s: TimingStats) in
+            String(format: "%-22@ %10.3f %10.3f %10.3f %8.1fx", name as NSString, s.medianMilliseconds, s.p99Milliseconds, s.meanMilliseconds, s.realTimeFactor)
+        }
+        print("\(result.model): \(result.method), block \(result.block) at \(result.sampleRate) Hz, \(result.threads) thread(s), \(result.host.count) calls each, interleaved")
+        print(String(format: "%-22@ %10@ %10@ %10@ %9@", "" as NSString, "median ms" as NSString, "p99 ms" as NSString, "mean ms" as NSString, "RT factor" as NSString))
+        print(row("timbre host", result.host))
+        print(row("bare libtorch loop", result.baseline))
+        print(String(format: "host / baseline (median): %.3f", result.overheadRatio))
+    }
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""Makes the small nn~-compatible TorchScript models committed as test fixtures.
+
+Run with Debian's interpreter (it has python3-torch):
+    /usr/bin/python3 Tests/Fixtures/make_models.py Tests/Fixtures/models
+
+Each model imitates what matters of a streaming RAVE export: encode / decode /
+forward with `<method>_params` buffers, an `sr` attribute, `get_methods` and
+`get_attributes`, input/output labels, an nn~ attribute with getter and setter,
+cached state carried between calls (a causal encoder that remembers the last
+block's tail, a decoder that overlap-adds its tail into the next block), and a
+decoder that draws noise (the deterministic variant does not).
+"""
+import os
+import sys
+from typing import List
+
+import torch
+
+RATIO = 256
+LATENT = 4
+SR = 44100
+
+
+class TinyStreaming(torch.nn.Module):
+    def __init__(self, channels: int, noise: float, seed: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.sr = SR
+        self.ratio = RATIO
+        self.noise = noise
+        self.channels = channels
+        # Causal strided convolution: each latent frame sees its own RATIO
+        # samples and the RATIO before them (kept in enc_cache across calls).
+        self.enc_weight = torch.nn.Parameter(torch.randn(LATENT, channels, 2 * RATIO, generator=g) / (2 * RATIO) ** 0.5)
+        self.dec_weight = torch.nn.Parameter(torch.randn(LATENT, channels, 2 * RATIO, generator=g) * 0.5 / LATENT ** 0.5)
+        window = torch.hann_window(2 * RATIO, periodic=True)
+        self.register_buffer("window", window)
+        self.register_buffer("enc_cache", torch.zeros(1, channels, RATIO))
+        self.register_buffer("dec_cache", torch.zeros(1, channels, RATIO))
+        self.gain = 1.0
+        for name, (cin, rin, cout, rout) in {
+            "encode": (channels, 1, LATENT, RATIO),
+            "decode": (LATENT, RATIO, channels, 1),
+            "forward": (channels, 1, channels, 1),
+        }.items():
+            self.register_buffer(f"{name}_params", torch.tensor([cin, rin, cout, rout]))
+        self.encode_input_labels = [f"(signal) input {i}" for i in range(channels)]
+        self.encode_output_labels = [f"(signal) latent {i}" for i in range(LATENT)]
+        self.decode_input_labels = [f"(signal) latent {i}" for i in range(LATENT)]
+        self.decode_output_labels = [f"(signal) output {i}" for i in range(channels)]
+        self.register_buffer("gain_params", torch.tensor([2]))
+        self._methods = ["encode", "decode", "forward"]
+        self._attributes = ["gain"]
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        cache = self.enc_cache
+        if cache.shape[0] != x.shape[0]:
+            cache = torch.zeros(x.shape[0], x.shape[1], self.ratio)
+        padded = torch.cat([cache, x], -1)
+        self.enc_cache = padded[..., -self.ratio:].clone()
+        z = torch.nn.functional.conv1d(padded, self.enc_weight, stride=self.ratio)
+        return torch.tanh(z)
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        y = torch.nn.functional.conv_transpose1d(z, self.dec_weight * self.window, stride=self.ratio)
+        cache = self.dec_cache
+        if cache.shape[0] != y.shape[0]:
+            cache = torch.zeros(y.shape[0], y.shape[1], self.ratio)
+        tail = y[..., -self.ratio:].clone()
+        head = y[..., :-self.ratio].clone()
+        head[..., :self.ratio] = head[..., :self.ratio] + cache
+        self.dec_cache = tail
+        if self.noise > 0:
+            head = head + self.noise * torch.randn_like(head)
+        return torch.tanh(self.gain * head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    @torch.jit.export
+    def get_methods(self) -> List[str]:
+        return self._methods
+
+    @torch.jit.export
+    def get_attributes(self) -> List[str]:
+        return self._attributes
+
+    @torch.jit.export
+    def get_gain(self) -> float:
+        return self.gain
+
+    @torch.jit.export
+    def set_gain(self, gain: float) -> int:
+        if gain < 0:
+            return -1
+        self.gain = gain
+        return 0
+
+
+class TinyV1(torch.nn.Module):
+    """Like a RAVE v1 export: a `sampling_rate` buffer, no `sr`, no get_methods."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("sampling_rate", torch.tensor(22050))
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+        self.register_buffer("encode_params", torch.tensor([1, 1, 2, 128]))
+        self.register_buffer("decode_params", torch.tensor([2, 128, 1, 1]))
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        frames = x.reshape(x.shape[0], x.shape[1], -1, 128)
+        return torch.cat([frames.mean(-1), frames.abs().amax(-1)], 1)
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return z[:, :1].repeat_interleave(128, -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x
+
+
+class Plain(torch.nn.Module):
+    """A real TorchScript module without the nn~ interface."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+    @torch.jit.export
+    def scale(self, x: torch.Tensor, k: float) -> torch.Tensor:
+        return x * k
+
+
+def save(module: torch.nn.Module, path: str) -> None:
+    scripted = torch.jit.script(module.eval())
+    scripted.save(path)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+
+def main() -> None:
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "models")
+    os.makedirs(out, exist_ok=True)
+    save(TinyStreaming(channels=1, noise=0.02, seed=1), os.path.join(out, "tiny-streaming.ts"))
+    save(TinyStreaming(channels=1, noise=0.0, seed=1), os.path.join(out, "tiny-deterministic.ts"))
+    save(TinyStreaming(channels=2, noise=0.0, seed=2), os.path.join(out, "tiny-stereo.ts"))
+    save(TinyV1(), os.path.join(out, "tiny-v1.ts"))
+    save(Plain(), os.path.join(out, "plain.ts"))
+
+
+if __name__ == "__main__":
+    main()
