@@ -43,11 +43,18 @@ struct BenchInference: ParsableCommand {
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
             return
         }
-        let row = { (name: String, s: TimingStats) in
-            String(format: "%-22@ %10.3f %10.3f %10.3f %8.1fx", name as NSString, s.medianMilliseconds, s.p99Milliseconds, s.meanMilliseconds, s.realTimeFactor)
+        func cell(_ text: String, _ width: Int) -> String {
+            String(repeating: " ", count: max(0, width - text.count)) + text
+        }
+        func row(_ name: String, _ s: TimingStats) -> String {
+            name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                + cell(String(format: "%.3f", s.medianMilliseconds), 11)
+                + cell(String(format: "%.3f", s.p99Milliseconds), 11)
+                + cell(String(format: "%.3f", s.meanMilliseconds), 11)
+                + cell(String(format: "%.1fx", s.realTimeFactor), 11)
         }
         print("\(result.model): \(result.method), block \(result.block) at \(result.sampleRate) Hz, \(result.threads) thread(s), \(result.host.count) calls each, interleaved")
-        print(String(format: "%-22@ %10@ %10@ %10@ %9@", "" as NSString, "median ms" as NSString, "p99 ms" as NSString, "mean ms" as NSString, "RT factor" as NSString))
+        print(String(repeating: " ", count: 20) + cell("median ms", 11) + cell("p99 ms", 11) + cell("mean ms", 11) + cell("RT factor", 11))
         print(row("timbre host", result.host))
         print(row("bare libtorch loop", result.baseline))
         print(String(format: "host / baseline (median): %.3f", result.overheadRatio))
