@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // MARK: C shims, one per native library.
@@ -24,17 +25,35 @@ let package = Package(
         ),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(name: "CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
+        .systemLibrary(name: "CAubio", pkgConfig: "aubio", providers: [.apt(["libaubio-dev"])]),
+        .systemLibrary(name: "CJack", pkgConfig: "jack", providers: [.apt(["libjack-jackd2-dev"])]),
 
         // MARK: Swift modules, each the only user of its native library.
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "AudioIO", dependencies: ["CSndfile", "CSoxr"]),
+        .target(name: "DSP", dependencies: ["CFFTW"]),
+        .target(name: "Plot", dependencies: ["CCairo"]),
         .target(name: "ModelHost", dependencies: ["Torch", "AudioIO"]),
+        .target(name: "Dataset", dependencies: ["AudioIO", "DSP", "CEbur128", "CAubio"]),
+        .target(name: "Engine", dependencies: ["Torch", "AudioIO", "DSP", "CJack"]),
+        .target(
+            name: "Control",
+            dependencies: [
+                "Engine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "DrumVAE", dependencies: ["Torch", "AudioIO", "DSP", "Plot", "Dataset"]),
 
         // MARK: The command line.
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "Torch", "AudioIO", "ModelHost",
+                "Torch", "AudioIO", "DSP", "Plot", "ModelHost", "Dataset", "Engine", "Control", "DrumVAE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,6 +61,12 @@ let package = Package(
         // MARK: Tests mirror modules.
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
         .testTarget(name: "AudioIOTests", dependencies: ["AudioIO", "TestSupport"]),
+        .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot", "TestSupport"]),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
+        .testTarget(name: "DrumVAETests", dependencies: ["DrumVAE", "TestSupport"]),
         .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "TestSupport"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -6,7 +6,17 @@ import Torch
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that report ratios against a baseline measured in the same run.",
-        subcommands: [BenchInference.self])
+        subcommands: [
+            BenchInference.self,
+
+            // bench prep (add here).
+
+            // bench phase (add here).
+
+            // bench training / generation (add here).
+
+            // bench capacity (add here).
+        ])
 }
 
 struct BenchInference: ParsableCommand {

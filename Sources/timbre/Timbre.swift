@@ -10,7 +10,21 @@ struct Timbre: ParsableCommand {
         commandName: "timbre",
         abstract: "Neural audio on Linux: run RAVE models, offline and live.",
         version: "0.1.0",
-        subcommands: [Info.self, Process.self, Bench.self]
+        subcommands: [
+            // Any nn~ / RAVE model, offline.
+            Info.self, Process.self,
+
+            // Dataset preparation (add here).
+
+            // Spectra and phase reconstruction (add here).
+
+            // The drum VAE (add here).
+
+            // The live engine (add here).
+
+            // Benchmarks.
+            Bench.self,
+        ]
     )
 
     /// Runs the command line; errors of timbre's own become one line on stderr and exit status 1.

@@ -1,0 +1,4 @@
+#ifndef TIMBRE_CJACK_H
+#define TIMBRE_CJACK_H
+#include <jack/jack.h>
+#endif
