@@ -16,7 +16,8 @@ struct Timbre: ParsableCommand {
 
             // Dataset preparation (add here).
 
-            // Spectra and phase reconstruction (add here).
+            // Spectra and phase reconstruction.
+            Invert.self,
 
             // The drum VAE (add here).
 
