@@ -17,7 +17,7 @@ struct Timbre: ParsableCommand {
             // Dataset preparation (add here).
 
             // Spectra and phase reconstruction.
-            Invert.self,
+            Invert.self, Spectrogram.self,
 
             // The drum VAE (add here).
 
