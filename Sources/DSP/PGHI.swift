@@ -24,8 +24,8 @@ final class PGHIWorkspace {
     private let slopeK: UnsafeMutablePointer<Float>   // ∂_k log s
     private let slopeT: UnsafeMutablePointer<Float>   // ∂_t log s
     private let done: UnsafeMutablePointer<Bool>
-    private let heap: UnsafeMutablePointer<Int32>
-    private var order: [Int32]
+    private let heap: UnsafeMutablePointer<HeapEntry>
+    private let seeds: UnsafeMutablePointer<HeapEntry>
 
     init(frames: Int, bins: Int) {
         self.frames = frames
@@ -36,12 +36,11 @@ final class PGHIWorkspace {
         slopeT = .allocate(capacity: cells)
         done = .allocate(capacity: cells)
         heap = .allocate(capacity: cells)
-        order = []
-        order.reserveCapacity(cells)
+        seeds = .allocate(capacity: cells)
     }
 
     deinit {
-        logs.deallocate(); slopeK.deallocate(); slopeT.deallocate(); done.deallocate(); heap.deallocate()
+        logs.deallocate(); slopeK.deallocate(); slopeT.deallocate(); done.deallocate(); heap.deallocate(); seeds.deallocate()
     }
 
     /// Writes a phase for every bin of the magnitude `m` (`frames × bins`) into `phase`.
@@ -82,62 +81,61 @@ final class PGHIWorkspace {
 
         // Bins below the tolerance: random phase, never integrated through.
         let threshold = largest * tolerance
-        order.removeAll(keepingCapacity: true)
+        var candidates = 0
         for i in 0..<cells {
             if m[i] < threshold {
                 done[i] = true
                 phase[i] = rng.nextUnitFloat() * Float(twoPi)
             } else {
                 done[i] = false
-                order.append(Int32(i))
+                seeds[candidates] = HeapEntry(key: logs[i], index: Int32(i))
+                candidates += 1
             }
         }
-        let logValues = logs
-        order.sort { logValues[Int($0)] > logValues[Int($1)] }
+        var remaining = candidates
 
         @inline(__always) func wrap(_ x: Double) -> Float {
             Float(x - twoPi * (x / twoPi).rounded())
         }
-        // Per-bin constant of the time slope, 2π k hop / N, wrapped once.
+        // Starting points come from a max-heap of every candidate, built in linear time and
+        // popped only when the integration runs dry (a full sort cost more than the rest of PGHI).
+        var seedCount = candidates
+        if seedCount > 1 {
+            for i in stride(from: seedCount / 2 - 1, through: 0, by: -1) { Self.siftDown(seeds, count: seedCount, from: i) }
+        }
         var heapCount = 0
         let heapPtr = heap
-        @inline(__always) func push(_ i: Int32) {
+        @inline(__always) func push(_ i: Int) {
+            let entry = HeapEntry(key: logs[i], index: Int32(i))
             var c = heapCount
             heapCount += 1
-            let v = logValues[Int(i)]
             while c > 0 {
                 let parent = (c - 1) >> 1
-                if logValues[Int(heapPtr[parent])] >= v { break }
+                if heapPtr[parent].key >= entry.key { break }
                 heapPtr[c] = heapPtr[parent]
                 c = parent
             }
-            heapPtr[c] = i
+            heapPtr[c] = entry
         }
-        @inline(__always) func pop() -> Int32 {
-            let top = heapPtr[0]
-            heapCount -= 1
-            if heapCount > 0 {
-                let last = heapPtr[heapCount]
-                let v = logValues[Int(last)]
-                var c = 0
-                while true {
-                    var child = 2 * c + 1
-                    if child >= heapCount { break }
-                    if child + 1 < heapCount && logValues[Int(heapPtr[child + 1])] > logValues[Int(heapPtr[child])] { child += 1 }
-                    if logValues[Int(heapPtr[child])] <= v { break }
-                    heapPtr[c] = heapPtr[child]
-                    c = child
-                }
-                heapPtr[c] = last
+        while remaining > 0 && seedCount > 0 {
+            let start = Int(seeds[0].index)
+            seedCount -= 1
+            if seedCount > 0 {
+                seeds[0] = seeds[seedCount]
+                Self.siftDown(seeds, count: seedCount, from: 0)
             }
-            return top
-        }
-        for start in order where !done[Int(start)] {
-            phase[Int(start)] = 0
-            done[Int(start)] = true
+            if done[start] { continue }
+            phase[start] = 0
+            done[start] = true
+            remaining -= 1
             push(start)
             while heapCount > 0 {
-                let i = Int(pop())
+                let i = Int(heapPtr[0].index)
+                heapCount -= 1
+                if heapCount > 0 {
+                    heapPtr[0] = heapPtr[heapCount]
+                    Self.siftDown(heapPtr, count: heapCount, from: 0)
+                }
                 let t = i / bins, k = i - t * bins
                 let p = Double(phase[i])
                 let binAdvance = twoPi * Double(k * hop % n) / Double(n)
@@ -145,27 +143,68 @@ final class PGHIWorkspace {
                     let j = i + bins
                     phase[j] = wrap(p + Double(timeScale * 0.5 * (slopeK[i] + slopeK[j])) + binAdvance)
                     done[j] = true
-                    push(Int32(j))
+                    remaining -= 1
+                    push(j)
                 }
                 if t > 0, !done[i - bins] {
                     let j = i - bins
                     phase[j] = wrap(p - Double(timeScale * 0.5 * (slopeK[i] + slopeK[j])) - binAdvance)
                     done[j] = true
-                    push(Int32(j))
+                    remaining -= 1
+                    push(j)
                 }
                 if k + 1 < bins, !done[i + 1] {
                     let j = i + 1
                     phase[j] = wrap(p - Double(freqScale * 0.5 * (slopeT[i] + slopeT[j])) - .pi)
                     done[j] = true
-                    push(Int32(j))
+                    remaining -= 1
+                    push(j)
                 }
                 if k > 0, !done[i - 1] {
                     let j = i - 1
                     phase[j] = wrap(p + Double(freqScale * 0.5 * (slopeT[i] + slopeT[j])) + .pi)
                     done[j] = true
-                    push(Int32(j))
+                    remaining -= 1
+                    push(j)
                 }
             }
         }
+        Self.snapRealBins(phase, frames: frames, bins: bins, fftSize: n)
     }
+
+    /// The DC and Nyquist bins of a real signal's STFT are real: their phase is 0 or π.
+    /// The integrated phase is snapped to the nearer one; left as is, the inverse FFT would
+    /// keep only its cosine part, and Griffin-Lim cannot flip a sign that came out wrong
+    /// (a kick's sub-bass then stays stuck near -14 dB).
+    static func snapRealBins(_ phase: UnsafeMutablePointer<Float>, frames: Int, bins: Int, fftSize: Int) {
+        let realBins = fftSize % 2 == 0 && bins > 1 ? [0, bins - 1] : [0]
+        for t in 0..<frames {
+            for k in realBins {
+                let p = phase[t * bins + k]
+                phase[t * bins + k] = cos(p) >= 0 ? 0 : .pi
+            }
+        }
+    }
+
+    /// Restores the max-heap order below `from`.
+    @inline(__always)
+    private static func siftDown(_ heap: UnsafeMutablePointer<HeapEntry>, count: Int, from: Int) {
+        let entry = heap[from]
+        var c = from
+        while true {
+            var child = 2 * c + 1
+            if child >= count { break }
+            if child + 1 < count && heap[child + 1].key > heap[child].key { child += 1 }
+            if heap[child].key <= entry.key { break }
+            heap[c] = heap[child]
+            c = child
+        }
+        heap[c] = entry
+    }
+}
+
+/// A bin in a heap, with its log-magnitude beside it so comparisons need no second load.
+struct HeapEntry {
+    var key: Float
+    var index: Int32
 }

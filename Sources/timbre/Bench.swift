@@ -11,7 +11,8 @@ struct Bench: ParsableCommand {
 
             // bench prep (add here).
 
-            // bench phase (add here).
+            // bench phase.
+            BenchPhase.self,
 
             // bench training / generation (add here).
 

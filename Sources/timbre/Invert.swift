@@ -27,6 +27,9 @@ struct Invert: ParsableCommand {
     @Option(help: "Hop in samples.")
     var hop: Int = 128
 
+    @Option(help: "PGHI's tolerance: bins quieter than this fraction of the loudest get random phase.")
+    var tolerance: Float = 1e-3
+
     @Option(help: "Invert this .npy magnitude (frames × bins, float32) instead of an audio file's.")
     var magnitude: String?
 
@@ -59,7 +62,7 @@ struct Invert: ParsableCommand {
             }
             do {
                 let audio = try PhaseReconstruction.reconstruct(magnitude: values, frames: shape[0], bins: shape[1], stft: stft,
-                                                                method: method, iterations: iterations)
+                                                                method: method, iterations: iterations, tolerance: tolerance)
                 channels = [audio]
                 scores = [SpectralConvergence.decibels(audio: audio, referenceMagnitude: values, stft: stft)]
             } catch {
@@ -73,7 +76,8 @@ struct Invert: ParsableCommand {
             guard input.frameCount > 0 else { throw UserError("\(files[0]): the file has no samples") }
             for channel in input.channels {
                 do {
-                    let result = try PhaseReconstruction.invert(signal: channel, stft: stft, method: method, iterations: iterations)
+                    let result = try PhaseReconstruction.invert(signal: channel, stft: stft, method: method, iterations: iterations,
+                                                                     tolerance: tolerance)
                     channels.append(result.audio)
                     scores.append(result.spectralConvergenceDB)
                 } catch {
