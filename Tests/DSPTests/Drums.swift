@@ -44,17 +44,20 @@ enum Drums {
         return (0..<n).map { i in Float(0.12 * exp(-Double(i) / rate / 0.03)) * x[i] }
     }
 
-    /// One real one-shot per kind from hydrogen-drumkits, or nil (with a printed message) when not installed.
-    static func hydrogen(_ kind: String, for test: String = #function) -> URL? {
+    /// Real one-shots of a kind from hydrogen-drumkits (acoustic and electronic kits), or none
+    /// (with a printed message) when the package is not installed.
+    static func hydrogen(_ kind: String, for test: String = #function) -> [URL] {
         let root = "/usr/share/hydrogen/data/drumkits"
-        let preferred = ["kick": "ElectricEmpireKit/EE_Kick_Hard_2.flac", "snare": "ElectricEmpireKit/EE_Snare_2.flac",
-                         "hat": "ElectricEmpireKit/EE_Hat_Low.flac"]
-        if let p = preferred[kind], FileManager.default.fileExists(atPath: "\(root)/\(p)") { return URL(fileURLWithPath: "\(root)/\(p)") }
-        let files = (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []).sorted()
-        if let f = files.first(where: { $0.lowercased().contains(kind) && ($0.hasSuffix(".flac") || $0.hasSuffix(".wav")) }) {
-            return URL(fileURLWithPath: "\(root)/\(f)")
-        }
-        print("SKIPPED (\(test)): no \(kind) sample under \(root) (apt-get install hydrogen-drumkits)")
-        return nil
+        let chosen = [
+            "kick": ["ElectricEmpireKit/EE_Kick_Hard_2.flac", "ForzeeStereo/Kick-2.wav",
+                     "ColomboAcousticDrumkit/bassdrum-4mics-br-stereo-normal3.flac"],
+            "snare": ["ElectricEmpireKit/EE_Snare_2.flac", "Millo_MultiLayered2/jsnare_02.flac",
+                      "ColomboAcousticDrumkit/snare-opaque-normal-mic-normal_shot2.flac"],
+            "hat": ["ColomboAcousticDrumkit/hihat-closed-1.flac", "ForzeeStereo/HiHatClosed-3.wav",
+                    "The Black Pearl 1.0/SabianHatClosed-Hard.wav"],
+        ][kind] ?? []
+        let found = chosen.map { URL(fileURLWithPath: "\(root)/\($0)") }.filter { FileManager.default.fileExists(atPath: $0.path) }
+        if found.isEmpty { print("SKIPPED (\(test)): no \(kind) samples under \(root) (apt-get install hydrogen-drumkits)") }
+        return found
     }
 }
