@@ -66,7 +66,7 @@ struct Invert: ParsableCommand {
                 channels = [audio]
                 scores = [SpectralConvergence.decibels(audio: audio, referenceMagnitude: values, stft: stft)]
             } catch {
-                throw UserError("\(magnitude): \(error) (--fft \(fft))")
+                throw UserError("\(magnitude): \(error)")
             }
         } else {
             guard files.count == 2 else { throw ValidationError("give IN.wav OUT.wav (or --magnitude M.npy OUT.wav)") }
