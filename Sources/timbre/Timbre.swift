@@ -1,5 +1,7 @@
 import ArgumentParser
 import AudioIO
+import Control
+import Engine
 import Foundation
 import Torch
 
@@ -21,6 +23,7 @@ struct Timbre: ParsableCommand {
             // The drum VAE (add here).
 
             // The live engine (add here).
+            Render.self,
 
             // Benchmarks.
             Bench.self,
@@ -41,6 +44,10 @@ struct Timbre: ParsableCommand {
         } catch let error as ResamplerError {
             fail(error.description)
         } catch let error as UserError {
+            fail(error.description)
+        } catch let error as EngineError {
+            fail(error.description)
+        } catch let error as CommandError {
             fail(error.description)
         } catch {
             exit(withError: error)
