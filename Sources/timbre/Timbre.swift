@@ -23,7 +23,7 @@ struct Timbre: ParsableCommand {
             // The drum VAE (add here).
 
             // The live engine (add here).
-            Render.self,
+            Serve.self, Render.self, Send.self, Status.self,
 
             // Benchmarks.
             Bench.self,
