@@ -226,11 +226,12 @@ public final class Instrument: @unchecked Sendable {
                 }
                 node.retiredFromGraph = true
             }
-            let done = state.fading.filter { $0.retiredFromGraph && !$0.scheduled.load(ordering: .acquiring) }
-            state.fading.removeAll { node in done.contains { $0 === node } }
-            return done
+            return state.fading.filter { $0.retiredFromGraph && !$0.scheduled.load(ordering: .acquiring) }
         }
+        guard !released.isEmpty else { return }
+        // Ports go before the node leaves `fading`: a new node of the same label waits for that.
         if let ports { for node in released { ports.unregisterPorts(node.ports) } }
+        state.withLock { state in state.fading.removeAll { node in released.contains { $0 === node } } }
     }
 
     /// Nodes in the graph and loading, by label.
