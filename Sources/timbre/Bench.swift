@@ -17,6 +17,7 @@ struct Bench: ParsableCommand {
             // bench training / generation (add here).
 
             // bench capacity (add here).
+            BenchCapacity.self,
         ])
 }
 

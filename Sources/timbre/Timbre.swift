@@ -1,5 +1,7 @@
 import ArgumentParser
 import AudioIO
+import Control
+import Engine
 import Foundation
 import Torch
 
@@ -22,6 +24,7 @@ struct Timbre: ParsableCommand {
             // The drum VAE (add here).
 
             // The live engine (add here).
+            Serve.self, Render.self, Send.self, Status.self,
 
             // Benchmarks.
             Bench.self,
@@ -42,6 +45,10 @@ struct Timbre: ParsableCommand {
         } catch let error as ResamplerError {
             fail(error.description)
         } catch let error as UserError {
+            fail(error.description)
+        } catch let error as EngineError {
+            fail(error.description)
+        } catch let error as CommandError {
             fail(error.description)
         } catch {
             exit(withError: error)
