@@ -276,7 +276,7 @@ public final class PhaseReconstructor: @unchecked Sendable {
     @discardableResult
     private func alignAbsolutePhase(_ m: UnsafePointer<Float>) -> Bool {
         let K = lowBins
-        guard K >= 2 else { return false }
+        guard K >= 2, 2 * K <= bins else { return false }  // the search keeps its values in pRe and pIm
         var low = 0.0, total = 0.0
         for t in 0..<frames {
             for k in 0..<bins {

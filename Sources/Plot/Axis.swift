@@ -89,7 +89,7 @@ public struct Axis: Sendable {
             return out
         case .logarithmic:
             let lo = Int(floor(log10(minimum))), hi = Int(ceil(log10(maximum)))
-            let multipliers: [Double] = hi - lo <= 2 ? [1, 2, 5] : [1]
+            let multipliers: [Double] = hi - lo <= 3 ? [1, 2, 5] : [1]
             return (lo...hi).flatMap { e in multipliers.map { $0 * pow(10, Double(e)) } }
                 .filter { $0 >= minimum * 0.999 && $0 <= maximum * 1.001 }
         case .mel:
@@ -159,8 +159,11 @@ struct ChartFrame {
         canvas.stroke(area, Color(red: 0.2, green: 0.2, blue: 0.2), lineWidth: 1)
     }
 
+    /// How a legend entry's swatch is drawn.
+    enum Swatch { case line, dashed, point }
+
     /// A legend box in the top-right corner of the plot area: a swatch and a name per entry.
-    func drawLegend(_ entries: [(String, Color, Bool)]) {
+    func drawLegend(_ entries: [(String, Color, Swatch)]) {
         guard !entries.isEmpty else { return }
         let size = 11.0, rowHeight = 17.0
         let widest = entries.map { canvas.textWidth($0.0, size: size) }.max() ?? 0
@@ -170,10 +173,9 @@ struct ChartFrame {
         canvas.stroke(box, Color(red: 0.7, green: 0.7, blue: 0.7))
         for (i, entry) in entries.enumerated() {
             let cy = box.y + 4 + rowHeight * (Double(i) + 0.5)
-            if entry.2 {
-                canvas.disc(x: box.x + 15, y: cy, radius: 4, entry.1)
-            } else {
-                canvas.line([(box.x + 6, cy), (box.x + 24, cy)], entry.1, lineWidth: 2.5)
+            switch entry.2 {
+            case .point: canvas.disc(x: box.x + 15, y: cy, radius: 4, entry.1)
+            case .line, .dashed: canvas.line([(box.x + 6, cy), (box.x + 24, cy)], entry.1, lineWidth: 2.5, dash: entry.2 == .dashed)
             }
             canvas.text(entry.0, x: box.x + 30, y: cy, size: size)
         }

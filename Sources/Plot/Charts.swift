@@ -60,7 +60,7 @@ public struct LinePlot: Sendable {
             canvas.line(run, Color.category(i), dash: s.dashed)
         }
         frame.drawBorder()
-        frame.drawLegend(series.enumerated().map { ($0.element.name, Color.category($0.offset), false) })
+        frame.drawLegend(series.enumerated().map { ($0.element.name, Color.category($0.offset), $0.element.dashed ? .dashed : .line) })
         return canvas
     }
 
@@ -106,7 +106,7 @@ public struct ScatterPlot: Sendable {
             canvas.disc(x: px, y: py, radius: radius, Color.category(p.category), alpha: 0.75)
         }
         frame.drawBorder()
-        frame.drawLegend(categories.enumerated().map { ($0.element, Color.category($0.offset), true) })
+        frame.drawLegend(categories.enumerated().map { ($0.element, Color.category($0.offset), .point) })
         return canvas
     }
 

@@ -60,9 +60,26 @@ struct BenchPhase: ParsableCommand {
         guard limit >= 1, seconds > 0, fft >= 16, fft % 2 == 0, hop >= 1, hop <= fft / 2 else {
             throw UserError("need --limit ≥ 1, --seconds > 0, an even --fft ≥ 16 and 1 ≤ --hop ≤ fft/2")
         }
-        let files = try Self.pick(from: directory, limit: limit)
+        let (all, picks) = try Self.pick(from: directory, limit: limit)
         let length = Int((seconds * Self.rate).rounded())
-        let clips = try files.map { try Self.clip($0, length: length) }
+        // A silent clip has no spectral convergence (0 / 0): it is replaced by the next file
+        // in sorted order (before the next pick), and said so.
+        var clips: [[Float]] = [], silent: [String] = []
+        for (n, first) in picks.enumerated() {
+            let end = n + 1 < picks.count ? picks[n + 1] : all.count
+            for i in first..<end {
+                let clip = try Self.clip(all[i], length: length)
+                if clip.contains(where: { $0 != 0 }) {
+                    clips.append(clip)
+                    break
+                }
+                silent.append(all[i].lastPathComponent)
+            }
+        }
+        if !silent.isEmpty {
+            FileHandle.standardError.write(Data("bench phase: passed over \(silent.count) silent file(s): \(silent.joined(separator: ", "))\n".utf8))
+        }
+        guard !clips.isEmpty else { throw UserError("\(directory): every clip is silent") }
         let stft = STFT(size: fft, hop: hop)
         let progress = ProgressReporter("bench phase")
         var rows = PhaseBenchmark.run(clips: clips, stft: stft, cases: PhaseBenchmark.cases(iterations: counts), tolerance: tolerance,
@@ -86,8 +103,8 @@ struct BenchPhase: ParsableCommand {
         print(Self.table(rows))
     }
 
-    /// The files of a folder, sorted, `limit` of them evenly spaced.
-    static func pick(from directory: String, limit: Int) throws -> [URL] {
+    /// The audio files of a folder, sorted, and the indices of `limit` of them evenly spaced.
+    static func pick(from directory: String, limit: Int) throws -> (all: [URL], picks: [Int]) {
         let root = URL(fileURLWithPath: directory)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -97,8 +114,8 @@ struct BenchPhase: ParsableCommand {
             .filter { audioExtensions.contains($0.pathExtension.lowercased()) && !$0.lastPathComponent.hasPrefix(".") }
             .sorted { $0.path < $1.path }
         guard !all.isEmpty else { throw UserError("\(directory): no audio files (.wav, .flac, .aif, .ogg) in it") }
-        if all.count <= limit { return all }
-        return (0..<limit).map { all[$0 * all.count / limit] }
+        if all.count <= limit { return (all, Array(all.indices)) }
+        return (all, (0..<limit).map { $0 * all.count / limit })
     }
 
     /// A file as a mono 44.1 kHz clip of exactly `length` samples.

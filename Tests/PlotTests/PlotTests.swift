@@ -5,6 +5,12 @@ import TestSupport
 import Testing
 @testable import Plot
 
+/// Set TIMBRE_PLOT_OUT=/some/dir to keep the pictures the tests draw, to look at them.
+func keep(_ canvas: Canvas, _ name: String) throws {
+    guard let dir = ProcessInfo.processInfo.environment["TIMBRE_PLOT_OUT"] else { return }
+    try canvas.writePNG(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
+}
+
 struct ColorMapTests {
     /// Perceptual maps run dark to bright: luminance rises from one end to the other.
     @Test(arguments: ColorMap.allCases)
@@ -67,6 +73,7 @@ struct SpectrogramPictureTests {
         picture.title = name
         let url = dir.file("\(name).png")
         try picture.write(to: url)
+        try keep(picture.render(), "\(name)-\(mel ? "mel" : "linear").png")
         let raster = try Raster.read(png: url)
         #expect(raster.width == picture.width && raster.height == picture.height)
         let area = picture.plotArea, axis = picture.frequencyChartAxis
@@ -149,6 +156,7 @@ struct ChartTests {
         plot.width = 700
         let dir = TemporaryDirectory()
         try plot.write(to: dir.file("loss.png"))
+        try keep(plot.render(), "loss.png")
         let raster = try Raster.read(png: dir.file("loss.png"))
         func count(_ c: Color) -> Int {
             raster.pixels.filter { p in
@@ -170,7 +178,9 @@ struct ChartTests {
             }
         }
         let plot = ScatterPlot(points: points, categories: ["kick", "snare", "hat"], title: "latent map", xLabel: "z1", yLabel: "z2")
-        let raster = try plot.render().raster
+        let canvas = try plot.render()
+        try keep(canvas, "latent-map.png")
+        let raster = canvas.raster
         let area = plot.plotArea
         // The kicks (category 0) sit left, the hats (category 2) right.
         func meanX(of c: Color) -> Double {

@@ -116,4 +116,28 @@ struct SpectralCommandTests {
         #expect(r.stdout.split(separator: "\n").count == 2 + 1 + 8)
         Self.expectOneLineError(try runTimbre(["bench", "phase", dir.file("nope").path]), mentioning: "not a folder")
     }
+
+    /// The librosa baseline end to end, when its virtual environment exists (the benchmark makes
+    /// it on first use from PyPI; tests do not install it).
+    @Test func benchPhaseRunsLibrosaWhenInstalled() throws {
+        let env = ProcessInfo.processInfo.environment
+        let cache = env["XDG_CACHE_HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache").path
+        let python = URL(fileURLWithPath: cache).appendingPathComponent("timbre/bench-venv/bin/python")
+        guard FileManager.default.fileExists(atPath: python.path),
+              (try? runProcess(python, ["-c", "import librosa"]))?.status == 0 else {
+            print("SKIPPED (benchPhaseRunsLibrosaWhenInstalled): no librosa in \(python.path); `timbre bench phase` makes it on first use")
+            return
+        }
+        let dir = TemporaryDirectory()
+        for i in 0..<2 { try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [Self.hit(6000 + 1000 * i)]), to: dir.file("\(i).wav")) }
+        let r = try runTimbre(["bench", "phase", dir.url.path, "--seconds", "0.2", "--iterations", "3", "--script",
+                               TestPaths.packageRoot.appendingPathComponent("scripts/bench-phase-librosa.py").path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let row = r.stdout.split(separator: "\n").first { $0.hasPrefix("librosa.griffinlim") }
+        #expect(row != nil, "\(r.stdout)")
+        // librosa's FGLA scores near timbre's FGLA (the same algorithm from another random start).
+        func db(_ line: Substring?) -> Double? { line.flatMap { Double($0.split(separator: " ").dropFirst(2).first ?? "") } }
+        let fgla = r.stdout.split(separator: "\n").first { $0.hasPrefix("fgla ") }
+        #expect(db(row) != nil && db(fgla) != nil && abs(db(row)! - db(fgla)!) < 4, "\(r.stdout)")
+    }
 }
