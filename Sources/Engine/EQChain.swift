@@ -77,7 +77,7 @@ final class EQChain {
         if !value.enabled {
             // A gain band glides to 0 dB (where it passes its input); the others stop at once.
             let old = bands[index].kind
-            if old == .peak || old == .lowShelf || old == .highShelf {
+            if Self.same(old, .peak) || Self.same(old, .lowShelf) || Self.same(old, .highShelf) {
                 bands[index].target.g = 0
                 bands[index].moving = true
             } else {
@@ -85,8 +85,9 @@ final class EQChain {
             }
             return
         }
-        if !bands[index].enabled || bands[index].kind != kind {
-            let isGainBand = kind == .peak || kind == .lowShelf || kind == .highShelf
+        // Compared by case, not through the String raw value (which would retain on the audio thread).
+        if !bands[index].enabled || !Self.same(bands[index].kind, kind) {
+            let isGainBand = Self.same(kind, .peak) || Self.same(kind, .lowShelf) || Self.same(kind, .highShelf)
             // Gain bands fade in from 0 dB; the others start where they are asked to.
             bands[index].current = isGainBand ? (target.f, target.q, 0) : target
             bands[index].left.reset()
@@ -98,6 +99,15 @@ final class EQChain {
         bands[index].target = target
         bands[index].moving = true
         count = max(count, index + 1)
+    }
+
+    @inline(__always)
+    private static func same(_ a: BiquadKind, _ b: BiquadKind) -> Bool {
+        switch (a, b) {
+        case (.lowPass, .lowPass), (.highPass, .highPass), (.bandPass, .bandPass), (.peak, .peak),
+             (.lowShelf, .lowShelf), (.highShelf, .highShelf), (.notch, .notch): true
+        default: false
+        }
     }
 
     private func update(_ index: Int) {

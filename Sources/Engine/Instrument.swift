@@ -40,6 +40,10 @@ public final class Instrument: @unchecked Sendable {
         public var offline = false
         /// Fade in on creation and out on free.
         public var fadeSeconds = 0.05
+        /// Run the workers at this SCHED_FIFO priority (below JACK's) instead of normal
+        /// scheduling, so other programs on the machine cannot take their cores; 0 keeps
+        /// them at normal priority. Needs the right to real-time scheduling (the audio group).
+        public var workerRealtimePriority = 0
 
         public init(sampleRate: Int, period: Int, modelsDirectories: [URL]) {
             self.sampleRate = sampleRate
@@ -77,7 +81,7 @@ public final class Instrument: @unchecked Sendable {
         kernel = Kernel(maxFrames: configuration.maxFrames, inline: configuration.offline)
         period = Atomic(configuration.period)
         if !configuration.offline {
-            pool = WorkerPool(kernel: kernel, count: max(1, configuration.workers))
+            pool = WorkerPool(kernel: kernel, count: max(1, configuration.workers), realtimePriority: configuration.workerRealtimePriority)
             let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "timbre.janitor"))
             timer.schedule(deadline: .now(), repeating: .milliseconds(20))
             timer.setEventHandler { [weak self] in self?.collectRetired() }
@@ -239,6 +243,12 @@ public final class Instrument: @unchecked Sendable {
         state.withLock { Array($0.running.keys).sorted() }
     }
 
+    /// Inference time per block of a running node, in seconds, from the worker's records
+    /// (the most recent, at most 1024), skipping the first `skip` blocks.
+    public func blockSeconds(of label: String, skip: Int = 0) -> [Double] {
+        state.withLock { $0.running[label] }?.stepSeconds(since: skip) ?? []
+    }
+
     /// Latency in samples of a running node.
     public func latency(of label: String) -> Int? {
         state.withLock { $0.running[label]?.latency }
@@ -366,7 +376,8 @@ public final class Instrument: @unchecked Sendable {
                 seed: node.seeded.load(ordering: .relaxed) ? node.seedBits.load(ordering: .relaxed) : nil)
         }
         return EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),
-                            workers: pool?.count ?? 0, xruns: xruns.load(ordering: .relaxed),
+                            workers: pool?.count ?? 0, realtimeWorkers: pool?.realtimeWorkers.load(ordering: .relaxed) ?? 0,
+                            xruns: xruns.load(ordering: .relaxed),
                             cycles: kernel.cycles.load(ordering: .relaxed), nodes: nodeStatus, loading: loading)
     }
 }
@@ -408,6 +419,8 @@ public struct EngineStatus: Codable, Sendable, Equatable {
     public var sampleRate: Int
     public var period: Int
     public var workers: Int
+    /// Workers running at a real-time priority (below JACK's); 0 means normal scheduling.
+    public var realtimeWorkers: Int
     public var xruns: Int
     public var cycles: Int
     public var nodes: [NodeStatus]

@@ -13,6 +13,7 @@ public final class JackClient: @unchecked Sendable {
     /// Connects to a running server (never starts one). `server` nil means the
     /// default one (or `$JACK_DEFAULT_SERVER`).
     public init(name: String, server: String? = nil) throws {
+        _ = Self.quiet
         var status = jack_status_t(rawValue: 0)
         let opened = timbre_jack_client_open(name, JackNoStartServer, &status, server)
         guard let opened else {
@@ -30,6 +31,13 @@ public final class JackClient: @unchecked Sendable {
     }
 
     deinit { jack_client_close(handle) }
+
+    /// libjack prints its own lines on stderr (several per failed connection); timbre
+    /// reports failures itself, in one line.
+    private static let quiet: Void = {
+        jack_set_error_function { _ in }
+        jack_set_info_function { _ in }
+    }()
 
     public var sampleRate: Int { Int(jack_get_sample_rate(handle)) }
     public var bufferSize: Int { Int(jack_get_buffer_size(handle)) }
@@ -102,7 +110,7 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
             return 0
         }, context)
         jack_set_xrun_callback(client.handle, { context in
-            Unmanaged<JackDriver>.fromOpaque(context!)._withUnsafeGuaranteedRef { $0.instrument.xruns.wrappingAdd(1, ordering: .relaxed) }
+            _ = Unmanaged<JackDriver>.fromOpaque(context!)._withUnsafeGuaranteedRef { $0.instrument.xruns.wrappingAdd(1, ordering: .relaxed) }
             return 0
         }, context)
         jack_set_buffer_size_callback(client.handle, { frames, context in

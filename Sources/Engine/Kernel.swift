@@ -202,10 +202,15 @@ final class WorkerPool: @unchecked Sendable {
     private let running = Atomic<Bool>(true)
     private let exited = DispatchGroup()
     let count: Int
+    /// SCHED_FIFO priority of the workers (0: normal scheduling).
+    let realtimePriority: Int
+    /// Workers that obtained the real-time priority they were asked for.
+    let realtimeWorkers = Atomic<Int>(0)
 
-    init(kernel: Kernel, count: Int) {
+    init(kernel: Kernel, count: Int, realtimePriority: Int = 0) {
         self.kernel = kernel
         self.count = count
+        self.realtimePriority = realtimePriority
         semaphore = .allocate(capacity: 1)
         sem_init(semaphore, 0, 0)
         kernel.wake = semaphore
@@ -224,6 +229,14 @@ final class WorkerPool: @unchecked Sendable {
     private func work() {
         // OpenMP's thread count is per thread: set it on each worker.
         Torch.intraOpThreads = 1
+        if realtimePriority > 0 {
+            // Below every JACK thread (JACK runs its own at 10 and above by default), so
+            // the audio thread always preempts inference, while other programs do not.
+            var parameters = sched_param(sched_priority: Int32(realtimePriority))
+            if pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0 {
+                realtimeWorkers.wrappingAdd(1, ordering: .relaxed)
+            }
+        }
         while true {
             sem_wait(semaphore)
             guard running.load(ordering: .acquiring) else { return }

@@ -36,6 +36,9 @@ struct Serve: ParsableCommand {
     @Option(help: "The JACK server's name (default: JACK's default, or $JACK_DEFAULT_SERVER).")
     var server: String?
 
+    @Flag(name: .customLong("realtime-workers"), help: "Run inference at real-time priority 1, below every JACK thread, so other programs cannot take the workers' cores (needs real-time rights).")
+    var realtimeWorkers = false
+
     @Option(help: "The JACK client's name.")
     var name: String = "timbre"
 
@@ -51,6 +54,7 @@ struct Serve: ParsableCommand {
         options.session = session.map { URL(fileURLWithPath: $0) }
         options.server = server
         options.clientName = name
+        options.workerRealtimePriority = realtimeWorkers ? 1 : 0
         try LiveServer.run(options) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
