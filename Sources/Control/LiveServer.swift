@@ -17,6 +17,8 @@ public enum LiveServer {
         public var clientName = "timbre"
         /// SCHED_FIFO priority for the inference workers (0: normal scheduling).
         public var workerRealtimePriority = 0
+        /// Nice value of the inference workers.
+        public var workerNice = 0
 
         public init() {}
     }
@@ -29,6 +31,7 @@ public enum LiveServer {
             configuration.defaultBlock = options.block
             configuration.inferenceAllowance = options.inferenceAllowance
             configuration.workerRealtimePriority = options.workerRealtimePriority
+            configuration.workerNice = options.workerNice
         }
         let instrument = driver.instrument
         let done = DispatchSemaphore(value: 0)

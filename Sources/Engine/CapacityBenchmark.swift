@@ -40,6 +40,8 @@ public struct CapacityResult: Codable, Sendable {
     public var inferenceAllowance: Double
     /// Workers that ran at a real-time priority below JACK's (0: normal scheduling).
     public var realtimeWorkers: Int
+    /// Nice value the workers ran at.
+    public var workerNice: Int
 
     /// capacity ÷ compute bound.
     public var ratio: Double { computeBound > 0 ? Double(capacity) / computeBound : 0 }
@@ -50,7 +52,7 @@ public enum CapacityBenchmark {
     /// one runs; otherwise starts `jackd -d dummy` under a name of its own at the
     /// model's rate and stops it at the end.
     public static func run(model url: URL, block: Int, seconds: Double, period: Int = 512, server: String? = nil,
-                           maximumNodes: Int? = nil, workerRealtimePriority: Int = 0, inferenceAllowance: Double = 1, log: (String) -> Void) throws -> CapacityResult {
+                           maximumNodes: Int? = nil, workerRealtimePriority: Int = 0, workerNice: Int = 0, inferenceAllowance: Double = 1, log: (String) -> Void) throws -> CapacityResult {
         Torch.applyDefaults()
         Torch.intraOpThreads = 1
         let folder = url.deletingLastPathComponent()
@@ -85,6 +87,7 @@ public enum CapacityBenchmark {
             $0.modelsDirectories = [folder]
             $0.defaultBlock = block
             $0.workerRealtimePriority = workerRealtimePriority
+            $0.workerNice = workerNice
             $0.inferenceAllowance = inferenceAllowance
         }
         defer { driver.stop() }
@@ -139,7 +142,7 @@ public enum CapacityBenchmark {
                               cores: cores, medianBlockMilliseconds: workerMedian * 1000,
                               standaloneBlockMilliseconds: standalone * 1000, computeBound: bound, capacity: capacity,
                               steps: steps, server: serverName, startedServer: started != nil, inferenceAllowance: inferenceAllowance,
-                              realtimeWorkers: instrument.status().realtimeWorkers)
+                              realtimeWorkers: instrument.status().realtimeWorkers, workerNice: workerNice)
     }
 
     private static func median(_ values: [Double]) -> Double {

@@ -44,6 +44,10 @@ public final class Instrument: @unchecked Sendable {
         /// scheduling, so other programs on the machine cannot take their cores; 0 keeps
         /// them at normal priority. Needs the right to real-time scheduling (the audio group).
         public var workerRealtimePriority = 0
+        /// Nice value of the workers (still normal scheduling): below 0 (e.g. -15) they win the
+        /// cores from other programs without ever competing with JACK's real-time threads.
+        /// Needs the right to raise priority (root, or a `nice` limit for the audio group).
+        public var workerNice = 0
 
         public init(sampleRate: Int, period: Int, modelsDirectories: [URL]) {
             self.sampleRate = sampleRate
@@ -81,7 +85,7 @@ public final class Instrument: @unchecked Sendable {
         kernel = Kernel(maxFrames: configuration.maxFrames, inline: configuration.offline)
         period = Atomic(configuration.period)
         if !configuration.offline {
-            pool = WorkerPool(kernel: kernel, count: max(1, configuration.workers), realtimePriority: configuration.workerRealtimePriority)
+            pool = WorkerPool(kernel: kernel, count: max(1, configuration.workers), realtimePriority: configuration.workerRealtimePriority, nice: configuration.workerNice)
             let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "timbre.janitor"))
             timer.schedule(deadline: .now(), repeating: .milliseconds(20))
             timer.setEventHandler { [weak self] in self?.collectRetired() }

@@ -95,6 +95,8 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
     private let inputs: (OpaquePointer, OpaquePointer)
     private let masters: (OpaquePointer, OpaquePointer)
     private let buffersTooLarge = Atomic<Int>(0)
+    /// Whether `mlockall` succeeded (it needs the right to lock memory, as real-time scheduling does).
+    public private(set) var memoryLocked = true
 
     /// Opens the client and its fixed ports. Build the instrument with `client.sampleRate`
     /// and `client.bufferSize` (see `JackDriver.open`).
@@ -135,6 +137,11 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
     /// Starts processing. With `connect`, the first capture ports feed `in_1`/`in_2`
     /// and the master goes to the first playback ports.
     public func start(connect: Bool) throws {
+        // Keep every page of the process resident, as JACK clients do: a page fault on the
+        // audio thread waits for the kernel (and for any worker holding the memory map lock).
+        if mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
+            memoryLocked = false
+        }
         try client.activate()
         guard connect else { return }
         let captures = client.ports(physical: true, input: false)

@@ -207,10 +207,14 @@ final class WorkerPool: @unchecked Sendable {
     /// Workers that obtained the real-time priority they were asked for.
     let realtimeWorkers = Atomic<Int>(0)
 
-    init(kernel: Kernel, count: Int, realtimePriority: Int = 0) {
+    /// Nice value of the workers (normal scheduling; below 0 favours them over other programs).
+    let nice: Int
+
+    init(kernel: Kernel, count: Int, realtimePriority: Int = 0, nice: Int = 0) {
         self.kernel = kernel
         self.count = count
         self.realtimePriority = realtimePriority
+        self.nice = nice
         semaphore = .allocate(capacity: 1)
         sem_init(semaphore, 0, 0)
         kernel.wake = semaphore
@@ -229,6 +233,10 @@ final class WorkerPool: @unchecked Sendable {
     private func work() {
         // OpenMP's thread count is per thread: set it on each worker.
         Torch.intraOpThreads = 1
+        if nice != 0 {
+            // On Linux this sets the calling thread's nice value only.
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Int32(nice))
+        }
         if realtimePriority > 0 {
             // Below every JACK thread (JACK runs its own at 10 and above by default), so
             // the audio thread always preempts inference, while other programs do not.

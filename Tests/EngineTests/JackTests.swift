@@ -70,7 +70,9 @@ struct JackTests {
         #expect(waitUntil(20) { probe.ports(matching: "timbre:a_out_1").count == 1 }, "serve did not create the node's ports")
 
         let tap = try JackTap(name: "tap", server: server.name, playing: [input], recordChannels: 1, recordFrames: input.count + 22050)
-        try tap.client.connect(tap.outputName(0), "timbre:in_1")
+        if !serve.process.isRunning { Issue.record("serve stopped: \(serve.stop())") }
+        // The ports exist before serve activates its client; connections wait for that.
+        #expect(waitUntil(20) { (try? tap.client.connect(tap.outputName(0), "timbre:in_1")) != nil })
         try tap.client.connect("timbre:a_out_1", tap.inputName(0))
         tap.start()
         #expect(waitUntil(30) { tap.frames.load(ordering: .relaxed) >= input.count + 22050 })
