@@ -77,6 +77,8 @@ public final class Instrument: @unchecked Sendable {
         var loading: [String: Int] = [:]
         var fading: [Node] = []
         var inputs: [Int: NodeInput] = [:]
+        /// EQ bands each node's storage holds (grown on demand).
+        var eqCapacity: [Int: Int] = [:]
     }
 
     public init(configuration: Configuration) {
@@ -214,6 +216,7 @@ public final class Instrument: @unchecked Sendable {
             guard let node = state.running.removeValue(forKey: label) else { throw EngineError("no node '\(label)'") }
             state.fading.append(node)
             state.inputs[node.id] = nil
+            state.eqCapacity[node.id] = nil
             return node
         }
         if let node { send(.free(nodeID: node.id)) }
@@ -222,6 +225,7 @@ public final class Instrument: @unchecked Sendable {
 
     /// Takes nodes the audio thread has retired and releases them once no worker holds them.
     public func collectRetired() {
+        while let storage = kernel.retiredStorage.pop() { storage.deallocate() }
         var retired: [UnsafeMutableRawPointer] = []
         while let pointer = kernel.retired.pop() { retired.append(pointer) }
         let released = state.withLock { state -> [Node] in
@@ -264,6 +268,21 @@ public final class Instrument: @unchecked Sendable {
         case .mix: KernelSource(kind: .mix, nodeID: 0)
         case .stereo: KernelSource(kind: .stereo, nodeID: 0)
         case .node(let label): KernelSource(kind: .node, nodeID: state.running[label]?.id ?? -1)
+        }
+    }
+
+    /// Hands larger EQ storage to the audio thread when band `index` does not fit.
+    private func growEQ(_ node: Node, toHold index: Int) {
+        let grown = state.withLock { state -> Int? in
+            let capacity = state.eqCapacity[node.id] ?? EQChain.initialCapacity
+            guard index >= capacity else { return nil }
+            var larger = capacity
+            while larger <= index { larger *= 2 }
+            state.eqCapacity[node.id] = larger
+            return larger
+        }
+        if let grown {
+            send(.growEQ(nodeID: node.id, UnsafeMutableRawPointer(EQChain.allocateBands(grown)), capacity: grown))
         }
     }
 
@@ -318,7 +337,7 @@ public final class Instrument: @unchecked Sendable {
             send(.source(nodeID: node.id, source))
         case "eq":
             let index = Int(try number(0))
-            guard index >= 0, index < EQChain.capacity else { throw EngineError("EQ band \(values[0]) is out of range 0..<\(EQChain.capacity)") }
+            guard index >= 0, index < 100_000 else { throw EngineError("EQ band \(values[0]) must be an index from 0") }
             guard values.count >= 2 else { throw EngineError("'eq' needs INDEX KIND FREQ [Q] [GAIN_DB] or INDEX off") }
             if values[1] == "off" {
                 send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: .peak, frequency: 1000, enabled: false))))
@@ -332,6 +351,7 @@ public final class Instrument: @unchecked Sendable {
             let q = values.count > 3 ? try number(3) : 0.7071
             guard q > 0 else { throw EngineError("EQ Q must be positive") }
             let gain = values.count > 4 ? try number(4) : 0
+            growEQ(node, toHold: index)
             send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: kind, frequency: frequency, q: q, gainDB: gain))))
         case "bias": node.latentBias[try dimension(0)] = try number(1)
         case "scale": node.latentScale[try dimension(0)] = try number(1)

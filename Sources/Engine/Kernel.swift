@@ -18,6 +18,8 @@ enum KernelCommand: BitwiseCopyable {
     case set(nodeID: Int, ScalarParameter, Float)
     case band(nodeID: Int, index: Int, KernelBand)
     case source(nodeID: Int, KernelSource)
+    /// Larger EQ storage for a node (`EQChain.Band` values, already initialised).
+    case growEQ(nodeID: Int, UnsafeMutableRawPointer, capacity: Int)
 }
 
 /// The real-time graph: the nodes in creation order, each on its own bus, summed
@@ -37,6 +39,8 @@ final class Kernel: @unchecked Sendable {
     let retired = SPSCQueue<UnsafeMutableRawPointer>(capacity: 1024)
     /// Audio thread -> workers: nodes with a complete input block.
     let ready = SPSCQueue<UnsafeMutableRawPointer>(capacity: 1024)
+    /// Audio thread -> control side: storage replaced on the audio thread, to free.
+    let retiredStorage = SPSCQueue<UnsafeMutableRawPointer>(capacity: 1024)
     /// Run the model right after each block completes, on this thread (offline rendering).
     let inline: Bool
     /// Posted when a node is queued for the workers.
@@ -168,6 +172,14 @@ final class Kernel: @unchecked Sendable {
                 find(id) { $0.eq.set(index, band) }
             case .source(let id, let source):
                 find(id) { $0.source = source }
+            case .growEQ(let id, let storage, let capacity):
+                var adopted = false
+                find(id) { node in
+                    let old = node.eq.adopt(storage.assumingMemoryBound(to: EQChain.Band.self), capacity: capacity)
+                    if !retiredStorage.push(old) { overflows.wrappingAdd(1, ordering: .relaxed) }
+                    adopted = true
+                }
+                if !adopted, !retiredStorage.push(storage) { overflows.wrappingAdd(1, ordering: .relaxed) }
             }
         }
     }

@@ -48,6 +48,31 @@ struct NodeFeatureTests {
         #expect(abs(20 * log10(rms(flat[30000...]) / (Float(0.5) / Float(2).squareRoot()))) < 0.2)
     }
 
+    /// Bands beyond the first storage grow it on the fly, on the live graph.
+    @Test func anyNumberOfBands() throws {
+        let frames = 30000
+        let input = Signals.noise(frames: frames, seed: 2)
+        func render(_ bands: [[String]]) throws -> [Float] {
+            let result = try OfflineRenderer.render(
+                input: AudioBuffer(sampleRate: 44100, channels: [input]), frames: frames, configuration: Signals.configuration(),
+                events: [RenderEvent(frame: 0) { instrument in
+                    try instrument.createNow(NodeSpec(label: "e", model: "tiny-deterministic.ts"))
+                }, RenderEvent(frame: 4096) { instrument in
+                    for band in bands { try instrument.set("e", "eq", band) }
+                }])
+            return result.buses[0].buffer.channels[0]
+        }
+        let plain = try render([])
+        let filtered = try render([["40", "lowpass", "300"], ["100", "highpass", "100"]])
+        let same = try render([["40", "lowpass", "300"], ["100", "highpass", "100"]])
+        #expect(plain != filtered)
+        #expect(filtered == same)
+        #expect(filtered.allSatisfy { $0.isFinite })
+        // Off again: back to the plain output once the filters' memory has passed.
+        let off = try render([["70", "lowpass", "300"], ["70", "off"]])
+        #expect(off == plain)
+    }
+
     /// A model with a prior (made here with python3-torch): the prior drives decode, the
     /// temperature changes the result, and a decode node's trigger raises latent 0 for one frame.
     @Test func priorAndTriggersDriveDecode() throws {
