@@ -156,6 +156,9 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
         instrument.stop()
     }
 
+    // The callbacks hold this object unretained: stop them before it goes.
+    deinit { client.deactivate() }
+
     /// The real-time callback: no allocation, no locks, no logging, no libtorch.
     private func process(_ frames: Int) {
         let in0 = jack_port_get_buffer(inputs.0, jack_nframes_t(frames))!.assumingMemoryBound(to: Float.self)
