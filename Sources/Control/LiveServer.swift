@@ -15,6 +15,10 @@ public enum LiveServer {
         /// The JACK server's name (nil: the default one, or `$JACK_DEFAULT_SERVER`).
         public var server: String?
         public var clientName = "timbre"
+        /// SCHED_FIFO priority for the inference workers (0: normal scheduling).
+        public var workerRealtimePriority = 0
+        /// Nice value of the inference workers.
+        public var workerNice = 0
 
         public init() {}
     }
@@ -26,6 +30,8 @@ public enum LiveServer {
             configuration.modelsDirectories = options.modelsDirectories
             configuration.defaultBlock = options.block
             configuration.inferenceAllowance = options.inferenceAllowance
+            configuration.workerRealtimePriority = options.workerRealtimePriority
+            configuration.workerNice = options.workerNice
         }
         let instrument = driver.instrument
         let done = DispatchSemaphore(value: 0)

@@ -40,10 +40,16 @@ public final class OSCServer: @unchecked Sendable {
     /// Malformed packets seen, by kind.
     public var errorCounts: [String: Int] { state.errors.withLock { $0 } }
 
+    private let closed = Atomic<Bool>(false)
+
+    /// Stops listening (also done when the server is released).
     public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try? channel.close().wait()
         try? group.syncShutdownGracefully()
     }
+
+    deinit { close() }
 }
 
 final class ServerState: Sendable {

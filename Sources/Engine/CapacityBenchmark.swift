@@ -24,8 +24,10 @@ public struct CapacityResult: Codable, Sendable {
     public var period: Int
     public var seconds: Double
     public var cores: Int
-    /// Median time per block of one warm node with one thread, outside JACK.
+    /// Median time per block of one warm node with one thread: the engine's worker, one node playing.
     public var medianBlockMilliseconds: Double
+    /// The same, measured outside the engine on the benchmark's own thread.
+    public var standaloneBlockMilliseconds: Double
     /// cores × block duration ÷ median time per block.
     public var computeBound: Double
     /// The largest count with zero dropouts and zero xruns for `seconds`.
@@ -34,6 +36,12 @@ public struct CapacityResult: Codable, Sendable {
     /// The JACK server used, and whether the benchmark started it.
     public var server: String
     public var startedServer: Bool
+    /// Time allowed for inference, in blocks (part of each node's latency).
+    public var inferenceAllowance: Double
+    /// Workers that ran at a real-time priority below JACK's (0: normal scheduling).
+    public var realtimeWorkers: Int
+    /// Nice value the workers ran at.
+    public var workerNice: Int
 
     /// capacity ÷ compute bound.
     public var ratio: Double { computeBound > 0 ? Double(capacity) / computeBound : 0 }
@@ -44,7 +52,7 @@ public enum CapacityBenchmark {
     /// one runs; otherwise starts `jackd -d dummy` under a name of its own at the
     /// model's rate and stops it at the end.
     public static func run(model url: URL, block: Int, seconds: Double, period: Int = 512, server: String? = nil,
-                           maximumNodes: Int? = nil, log: (String) -> Void) throws -> CapacityResult {
+                           maximumNodes: Int? = nil, workerRealtimePriority: Int = 0, workerNice: Int = 0, inferenceAllowance: Double = 1, log: (String) -> Void) throws -> CapacityResult {
         Torch.applyDefaults()
         Torch.intraOpThreads = 1
         let folder = url.deletingLastPathComponent()
@@ -53,18 +61,18 @@ public enum CapacityBenchmark {
         let probe = try library.instance(of: resolved)
         let rate = probe.sampleRate ?? 44100
 
-        // The compute bound: one warm node, one thread, no JACK.
+        // One warm node, one thread, no JACK, on this thread: printed for reference. The
+        // bound itself uses the same measurement taken on the engine's own worker with one
+        // node playing (same scheduling and machine load as the nodes it is compared with).
         let spec = NodeSpec(label: "probe", model: resolved.lastPathComponent, block: block)
         let lone = try Node(id: 0, spec: spec, modelURL: resolved, model: probe, serverRate: rate, period: period,
                             maxFrames: 8192, defaultBlock: block, allowanceBlocks: 1,
                             source: KernelSource(kind: .first, nodeID: 0))
-        let times = lone.measureSteps(50).dropFirst(10).sorted()
-        let median = times[times.count / 2]
+        let standalone = median(Array(lone.measureSteps(40).dropFirst(10)))
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let blockSeconds = Double(block) / Double(rate)
-        let bound = Double(cores) * blockSeconds / median
-        log(String(format: "one warm node, one thread: median %.2f ms per %d-sample block (%.2f ms of audio); compute bound %.2f nodes on %d cores",
-                   median * 1000, block, blockSeconds * 1000, bound, cores))
+        log(String(format: "one warm node, one thread, outside the engine: median %.2f ms per %d-sample block (%.2f ms of audio)",
+                   standalone * 1000, block, blockSeconds * 1000))
 
         // JACK: the running server, or a dummy one of our own.
         var started: JackServer?
@@ -78,6 +86,9 @@ public enum CapacityBenchmark {
         let driver = try JackDriver.open(clientName: "timbre-capacity", server: started?.name ?? server) {
             $0.modelsDirectories = [folder]
             $0.defaultBlock = block
+            $0.workerRealtimePriority = workerRealtimePriority
+            $0.workerNice = workerNice
+            $0.inferenceAllowance = inferenceAllowance
         }
         defer { driver.stop() }
         try driver.start(connect: false)
@@ -97,8 +108,11 @@ public enum CapacityBenchmark {
 
         var steps: [CapacityResult.Step] = []
         var capacity = 0
-        let limit = maximumNodes ?? Int(bound.rounded(.up)) + 2
-        for count in 1...max(1, limit) {
+        var workerMedian = standalone
+        var bound = Double(cores) * blockSeconds / standalone
+        var count = 0
+        while count < (maximumNodes ?? 32) {
+            count += 1
             let before = totals()
             try instrument.createNow(NodeSpec(label: "n\(count)", model: resolved.lastPathComponent, block: block))
             // Let the new node's first blocks pass; its join is reported apart.
@@ -110,13 +124,30 @@ public enum CapacityBenchmark {
                                            joinDropouts: joined.dropouts - before.dropouts, joinXruns: joined.xruns - before.xruns,
                                            averageLoad: after.load)
             steps.append(step)
+            if count == 1 {
+                let skip = Int((1 + 3 * blockSeconds) / blockSeconds)
+                let seconds = instrument.blockSeconds(of: "n1", skip: skip)
+                if !seconds.isEmpty { workerMedian = median(seconds) }
+                bound = Double(cores) * blockSeconds / workerMedian
+                log(String(format: "one warm node on its worker: median %.2f ms per block; compute bound %.2f nodes on %d cores",
+                           workerMedian * 1000, bound, cores))
+            }
             log(String(format: "%d node(s): %d dropouts, %d xruns in %.0f s (joining: %d dropouts, %d xruns); load %.0f%% per node",
                        count, step.dropouts, step.xruns, seconds, step.joinDropouts, step.joinXruns, step.averageLoad * 100))
             guard step.dropouts == 0, step.xruns == 0 else { break }
             capacity = count
+            if Double(count) > bound + 1 { break }
         }
         return CapacityResult(model: resolved.path, block: block, sampleRate: rate, period: driver.client.bufferSize, seconds: seconds,
-                              cores: cores, medianBlockMilliseconds: median * 1000, computeBound: bound, capacity: capacity,
-                              steps: steps, server: serverName, startedServer: started != nil)
+                              cores: cores, medianBlockMilliseconds: workerMedian * 1000,
+                              standaloneBlockMilliseconds: standalone * 1000, computeBound: bound, capacity: capacity,
+                              steps: steps, server: serverName, startedServer: started != nil, inferenceAllowance: inferenceAllowance,
+                              realtimeWorkers: instrument.status().realtimeWorkers, workerNice: workerNice)
+    }
+
+    private static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }

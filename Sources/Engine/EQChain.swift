@@ -31,15 +31,17 @@ struct KernelBand: BitwiseCopyable {
     }
 }
 
-/// A node's input EQ: any number of biquad bands up to `capacity`, in series, per
-/// channel. Owned by the audio thread. Frequency, Q and gain glide towards their
+/// A node's input EQ: any number of biquad bands in series, per channel. Owned by the
+/// audio thread; when a band index beyond the storage is set, the control side allocates
+/// larger storage and hands it over (`adopt`), and the old one is freed off the audio thread. Frequency, Q and gain glide towards their
 /// targets (coefficients recomputed every 32 samples while they move), so a sweep
 /// never clicks.
 final class EQChain {
-    static let capacity = 64
+    /// Bands allocated at first; more are added on demand.
+    static let initialCapacity = 16
     private static let hop = 32
 
-    private struct Band {
+    struct Band {
         var kind: BiquadKind = .peak
         var enabled = false
         var target: (f: Float, q: Float, g: Float) = (1000, 0.7071, 0)
@@ -50,34 +52,50 @@ final class EQChain {
     }
 
     private let sampleRate: Double
-    private let bands: UnsafeMutablePointer<Band>
+    private var bands: UnsafeMutablePointer<Band>
+    /// Bands the storage holds now.
+    private(set) var capacity: Int
     /// One past the highest band index in use.
     private(set) var count = 0
     private let glide: Float
 
     init(sampleRate: Double) {
         self.sampleRate = sampleRate
-        bands = .allocate(capacity: Self.capacity)
-        bands.initialize(repeating: Band(), count: Self.capacity)
+        capacity = Self.initialCapacity
+        bands = Self.allocateBands(Self.initialCapacity)
         // About 20 ms to settle, in steps of `hop` samples.
         glide = Float(1 - exp(-Double(Self.hop) / (0.02 * sampleRate)))
     }
 
-    deinit {
-        bands.deinitialize(count: Self.capacity)
-        bands.deallocate()
+    deinit { bands.deallocate() }
+
+    /// Storage for `count` bands, all off (control side: allocation happens here).
+    static func allocateBands(_ count: Int) -> UnsafeMutablePointer<Band> {
+        let storage = UnsafeMutablePointer<Band>.allocate(capacity: count)
+        storage.initialize(repeating: Band(), count: count)
+        return storage
+    }
+
+    /// Audio thread: moves the bands into larger storage and returns the old storage
+    /// (plain values: the caller hands it back to the control side to free).
+    func adopt(_ storage: UnsafeMutablePointer<Band>, capacity newCapacity: Int) -> UnsafeMutableRawPointer {
+        for i in 0..<min(capacity, newCapacity) { storage[i] = bands[i] }
+        let old = bands
+        bands = storage
+        capacity = newCapacity
+        return UnsafeMutableRawPointer(old)
     }
 
     /// Sets band `index` (audio thread). A new band or a change of kind starts from
     /// its target; peak and shelf bands that are switched off glide to 0 dB first.
     func set(_ index: Int, _ value: KernelBand) {
-        guard index >= 0, index < Self.capacity else { return }
+        guard index >= 0, index < capacity else { return }
         let kind = value.biquadKind
         let target = (f: value.frequency, q: value.q, g: value.gainDB)
         if !value.enabled {
             // A gain band glides to 0 dB (where it passes its input); the others stop at once.
             let old = bands[index].kind
-            if old == .peak || old == .lowShelf || old == .highShelf {
+            if Self.same(old, .peak) || Self.same(old, .lowShelf) || Self.same(old, .highShelf) {
                 bands[index].target.g = 0
                 bands[index].moving = true
             } else {
@@ -85,8 +103,9 @@ final class EQChain {
             }
             return
         }
-        if !bands[index].enabled || bands[index].kind != kind {
-            let isGainBand = kind == .peak || kind == .lowShelf || kind == .highShelf
+        // Compared by case, not through the String raw value (which would retain on the audio thread).
+        if !bands[index].enabled || !Self.same(bands[index].kind, kind) {
+            let isGainBand = Self.same(kind, .peak) || Self.same(kind, .lowShelf) || Self.same(kind, .highShelf)
             // Gain bands fade in from 0 dB; the others start where they are asked to.
             bands[index].current = isGainBand ? (target.f, target.q, 0) : target
             bands[index].left.reset()
@@ -98,6 +117,15 @@ final class EQChain {
         bands[index].target = target
         bands[index].moving = true
         count = max(count, index + 1)
+    }
+
+    @inline(__always)
+    private static func same(_ a: BiquadKind, _ b: BiquadKind) -> Bool {
+        switch (a, b) {
+        case (.lowPass, .lowPass), (.highPass, .highPass), (.bandPass, .bandPass), (.peak, .peak),
+             (.lowShelf, .lowShelf), (.highShelf, .highShelf), (.notch, .notch): true
+        default: false
+        }
     }
 
     private func update(_ index: Int) {

@@ -40,6 +40,14 @@ public final class Instrument: @unchecked Sendable {
         public var offline = false
         /// Fade in on creation and out on free.
         public var fadeSeconds = 0.05
+        /// Run the workers at this SCHED_FIFO priority (below JACK's) instead of normal
+        /// scheduling, so other programs on the machine cannot take their cores; 0 keeps
+        /// them at normal priority. Needs the right to real-time scheduling (the audio group).
+        public var workerRealtimePriority = 0
+        /// Nice value of the workers (still normal scheduling): below 0 (e.g. -15) they win the
+        /// cores from other programs without ever competing with JACK's real-time threads.
+        /// Needs the right to raise priority (root, or a `nice` limit for the audio group).
+        public var workerNice = 0
 
         public init(sampleRate: Int, period: Int, modelsDirectories: [URL]) {
             self.sampleRate = sampleRate
@@ -69,6 +77,8 @@ public final class Instrument: @unchecked Sendable {
         var loading: [String: Int] = [:]
         var fading: [Node] = []
         var inputs: [Int: NodeInput] = [:]
+        /// EQ bands each node's storage holds (grown on demand).
+        var eqCapacity: [Int: Int] = [:]
     }
 
     public init(configuration: Configuration) {
@@ -77,7 +87,7 @@ public final class Instrument: @unchecked Sendable {
         kernel = Kernel(maxFrames: configuration.maxFrames, inline: configuration.offline)
         period = Atomic(configuration.period)
         if !configuration.offline {
-            pool = WorkerPool(kernel: kernel, count: max(1, configuration.workers))
+            pool = WorkerPool(kernel: kernel, count: max(1, configuration.workers), realtimePriority: configuration.workerRealtimePriority, nice: configuration.workerNice)
             let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "timbre.janitor"))
             timer.schedule(deadline: .now(), repeating: .milliseconds(20))
             timer.setEventHandler { [weak self] in self?.collectRetired() }
@@ -206,6 +216,7 @@ public final class Instrument: @unchecked Sendable {
             guard let node = state.running.removeValue(forKey: label) else { throw EngineError("no node '\(label)'") }
             state.fading.append(node)
             state.inputs[node.id] = nil
+            state.eqCapacity[node.id] = nil
             return node
         }
         if let node { send(.free(nodeID: node.id)) }
@@ -214,6 +225,7 @@ public final class Instrument: @unchecked Sendable {
 
     /// Takes nodes the audio thread has retired and releases them once no worker holds them.
     public func collectRetired() {
+        while let storage = kernel.retiredStorage.pop() { storage.deallocate() }
         var retired: [UnsafeMutableRawPointer] = []
         while let pointer = kernel.retired.pop() { retired.append(pointer) }
         let released = state.withLock { state -> [Node] in
@@ -239,6 +251,12 @@ public final class Instrument: @unchecked Sendable {
         state.withLock { Array($0.running.keys).sorted() }
     }
 
+    /// Inference time per block of a running node, in seconds, from the worker's records
+    /// (the most recent, at most 1024), skipping the first `skip` blocks.
+    public func blockSeconds(of label: String, skip: Int = 0) -> [Double] {
+        state.withLock { $0.running[label] }?.stepSeconds(since: skip) ?? []
+    }
+
     /// Latency in samples of a running node.
     public func latency(of label: String) -> Int? {
         state.withLock { $0.running[label]?.latency }
@@ -250,6 +268,21 @@ public final class Instrument: @unchecked Sendable {
         case .mix: KernelSource(kind: .mix, nodeID: 0)
         case .stereo: KernelSource(kind: .stereo, nodeID: 0)
         case .node(let label): KernelSource(kind: .node, nodeID: state.running[label]?.id ?? -1)
+        }
+    }
+
+    /// Hands larger EQ storage to the audio thread when band `index` does not fit.
+    private func growEQ(_ node: Node, toHold index: Int) {
+        let grown = state.withLock { state -> Int? in
+            let capacity = state.eqCapacity[node.id] ?? EQChain.initialCapacity
+            guard index >= capacity else { return nil }
+            var larger = capacity
+            while larger <= index { larger *= 2 }
+            state.eqCapacity[node.id] = larger
+            return larger
+        }
+        if let grown {
+            send(.growEQ(nodeID: node.id, UnsafeMutableRawPointer(EQChain.allocateBands(grown)), capacity: grown))
         }
     }
 
@@ -304,7 +337,7 @@ public final class Instrument: @unchecked Sendable {
             send(.source(nodeID: node.id, source))
         case "eq":
             let index = Int(try number(0))
-            guard index >= 0, index < EQChain.capacity else { throw EngineError("EQ band \(values[0]) is out of range 0..<\(EQChain.capacity)") }
+            guard index >= 0, index < 100_000 else { throw EngineError("EQ band \(values[0]) must be an index from 0") }
             guard values.count >= 2 else { throw EngineError("'eq' needs INDEX KIND FREQ [Q] [GAIN_DB] or INDEX off") }
             if values[1] == "off" {
                 send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: .peak, frequency: 1000, enabled: false))))
@@ -318,6 +351,7 @@ public final class Instrument: @unchecked Sendable {
             let q = values.count > 3 ? try number(3) : 0.7071
             guard q > 0 else { throw EngineError("EQ Q must be positive") }
             let gain = values.count > 4 ? try number(4) : 0
+            growEQ(node, toHold: index)
             send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: kind, frequency: frequency, q: q, gainDB: gain))))
         case "bias": node.latentBias[try dimension(0)] = try number(1)
         case "scale": node.latentScale[try dimension(0)] = try number(1)
@@ -366,7 +400,8 @@ public final class Instrument: @unchecked Sendable {
                 seed: node.seeded.load(ordering: .relaxed) ? node.seedBits.load(ordering: .relaxed) : nil)
         }
         return EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),
-                            workers: pool?.count ?? 0, xruns: xruns.load(ordering: .relaxed),
+                            workers: pool?.count ?? 0, realtimeWorkers: pool?.realtimeWorkers.load(ordering: .relaxed) ?? 0,
+                            xruns: xruns.load(ordering: .relaxed),
                             cycles: kernel.cycles.load(ordering: .relaxed), nodes: nodeStatus, loading: loading)
     }
 }
@@ -408,6 +443,8 @@ public struct EngineStatus: Codable, Sendable, Equatable {
     public var sampleRate: Int
     public var period: Int
     public var workers: Int
+    /// Workers running at a real-time priority (below JACK's); 0 means normal scheduling.
+    public var realtimeWorkers: Int
     public var xruns: Int
     public var cycles: Int
     public var nodes: [NodeStatus]

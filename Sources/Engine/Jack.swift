@@ -13,6 +13,7 @@ public final class JackClient: @unchecked Sendable {
     /// Connects to a running server (never starts one). `server` nil means the
     /// default one (or `$JACK_DEFAULT_SERVER`).
     public init(name: String, server: String? = nil) throws {
+        _ = Self.quiet
         var status = jack_status_t(rawValue: 0)
         let opened = timbre_jack_client_open(name, JackNoStartServer, &status, server)
         guard let opened else {
@@ -30,6 +31,13 @@ public final class JackClient: @unchecked Sendable {
     }
 
     deinit { jack_client_close(handle) }
+
+    /// libjack prints its own lines on stderr (several per failed connection); timbre
+    /// reports failures itself, in one line.
+    private static let quiet: Void = {
+        jack_set_error_function { _ in }
+        jack_set_info_function { _ in }
+    }()
 
     public var sampleRate: Int { Int(jack_get_sample_rate(handle)) }
     public var bufferSize: Int { Int(jack_get_buffer_size(handle)) }
@@ -87,6 +95,8 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
     private let inputs: (OpaquePointer, OpaquePointer)
     private let masters: (OpaquePointer, OpaquePointer)
     private let buffersTooLarge = Atomic<Int>(0)
+    /// Whether `mlockall` succeeded (it needs the right to lock memory, as real-time scheduling does).
+    public private(set) var memoryLocked = true
 
     /// Opens the client and its fixed ports. Build the instrument with `client.sampleRate`
     /// and `client.bufferSize` (see `JackDriver.open`).
@@ -102,7 +112,7 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
             return 0
         }, context)
         jack_set_xrun_callback(client.handle, { context in
-            Unmanaged<JackDriver>.fromOpaque(context!)._withUnsafeGuaranteedRef { $0.instrument.xruns.wrappingAdd(1, ordering: .relaxed) }
+            _ = Unmanaged<JackDriver>.fromOpaque(context!)._withUnsafeGuaranteedRef { $0.instrument.xruns.wrappingAdd(1, ordering: .relaxed) }
             return 0
         }, context)
         jack_set_buffer_size_callback(client.handle, { frames, context in
@@ -127,6 +137,11 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
     /// Starts processing. With `connect`, the first capture ports feed `in_1`/`in_2`
     /// and the master goes to the first playback ports.
     public func start(connect: Bool) throws {
+        // Keep every page of the process resident, as JACK clients do: a page fault on the
+        // audio thread waits for the kernel (and for any worker holding the memory map lock).
+        if mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
+            memoryLocked = false
+        }
         try client.activate()
         guard connect else { return }
         let captures = client.ports(physical: true, input: false)
@@ -140,6 +155,9 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
         client.deactivate()
         instrument.stop()
     }
+
+    // The callbacks hold this object unretained: stop them before it goes.
+    deinit { client.deactivate() }
 
     /// The real-time callback: no allocation, no locks, no logging, no libtorch.
     private func process(_ frames: Int) {

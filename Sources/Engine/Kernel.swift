@@ -18,6 +18,8 @@ enum KernelCommand: BitwiseCopyable {
     case set(nodeID: Int, ScalarParameter, Float)
     case band(nodeID: Int, index: Int, KernelBand)
     case source(nodeID: Int, KernelSource)
+    /// Larger EQ storage for a node (`EQChain.Band` values, already initialised).
+    case growEQ(nodeID: Int, UnsafeMutableRawPointer, capacity: Int)
 }
 
 /// The real-time graph: the nodes in creation order, each on its own bus, summed
@@ -37,6 +39,8 @@ final class Kernel: @unchecked Sendable {
     let retired = SPSCQueue<UnsafeMutableRawPointer>(capacity: 1024)
     /// Audio thread -> workers: nodes with a complete input block.
     let ready = SPSCQueue<UnsafeMutableRawPointer>(capacity: 1024)
+    /// Audio thread -> control side: storage replaced on the audio thread, to free.
+    let retiredStorage = SPSCQueue<UnsafeMutableRawPointer>(capacity: 1024)
     /// Run the model right after each block completes, on this thread (offline rendering).
     let inline: Bool
     /// Posted when a node is queued for the workers.
@@ -168,6 +172,14 @@ final class Kernel: @unchecked Sendable {
                 find(id) { $0.eq.set(index, band) }
             case .source(let id, let source):
                 find(id) { $0.source = source }
+            case .growEQ(let id, let storage, let capacity):
+                var adopted = false
+                find(id) { node in
+                    let old = node.eq.adopt(storage.assumingMemoryBound(to: EQChain.Band.self), capacity: capacity)
+                    if !retiredStorage.push(old) { overflows.wrappingAdd(1, ordering: .relaxed) }
+                    adopted = true
+                }
+                if !adopted, !retiredStorage.push(storage) { overflows.wrappingAdd(1, ordering: .relaxed) }
             }
         }
     }
@@ -202,10 +214,19 @@ final class WorkerPool: @unchecked Sendable {
     private let running = Atomic<Bool>(true)
     private let exited = DispatchGroup()
     let count: Int
+    /// SCHED_FIFO priority of the workers (0: normal scheduling).
+    let realtimePriority: Int
+    /// Workers that obtained the real-time priority they were asked for.
+    let realtimeWorkers = Atomic<Int>(0)
 
-    init(kernel: Kernel, count: Int) {
+    /// Nice value of the workers (normal scheduling; below 0 favours them over other programs).
+    let nice: Int
+
+    init(kernel: Kernel, count: Int, realtimePriority: Int = 0, nice: Int = 0) {
         self.kernel = kernel
         self.count = count
+        self.realtimePriority = realtimePriority
+        self.nice = nice
         semaphore = .allocate(capacity: 1)
         sem_init(semaphore, 0, 0)
         kernel.wake = semaphore
@@ -224,6 +245,18 @@ final class WorkerPool: @unchecked Sendable {
     private func work() {
         // OpenMP's thread count is per thread: set it on each worker.
         Torch.intraOpThreads = 1
+        if nice != 0 {
+            // On Linux this sets the calling thread's nice value only.
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Int32(nice))
+        }
+        if realtimePriority > 0 {
+            // Below every JACK thread (JACK runs its own at 10 and above by default), so
+            // the audio thread always preempts inference, while other programs do not.
+            var parameters = sched_param(sched_priority: Int32(realtimePriority))
+            if pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0 {
+                realtimeWorkers.wrappingAdd(1, ordering: .relaxed)
+            }
+        }
         while true {
             sem_wait(semaphore)
             guard running.load(ordering: .acquiring) else { return }

@@ -73,6 +73,10 @@ final class Node: @unchecked Sendable {
     /// Exponential average of the time per worker step, in nanoseconds.
     let averageNanos = Atomic<Int>(0)
     let lastNanos = Atomic<Int>(0)
+    /// The last `timingCapacity` step durations in nanoseconds (written by the worker).
+    private let timings: UnsafeMutablePointer<Int>
+    static let timingCapacity = 1024
+    let timingCount = Atomic<Int>(0)
     let peakLeft = Atomic<UInt32>(0), peakRight = Atomic<UInt32>(0)
     let lastError = Mutex<String?>(nil)
 
@@ -236,6 +240,8 @@ final class Node: @unchecked Sendable {
         smoothing = Float(1 - exp(-1 / (0.01 * Double(serverRate))))
         envelopeStep = Float(1 / max(1, fadeSeconds * Double(serverRate)))
         eq = EQChain(sampleRate: Double(serverRate))
+        timings = .allocate(capacity: Self.timingCapacity)
+        timings.initialize(repeating: 0, count: Self.timingCapacity)
     }
 
     deinit {
@@ -244,6 +250,15 @@ final class Node: @unchecked Sendable {
         bus.deallocate()
         ramps.deallocate()
         dryLine.deallocate()
+        timings.deallocate()
+    }
+
+    /// Step durations in seconds recorded since `since` (a `timingCount` value), at most the last 1024.
+    func stepSeconds(since: Int) -> [Double] {
+        let count = timingCount.load(ordering: .acquiring)
+        let first = max(since, count - Self.timingCapacity)
+        guard count > first else { return [] }
+        return (first..<count).map { Double(timings[$0 % Self.timingCapacity]) / 1e9 }
     }
 
     var label: String { spec.label }
@@ -286,6 +301,9 @@ final class Node: @unchecked Sendable {
             step(index: nextBlock)
             let nanos = Int(DispatchTime.now().uptimeNanoseconds - start)
             lastNanos.store(nanos, ordering: .relaxed)
+            let recorded = timingCount.load(ordering: .relaxed)
+            timings[recorded % Self.timingCapacity] = nanos
+            timingCount.store(recorded + 1, ordering: .releasing)
             let average = averageNanos.load(ordering: .relaxed)
             averageNanos.store(average == 0 ? nanos : (average * 7 + nanos) / 8, ordering: .relaxed)
             blocksDone.wrappingAdd(1, ordering: .relaxed)
@@ -625,7 +643,7 @@ final class Node: @unchecked Sendable {
     }
 
     /// Lock-free running maximum of a positive float kept as its bit pattern.
-    @inline(__always)
+    @inline(__always) @_noLocks
     private static func raise(_ atomic: borrowing Atomic<UInt32>, _ value: Float) {
         let bits = value.bitPattern
         var current = atomic.load(ordering: .relaxed)

@@ -70,21 +70,21 @@ final class SampleRing: @unchecked Sendable {
 
     /// Producer: appends `count` samples of channel `channel` starting at absolute index `start`.
     /// Call for every channel, then `publish(upTo:)`.
-    @inline(__always)
+    @inline(__always) @_noLocks
     func write(channel: Int, start: Int, _ source: UnsafePointer<Float>, count: Int) {
         let base = storage + channel * capacity
         var index = start % capacity
         var done = 0
         while done < count {
             let run = min(count - done, capacity - index)
-            (base + index).update(from: source + done, count: run)
+            for i in 0..<run { base[index + i] = source[done + i] }
             done += run
             index = 0
         }
     }
 
     /// Producer: makes samples before `end` visible to the consumer.
-    @inline(__always)
+    @inline(__always) @_noLocks
     func publish(upTo end: Int) { written.store(end, ordering: .releasing) }
 
     /// Consumer: copies `count` samples of every channel from absolute index `start`
@@ -155,10 +155,11 @@ final class BlockSlots: @unchecked Sendable {
 
     /// Audio thread: copies `count` frames of block `index` from `offset` into
     /// `destination[c]`. False (nothing usable) when the block is not complete.
-    @inline(__always)
+    @inline(__always) @_noLocks
     func read(_ index: Int, offset: Int, count: Int, channel: Int, into destination: UnsafeMutablePointer<Float>) -> Bool {
         guard tags[index % slots].load(ordering: .acquiring) == index else { return false }
-        destination.update(from: slot(index, channel: channel) + offset, count: count)
+        let source = slot(index, channel: channel) + offset
+        for i in 0..<count { destination[i] = source[i] }
         return tags[index % slots].load(ordering: .acquiring) == index
     }
 

@@ -28,13 +28,23 @@ struct BenchCapacity: ParsableCommand {
     @Option(help: "The JACK server's name (default: JACK's default; one is started when none runs).")
     var server: String?
 
+    @Option(name: .customLong("inference-allowance"), help: "Time allowed for inference, in blocks (as serve's).")
+    var inferenceAllowance: Double = 1
+
+    @Option(name: .customLong("worker-nice"), help: "Nice value of the inference workers (as serve's; e.g. -15 to keep other programs off their cores).")
+    var workerNice: Int = 0
+
+    @Flag(name: .customLong("realtime-workers"), help: "Run inference at real-time priority 1, below JACK's threads (as `serve --realtime-workers`).")
+    var realtimeWorkers = false
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
     func run() throws {
         guard block > 0, seconds > 0, period > 0 else { throw ValidationError("--block, --seconds and --period must be positive") }
         let result = try CapacityBenchmark.run(model: URL(fileURLWithPath: model), block: block, seconds: seconds,
-                                               period: period, server: server) { line in
+                                               period: period, server: server, workerRealtimePriority: realtimeWorkers ? 1 : 0, workerNice: workerNice,
+                                               inferenceAllowance: inferenceAllowance) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         if json {
@@ -43,7 +53,7 @@ struct BenchCapacity: ParsableCommand {
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
             return
         }
-        print("\(result.model): block \(result.block) at \(result.sampleRate) Hz, JACK period \(result.period), \(result.cores) cores")
+        print("\(result.model): block \(result.block) at \(result.sampleRate) Hz, JACK period \(result.period), \(result.cores) cores, inference allowance \(result.inferenceAllowance) block(s), workers \(result.realtimeWorkers > 0 ? "real-time (below JACK)" : "normal scheduling, nice \(result.workerNice)")")
         print(String(format: "capacity %d node(s) clean for %.0f s; compute bound %.2f (median %.2f ms per block); %.0f%% of the bound",
                      result.capacity, result.seconds, result.computeBound, result.medianBlockMilliseconds, result.ratio * 100))
     }

@@ -36,6 +36,12 @@ struct Serve: ParsableCommand {
     @Option(help: "The JACK server's name (default: JACK's default, or $JACK_DEFAULT_SERVER).")
     var server: String?
 
+    @Option(name: .customLong("worker-nice"), help: "Nice value of the inference workers: below 0 (e.g. -15) they win the cores from other programs and still never compete with JACK (needs the right to raise priority).")
+    var workerNice: Int = 0
+
+    @Flag(name: .customLong("realtime-workers"), help: "Run inference at real-time priority 1, below every JACK thread, so other programs cannot take the workers' cores (needs real-time rights).")
+    var realtimeWorkers = false
+
     @Option(help: "The JACK client's name.")
     var name: String = "timbre"
 
@@ -51,6 +57,8 @@ struct Serve: ParsableCommand {
         options.session = session.map { URL(fileURLWithPath: $0) }
         options.server = server
         options.clientName = name
+        options.workerRealtimePriority = realtimeWorkers ? 1 : 0
+        options.workerNice = workerNice
         try LiveServer.run(options) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

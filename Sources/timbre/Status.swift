@@ -23,7 +23,7 @@ struct Status: ParsableCommand {
             return
         }
         let status = try JSONDecoder().decode(EngineStatus.self, from: Data(text.utf8))
-        print("engine: \(status.sampleRate) Hz, \(status.period) frames per cycle, \(status.workers) workers, \(status.xruns) xruns, \(status.nodes.count) node(s)\(status.loading.isEmpty ? "" : ", loading: " + status.loading.joined(separator: " "))")
+        print("engine: \(status.sampleRate) Hz, \(status.period) frames per cycle, \(status.workers) workers\(status.realtimeWorkers > 0 ? " (real-time)" : ""), \(status.xruns) xruns, \(status.nodes.count) node(s)\(status.loading.isEmpty ? "" : ", loading: " + status.loading.joined(separator: " "))")
         guard !status.nodes.isEmpty else { return }
         let header = ["label", "model", "method", "block", "latency", "load", "dropouts", "peak dBFS", "input"]
         let rows = status.nodes.map { n in
