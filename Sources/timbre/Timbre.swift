@@ -1,5 +1,6 @@
 import ArgumentParser
 import AudioIO
+import Dataset
 import Foundation
 import Torch
 
@@ -15,6 +16,7 @@ struct Timbre: ParsableCommand {
             Info.self, Process.self,
 
             // Dataset preparation (add here).
+            Prep.self,
 
             // Spectra and phase reconstruction (add here).
 
@@ -39,6 +41,8 @@ struct Timbre: ParsableCommand {
         } catch let error as NpyError {
             fail(error.description)
         } catch let error as ResamplerError {
+            fail(error.description)
+        } catch let error as PrepError {
             fail(error.description)
         } catch let error as UserError {
             fail(error.description)
