@@ -100,7 +100,7 @@ public enum Pipeline {
         func consider(_ url: URL, relative: String) {
             let ext = url.pathExtension.lowercased()
             guard audioExtensions.contains(ext) else { notAudio.append(url.path); return }
-            guard let attributes = try? fm.attributesOfItem(atPath: url.path) else {
+            guard let attributes = try? fm.attributesOfItem(atPath: url.resolvingSymlinksInPath().path) else {
                 missing.append(FailedSource(source: url.path, reason: "cannot read the file's attributes"))
                 return
             }
@@ -110,7 +110,9 @@ public enum Pipeline {
                                          modificationNanos: Int64((date.timeIntervalSince1970 * 1e9).rounded()))
         }
         for input in inputs {
-            let root = input.standardizedFileURL.resolvingSymlinksInPath()
+            // Paths stay as the user sees them (a symlinked folder keeps its own name in the
+            // manifest and the output names); only the exclusion check resolves links.
+            let root = input.standardizedFileURL
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: root.path, isDirectory: &isDirectory) else {
                 missing.append(FailedSource(source: input.path, reason: "no such file or folder"))
@@ -123,12 +125,16 @@ public enum Pipeline {
             guard let walker = fm.enumerator(at: root, includingPropertiesForKeys: [.isDirectoryKey],
                                              options: [.skipsHiddenFiles]) else { continue }
             for case let url as URL in walker {
-                let file = url.standardizedFileURL.resolvingSymlinksInPath()
-                if let excluded, file.path == excluded || file.path.hasPrefix(excluded + "/") {
-                    walker.skipDescendants()
-                    continue
+                let file = url.standardizedFileURL
+                if let excluded {
+                    let resolved = file.resolvingSymlinksInPath().path
+                    if resolved == excluded || resolved.hasPrefix(excluded + "/") {
+                        walker.skipDescendants()
+                        continue
+                    }
                 }
-                if (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true { continue }
+                if (try? file.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true { continue }
+                guard file.path.hasPrefix(root.path) else { continue }
                 var relative = String(file.path.dropFirst(root.path.count))
                 while relative.hasPrefix("/") { relative.removeFirst() }
                 consider(file, relative: relative)
@@ -145,6 +151,9 @@ public enum Pipeline {
     public static func prepare(_ decoded: AudioBuffer, options: PrepOptions, stft: STFT,
                                noiseProfile: [Float]? = nil) -> (shots: [PreparedShot], silent: Int) {
         let rate = Double(options.sampleRate)
+        // The high-pass runs first, on the whole file: a DC offset would otherwise fool the slicer's
+        // envelope and trim's threshold (measured: hydrogen's finger snaps start 2.8 ms late without it).
+        let decoded = Stages.highPass(decoded, frequency: options.highPassHz)
         let slices = options.slice ? Stages.slice(decoded)
             : [Stages.Slice(start: 0, end: decoded.frameCount, residualLevel: 0)]
         let preroll = Int((options.prerollSeconds * rate).rounded())
@@ -152,21 +161,22 @@ public enum Pipeline {
         var shots = [PreparedShot]()
         var silent = 0
         for (index, region) in slices.enumerated() {
-            let piece = AudioBuffer(sampleRate: rate, channels: decoded.channels.map { Array($0[region.start..<region.end]) })
+            var warnings = [String]()
+            var piece = AudioBuffer(sampleRate: rate, channels: decoded.channels.map { Array($0[region.start..<region.end]) })
+            // Channels are shaped before trimming (the order has them after): the onset must be
+            // found on the signal that is written, and a mono mix can start later than either channel.
+            let balanced = Stages.balance(piece)
+            piece = balanced.0
+            warnings += balanced.1
+            let shaped = options.channels == .mono ? Stages.downmix(piece) : Stages.stereo(piece)
+            piece = shaped.0
+            warnings += shaped.1
             guard let trimmed = Stages.trim(piece, prerollFrames: preroll, residualLevel: region.residualLevel) else {
                 silent += 1
                 continue
             }
-            var warnings = [String]()
             var buffer = trimmed.buffer
-            let balanced = Stages.balance(buffer)
-            buffer = balanced.0
-            warnings += balanced.1
-            let shaped = options.channels == .mono ? Stages.downmix(buffer) : Stages.stereo(buffer)
-            buffer = shaped.0
-            warnings += shaped.1
             if options.denoise > 0 { buffer = gate.apply(buffer, stft: stft, profile: noiseProfile) }
-            buffer = Stages.highPass(buffer, frequency: options.highPassHz)
             let (fixed, contentFrames) = Stages.fixLength(buffer, frames: options.frameCount,
                                                           fadeFrames: Int((0.02 * rate).rounded()))
             if contentFrames > options.frameCount {

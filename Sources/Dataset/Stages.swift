@@ -74,19 +74,23 @@ public enum Stages {
 
     /// Cuts a recording of several hits at their onsets.
     ///
-    /// aubio proposes onsets on the mono mix; a proposal counts as a new hit only when its
-    /// envelope rises at least `riseDB` above the minimum just before it and reaches within
-    /// `relevanceDB` of the recording's peak (so decay wobbles, flams of one hit and ghost
-    /// noise do not split a one-shot). Each cut is backtracked to the envelope minimum between
-    /// the previous hit and this onset. A file with one hit comes back as one slice.
-    public static func slice(_ buffer: AudioBuffer, method: Onsets.Method = .hfc,
-                             riseDB: Double = 12, relevanceDB: Double = -30) -> [Slice] {
+    /// aubio proposes onsets on the mono mix (the "complex" detection function with a low
+    /// threshold: of hfc, specflux, complex and energy it found the most of the amen loop's hits
+    /// while splitting the fewest of hydrogen's one-shots; docs/PREP.md has the numbers). A
+    /// proposal counts as a new hit only when its 1 ms peak envelope rises at least `riseDB`
+    /// within `lookBackMs` before its peak, reaches within `relevanceDB` of the recording's peak,
+    /// and comes at least `minimumGapMs` after the previous hit (so decay wobbles, flams and a
+    /// clap's bursts do not split a one-shot). Each cut is backtracked to the envelope minimum
+    /// before the onset. A file with one hit comes back as one slice.
+    public static func slice(_ buffer: AudioBuffer, method: Onsets.Method = .complex, threshold: Double = 0.1,
+                             riseDB: Double = 10, lookBackMs: Int = 20, relevanceDB: Double = -20,
+                             minimumGapMs: Int = 70) -> [Slice] {
         let n = buffer.frameCount
         let whole = [Slice(start: 0, end: n, residualLevel: 0)]
         guard n > 0 else { return [] }
         let rate = buffer.sampleRate
         let mono = mix(buffer.channels)
-        let proposals = Onsets.detect(mono, sampleRate: rate, method: method)
+        let proposals = Onsets.detect(mono, sampleRate: rate, method: method, threshold: threshold)
         guard proposals.count > 1 else { return whole }
 
         // Envelope: peak of |x| per 1 ms block.
@@ -101,9 +105,10 @@ public enum Stages {
         // before aubio's first proposal counts as the first hit.
         var cuts: [(frame: Int, residual: Float)] = [(0, 0)]
         let firstBlock = min(envelope.count, proposals[0] / block)
-        var previousPeakBlock = -1
+        var previousPeakBlock = -1, previousOnsetBlock = -1_000_000
         if firstBlock > 0, let m = envelope[0..<firstBlock].max(), m >= relevance {
             previousPeakBlock = envelope[0..<firstBlock].firstIndex(of: m)!
+            previousOnsetBlock = previousPeakBlock
         }
         for onset in proposals {
             let ob = min(envelope.count - 1, onset / block)
@@ -115,11 +120,13 @@ public enum Stages {
             guard hitPeak >= relevance else { continue }
             if previousPeakBlock < 0 {
                 previousPeakBlock = peakBlock
+                previousOnsetBlock = ob
                 continue
             }
-            guard peakBlock > previousPeakBlock + 1 else { continue }
+            // Strokes closer than this (flams, a clap's bursts, a choke) belong to one hit.
+            guard ob >= previousOnsetBlock + minimumGapMs, peakBlock > previousPeakBlock else { continue }
             // The quietest block between the previous hit's peak and this hit's peak.
-            let lookBack = max(previousPeakBlock + 1, ob - 60)
+            let lookBack = max(previousPeakBlock + 1, ob - lookBackMs)
             guard lookBack <= peakBlock else { continue }
             var minBlock = lookBack
             for b in lookBack...peakBlock where envelope[b] < envelope[minBlock] { minBlock = b }
@@ -127,6 +134,7 @@ public enum Stages {
             guard hitPeak >= max(dip, 1e-9) * rise else { continue }
             cuts.append((minBlock * block, dip))
             previousPeakBlock = peakBlock
+            previousOnsetBlock = ob
         }
         guard cuts.count > 1 else { return whole }
         var slices = [Slice]()
