@@ -87,8 +87,10 @@ struct PrepCommandTests {
         #expect(rerun.stdout.contains("already done by an earlier run"))
         let a = try Self.tree(reference), b = try Self.tree(interrupted)
         #expect(a.count > 150)
-        #expect(a.keys.sorted() == b.keys.sorted())
-        #expect(a == b)
+        let missing = Set(a.keys).symmetricDifference(b.keys).sorted()
+        let differing = a.keys.filter { b[$0] != nil && b[$0] != a[$0] }.sorted()
+        #expect(missing.isEmpty, "in one folder only: \(missing.prefix(10))")
+        #expect(differing.isEmpty, "\(differing.count) files differ, e.g. \(differing.prefix(10))")
     }
 
     /// A broken file among good ones: exit status 3, the file named with its reason on stdout and in errors.jsonl.
