@@ -30,7 +30,7 @@ public struct PrepOptions: Codable, Sendable, Equatable {
     public var channels: ChannelMode = .mono
     /// The level stage's mode.
     public var normalize: NormalizeMode = .peak
-    /// dBFS (peak) or LUFS (loudness); nil means the mode's default (-1 dBFS, -16 LUFS).
+    /// dBFS (peak) or LUFS (loudness); nil means the mode's default (-1 dBFS, -20 LUFS).
     public var target: Double?
     /// Loudness mode never lets the sample peak exceed this (dBFS).
     public var peakCeilingDBFS: Double = -1.0
@@ -57,7 +57,7 @@ public struct PrepOptions: Codable, Sendable, Equatable {
         if let target { return target }
         switch normalize {
         case .peak: return -1
-        case .loudness: return -16
+        case .loudness: return -20
         case .none: return 0
         }
     }

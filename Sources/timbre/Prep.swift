@@ -34,10 +34,11 @@ struct Prep: ParsableCommand {
     @Option(help: "peak, loudness or none.")
     var normalize: String = "peak"
 
-    @Option(help: "dBFS for peak (default -1), LUFS for loudness (default -16).")
+    // `.unconditional`: the value is negative, and `--target -1` must not read "-1" as a flag.
+    @Option(parsing: .unconditional, help: "dBFS for peak (default -1), LUFS for loudness (default -20).")
     var target: Double?
 
-    @Option(name: .customLong("peak-ceiling"), help: "Loudness mode keeps the sample peak at or under this (dBFS).")
+    @Option(name: .customLong("peak-ceiling"), parsing: .unconditional, help: "Loudness mode keeps the sample peak at or under this (dBFS).")
     var peakCeiling: Double = -1
 
     @Option(help: "Milliseconds kept before each onset.")

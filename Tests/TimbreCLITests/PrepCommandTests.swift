@@ -118,6 +118,21 @@ struct PrepCommandTests {
         #expect(bad.stderr.hasPrefix("timbre: error:"))
     }
 
+    /// Negative targets read as values (`--target -6`), and peak mode puts the peak there.
+    @Test func negativeTargetParsesAndIsMet() throws {
+        let dir = TemporaryDirectory()
+        let input = dir.file("tom.wav")
+        let hit = (0..<30000).map { Float(sin(Double($0) * 0.02) * exp(-Double($0) / 5000)) * 0.3 }
+        try AudioFile.write(AudioBuffer(sampleRate: 48000, channels: [hit, hit]), to: input, format: .pcm24)
+        let out = dir.file("out")
+        let result = try runTimbre(["prep", input.path, "--out", out.path, "--target", "-6", "--channels", "stereo"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let audio = try AudioFile.read(out.appendingPathComponent("tom/tom.wav"))
+        #expect(audio.channelCount == 2 && audio.sampleRate == 44100 && audio.frameCount == 88200)
+        let peak = audio.channels.flatMap { $0 }.map { abs($0) }.max() ?? 0
+        #expect(abs(20 * log10(Double(peak)) + 6) < 0.1)
+    }
+
     @Test func benchPrepReportsBothTimesAndTheRatio() throws {
         let dir = TemporaryDirectory()
         guard let folder = try Self.sampleFolder(dir, count: 6) else { return }
