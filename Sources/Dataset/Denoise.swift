@@ -36,7 +36,11 @@ public struct SpectralGate: Sendable {
     /// The mean power per bin over the quietest `quietFraction` of frames (at least 4 frames)
     /// of the channel mix: the noise profile of a clip that holds some noise-only stretch.
     public func estimateProfile(_ buffer: AudioBuffer, stft: STFT) -> [Float] {
-        let spectrum = stft.analyze(Stages.mix(buffer.channels))
+        estimateProfile(spectrum: stft.analyze(Stages.mix(buffer.channels)), stft: stft)
+    }
+
+    /// `estimateProfile` from an already computed STFT of the channel mix.
+    func estimateProfile(spectrum: ComplexSpectrogram, stft: STFT) -> [Float] {
         let bins = spectrum.bins
         var energy = [(Int, Double)]()
         for t in 0..<spectrum.frames {
@@ -63,8 +67,8 @@ public struct SpectralGate: Sendable {
     /// image does not wander). `profile` defaults to `estimateProfile`.
     public func apply(_ buffer: AudioBuffer, stft: STFT, profile: [Float]? = nil) -> AudioBuffer {
         guard strength > 0, buffer.frameCount > 0 else { return buffer }
-        let noise = profile ?? estimateProfile(buffer, stft: stft)
         let mixSpectrum = stft.analyze(Stages.mix(buffer.channels))
+        let noise = profile ?? estimateProfile(spectrum: mixSpectrum, stft: stft)
         let bins = mixSpectrum.bins, frames = mixSpectrum.frames
         precondition(noise.count == bins, "noise profile has \(noise.count) bins; the STFT makes \(bins)")
         let floorGain = Float(pow(10, -40 * strength / 20))

@@ -210,6 +210,37 @@ struct SplitMix {
         #expect(abs(attackIn - attackOut) <= 0.001)
     }
 
+    /// `--noise-profile FILE`: the gate takes its profile from a recording of the noise alone.
+    @Test func noiseProfileFromAFile() throws {
+        let dir = TemporaryDirectory()
+        let noiseFile = dir.file("room.wav"), take = dir.file("snare.wav")
+        try AudioFile.write(AudioBuffer(sampleRate: Fixtures.rate, channels: [Fixtures.whiteNoise(count: 44100, rmsDB: -45, seed: 3)]),
+                            to: noiseFile)
+        // A hit with noise all the way through and no quiet stretch before it.
+        let hit = Fixtures.hit(seconds: 1.5)
+        let noisy = zip(hit, Fixtures.whiteNoise(count: hit.count, rmsDB: -45, seed: 4)).map { $0 + $1 }
+        try AudioFile.write(AudioBuffer(sampleRate: Fixtures.rate, channels: [noisy]), to: take)
+        var options = PrepOptions()
+        options.denoise = 1
+        options.noiseProfile = noiseFile.path
+        options.slice = false
+        let out = dir.file("out")
+        let summary = try Pipeline.run(inputs: [take], output: out, options: options)
+        #expect(summary.oneShotsWritten == 1)
+        let audio = try AudioFile.read(out.appendingPathComponent("snare/snare.wav")).channels[0]
+        // Where only noise is left (the hit has decayed by 1.0 s), it is at least 15 dB lower
+        // relative to the hit's peak than before.
+        let inFloor = Fixtures.rmsDB(noisy[Int(1.1 * Fixtures.rate)..<Int(1.45 * Fixtures.rate)]) - 20 * log10(Double(noisy.map(abs).max()!))
+        let outFloor = Fixtures.rmsDB(audio[Int(1.1 * Fixtures.rate)..<Int(1.45 * Fixtures.rate)]) - 20 * log10(Double(audio.map(abs).max()!))
+        print(String(format: "noise profile file: floor re peak %.1f -> %.1f dB", inFloor, outFloor))
+        #expect(inFloor - outFloor >= 15)
+        // The profile's content is part of the options: a new profile redoes the work.
+        try AudioFile.write(AudioBuffer(sampleRate: Fixtures.rate, channels: [Fixtures.whiteNoise(count: 44100, rmsDB: -50, seed: 5)]),
+                            to: noiseFile)
+        let again = try Pipeline.run(inputs: [take], output: out, options: options)
+        #expect(again.resumed == 0)
+    }
+
     @Test func cleanAudioPassesUntouched() {
         // Digital silence makes a zero noise profile: nothing is gated.
         let x = [Float](repeating: 0, count: 20000) + Fixtures.hit() + [Float](repeating: 0, count: 20000)
