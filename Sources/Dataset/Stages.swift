@@ -90,9 +90,6 @@ public enum Stages {
         guard n > 0 else { return [] }
         let rate = buffer.sampleRate
         let mono = mix(buffer.channels)
-        let proposals = Onsets.detect(mono, sampleRate: rate, method: method, threshold: threshold)
-        guard proposals.count > 1 else { return whole }
-
         // Envelope: peak of |x| per 1 ms block.
         let block = max(1, Int(rate / 1000))
         let envelope = blockPeaks(mono, block: block)
@@ -100,6 +97,11 @@ public enum Stages {
         guard globalPeak > 0 else { return whole }
         let relevance = globalPeak * dbToGain(relevanceDB)
         let rise = dbToGain(riseDB)
+        // aubio is the costliest stage; skip it when no second hit can pass the rules below.
+        guard mayHoldSecondHit(envelope, relevance: relevance, rise: rise, riseWindow: lookBackMs + 30,
+                               minimumSpacing: minimumGapMs - 30) else { return whole }
+        let proposals = Onsets.detect(mono, sampleRate: rate, method: method, threshold: threshold)
+        guard proposals.count > 1 else { return whole }
 
         // Slice 0 starts at the file's start (trim removes any lead-in). A hit already under way
         // before aubio's first proposal counts as the first hit.
@@ -143,6 +145,24 @@ public enum Stages {
             if end > cut.frame { slices.append(Slice(start: cut.frame, end: end, residualLevel: cut.residual)) }
         }
         return slices
+    }
+
+    /// A necessary condition for `slice` to cut: some block `p` that is relevant, rises by `rise`
+    /// over the quietest block in the `riseWindow` blocks before it (the widest window the rules
+    /// can look at), and comes at least `minimumSpacing` blocks after some earlier relevant block
+    /// (the first hit). False means `slice` would return the whole file, so aubio need not run.
+    static func mayHoldSecondHit(_ envelope: [Float], relevance: Float, rise: Float, riseWindow: Int,
+                                 minimumSpacing: Int) -> Bool {
+        guard let firstRelevant = envelope.firstIndex(where: { $0 >= relevance }) else { return false }
+        let start = firstRelevant + max(1, minimumSpacing)
+        guard start < envelope.count else { return false }
+        for p in start..<envelope.count where envelope[p] >= relevance {
+            let lo = max(0, p - riseWindow)
+            var m = envelope[p]
+            for b in lo..<p where envelope[b] < m { m = envelope[b] }
+            if envelope[p] >= max(m, 1e-9) * rise { return true }
+        }
+        return false
     }
 
     // MARK: Trim
