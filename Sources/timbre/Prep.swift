@@ -8,8 +8,9 @@ struct Prep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Turn folders of drum recordings into a uniform one-shot training set.",
         discussion: """
-        Stages per file: decode, slice at onsets, trim (peak-based, keeping --preroll), balance \
-        and downmix, denoise and high-pass, fix the length with a fade, normalise last. Writes \
+        Stages per file: decode (resampled to --rate), 20 Hz high-pass, slice at onsets, balance \
+        and downmix, trim (peak-based, the onset put at --preroll), denoise, fix the length with \
+        a fade, normalise last (see docs/PREP.md). Writes \
         DIR/<class>/<name>.wav, DIR/manifest.jsonl (one line per one-shot, sorted by path) and \
         DIR/errors.jsonl. A rerun (after an interruption, even kill -9) skips sources already \
         done and ends with the same files. Exit status: 0 when every input succeeded, \
@@ -59,7 +60,7 @@ struct Prep: ParsableCommand {
     @Option(help: "Output sample format: 16, 24 or float.")
     var format: String = "float"
 
-    @Option(help: "Parallel workers (default: all cores).")
+    @Option(help: "Parallel workers (the default is the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
