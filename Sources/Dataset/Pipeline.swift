@@ -77,8 +77,10 @@ struct JournalEntry: Codable, Equatable {
     }
 }
 
-/// `timbre prep`: scan, then per source (in parallel) decode → slice → trim → balance/downmix →
-/// denoise + high-pass → fix length → normalise → write; then duplicates, manifest and errors.
+/// `timbre prep`: scan, then per source (in parallel) decode → high-pass → slice → balance/downmix →
+/// trim → denoise (and trim again) → fix length → normalise → write; then duplicates, manifest
+/// and errors. (Why the high-pass and the channel stage come earlier than the order:
+/// docs/PREP.md.)
 public enum Pipeline {
     /// Extensions taken as audio (what libsndfile reads). A file with one of these that cannot be
     /// read is a failure; anything else is skipped and counted.

@@ -3,8 +3,8 @@ import DSP
 import Foundation
 
 /// The pipeline's stages, each a pure function over a buffer so each can be tested alone.
-/// Order (see `Pipeline`): decode → slice → trim → balance/downmix → denoise + high-pass →
-/// fix length with fade → normalise.
+/// Order (see `Pipeline.prepare`): decode → high-pass → slice → balance/downmix → trim →
+/// denoise (then trim again) → fix length with fade → normalise.
 public enum Stages {
     // MARK: Decode
 
