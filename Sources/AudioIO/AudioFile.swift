@@ -147,6 +147,9 @@ public enum AudioFile {
             if Sndfile.isInteger(format: sfinfo.format) {
                 sf_command(file, Int32(SFC_SET_CLIPPING), nil, Int32(SF_TRUE))
             }
+            // libsndfile's PEAK chunk (float WAV/AIFF) carries a timestamp, so the same samples
+            // written twice would give different bytes; timbre prep promises identical files on rerun.
+            sf_command(file, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
             try writeFrames(buffer, to: file, path: path)
         } catch {
             sf_close(file)

@@ -10,6 +10,7 @@ struct Bench: ParsableCommand {
             BenchInference.self,
 
             // bench prep (add here).
+            BenchPrep.self,
 
             // bench phase.
             BenchPhase.self,

@@ -2,6 +2,7 @@ import ArgumentParser
 import AudioIO
 import Control
 import Engine
+import Dataset
 import Foundation
 import Torch
 
@@ -17,6 +18,7 @@ struct Timbre: ParsableCommand {
             Info.self, Process.self,
 
             // Dataset preparation (add here).
+            Prep.self,
 
             // Spectra and phase reconstruction.
             Invert.self, Spectrogram.self,
@@ -43,6 +45,8 @@ struct Timbre: ParsableCommand {
         } catch let error as NpyError {
             fail(error.description)
         } catch let error as ResamplerError {
+            fail(error.description)
+        } catch let error as PrepError {
             fail(error.description)
         } catch let error as UserError {
             fail(error.description)

@@ -1,2 +1,0 @@
-/// `timbre prep`: folders of drum recordings into a clean, uniform training set.
-public enum Dataset {}
