@@ -1,5 +1,6 @@
 import ArgumentParser
 import AudioIO
+import DrumVAE
 import Foundation
 import Torch
 
@@ -19,6 +20,7 @@ struct Timbre: ParsableCommand {
             // Spectra and phase reconstruction (add here).
 
             // The drum VAE (add here).
+            Train.self, Generate.self, Morph.self, Encode.self,
 
             // The live engine (add here).
 
@@ -39,6 +41,8 @@ struct Timbre: ParsableCommand {
         } catch let error as NpyError {
             fail(error.description)
         } catch let error as ResamplerError {
+            fail(error.description)
+        } catch let error as DrumVAEError {
             fail(error.description)
         } catch let error as UserError {
             fail(error.description)
