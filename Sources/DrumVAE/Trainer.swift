@@ -68,8 +68,9 @@ public final class Trainer {
     public let config: DrumVAEConfig
     public let model: DrumVAEModel
     public let dataset: OneShotDataset
-    let optimizer: AdamOptimizer
-    let spectrum: MultiScaleSpectrum
+    let core: TrainingCore
+    var optimizer: AdamOptimizer { core.optimizer }
+    var spectrum: MultiScaleSpectrum { core.spectrum }
     public private(set) var step = 0
     private var permutations: [Int: [Int]] = [:]
 
@@ -98,9 +99,7 @@ public final class Trainer {
         }
         self.config = config
         model = try DrumVAEModel(config: config)
-        optimizer = try AdamOptimizer(parameters: model.parameters, learningRate: config.learningRate,
-                                      beta1: 0.9, beta2: 0.999, weightDecay: 1e-4, decoupled: true)
-        spectrum = try MultiScaleSpectrum(sizes: config.lossScales)
+        core = try TrainingCore(model: model)
         if request.resume {
             let archive = try TensorArchive(contentsOf: folder.checkpoint)
             try model.load(from: archive)
@@ -140,44 +139,20 @@ public final class Trainer {
 
     func classIndex(_ name: String) -> Int { config.classes.firstIndex(of: name) ?? 0 }
 
-    /// The reconstruction loss of the configured representation.
     func reconstructionLoss(_ x: Tensor, _ z: Tensor, _ condition: Tensor?) throws -> Tensor {
-        switch config.representation {
-        case .complex:
-            return try spectrum.loss(x, model.decode(z, condition: condition))
-        case .magnitude:
-            // The baseline learns magnitudes only, at its own STFT resolution.
-            let target = try magnitude(x.stft(nFFT: config.fftSize, hop: config.hop, window: model.window))
-            let logMag = try model.decodeLogMagnitude(z, condition: condition)
-            let mag = try logMag.exp()
-            let convergence = try (target - mag).norm() / (target.norm() + 1e-7)
-            return try convergence + ((target + 1e-5).log() - (mag + 1e-5).log()).abs().mean()
-        }
+        try core.reconstructionLoss(x, z, condition)
     }
 
-    /// β at step s: linear warm-up from 0.
-    func beta(at s: Int) -> Double {
-        config.klWarmupSteps <= 0 ? config.beta : config.beta * min(1, Double(s) / Double(config.klWarmupSteps))
-    }
+    func beta(at s: Int) -> Double { core.beta(at: s) }
 
-    /// One optimisation step; returns (loss, reconstruction, KL).
+    /// One optimisation step on the step's batch; returns (loss, reconstruction, KL).
     func trainStep() throws -> (Double, Double, Double) {
-        let indices = batchIndices(step: step)
-        let clips = indices.map { dataset.training[$0] }
+        let clips = batchIndices(step: step).map { dataset.training[$0] }
         let x = try Tensor(clips.flatMap(\.samples), shape: [clips.count, config.clipSamples])
         let condition = try model.condition(classes: clips.map { classIndex($0.className) })
-        Torch.manualSeed(config.seed &* 1_000_003 &+ UInt64(step))
-        let (mean, logVariance) = try model.encode(x)
-        let z = try mean + (logVariance * 0.5).exp() * Tensor.randn(mean.shape)
-        let reconstruction = try reconstructionLoss(x, z, condition)
-        let kl = try ((mean.square() + logVariance.exp() - logVariance - 1.0) * 0.5).sum([1]).mean()
-        let loss = try reconstruction + kl * beta(at: step)
-        try optimizer.zeroGrad()
-        try loss.backward()
-        try Torch.clipGradNorm(model.parameters, maxNorm: config.gradientClip)
-        try optimizer.step()
+        let result = try core.step(x, condition: condition, step: step)
         step += 1
-        return (try loss.item(), try reconstruction.item(), try kl.item())
+        return result
     }
 
     /// Validation loss and multi-scale spectral convergence (dB) of reconstructions from μ.
@@ -204,9 +179,9 @@ public final class Trainer {
         precondition(steps != nil || minutes != nil, "a step or time budget is needed")
         let start = Date()
         let firstStep = step
-        var lastLoss = Double.nan
         var interrupted = false
         var lastCheckpoint = step
+        var lastLogged: (Double, Double, Double)?
         let log = try FileHandle(forWritingTo: folder.log)
         defer { try? log.close() }
         try log.seekToEnd()
@@ -228,8 +203,8 @@ public final class Trainer {
             guard loss.isFinite else {
                 throw DrumVAEError(path: folder.url.path, reason: "the loss became \(loss) at step \(step); the last checkpoint (step \(lastCheckpoint)) is intact")
             }
-            lastLoss = loss
             let sps = rate()
+            lastLogged = (loss, reconstruction, kl)
             if step % 10 == 0 || step == 1 {
                 try append(["step": step, "loss": loss, "reconstruction": reconstruction, "kl": kl, "beta": beta(at: step - 1),
                             "stepsPerSecond": sps, "seconds": Date().timeIntervalSince(start)])
@@ -254,12 +229,15 @@ public final class Trainer {
             }
             progress(TrainingProgress(step: step, fraction: min(1, fraction), loss: loss, stepsPerSecond: sps, secondsLeft: max(0, left)))
         }
+        if let (loss, reconstruction, kl) = lastLogged, step % 10 != 0, step != 1 {
+            try append(["step": step, "loss": loss, "reconstruction": reconstruction, "kl": kl, "beta": beta(at: step - 1),
+                        "stepsPerSecond": rate(), "seconds": Date().timeIntervalSince(start)])
+        }
         if step != lastCheckpoint || !FileManager.default.fileExists(atPath: folder.checkpoint.path) { try saveCheckpoint() }
         let v = try validate()
         if step % config.validateEvery != 0 {
             try append(["step": step, "validationLoss": v.loss, "validationConvergenceDB": v.convergenceDB])
         }
-        _ = lastLoss
         return TrainingSummary(step: step, trainingClips: dataset.training.count, validationClips: dataset.validation.count,
                                validationLoss: v.loss, validationConvergenceDB: v.convergenceDB, stepsPerSecond: rate(),
                                interrupted: interrupted)
@@ -277,5 +255,56 @@ public final class Trainer {
             return s <= checkpointStep
         }
         try writeAtomically(Data(kept.map { $0 + "\n" }.joined().utf8), to: folder.log)
+    }
+}
+
+/// One optimisation step of the VAE, shared by the trainer and `timbre bench train`:
+/// encode, reparameterise, decode, reconstruction + β·KL, backward, clip, AdamW.
+public final class TrainingCore {
+    public let model: DrumVAEModel
+    let optimizer: AdamOptimizer
+    let spectrum: MultiScaleSpectrum
+    var config: DrumVAEConfig { model.config }
+
+    public init(model: DrumVAEModel) throws {
+        self.model = model
+        optimizer = try AdamOptimizer(parameters: model.parameters, learningRate: model.config.learningRate,
+                                      beta1: 0.9, beta2: 0.999, weightDecay: 1e-4, decoupled: true)
+        spectrum = try MultiScaleSpectrum(sizes: model.config.lossScales)
+    }
+
+    /// The reconstruction loss of the configured representation.
+    func reconstructionLoss(_ x: Tensor, _ z: Tensor, _ condition: Tensor?) throws -> Tensor {
+        switch config.representation {
+        case .complex:
+            return try spectrum.loss(x, model.decode(z, condition: condition))
+        case .magnitude:
+            // The baseline learns magnitudes only, at its own STFT resolution.
+            let target = try magnitude(x.stft(nFFT: config.fftSize, hop: config.hop, window: model.window))
+            let mag = try model.decodeLogMagnitude(z, condition: condition).exp()
+            let convergence = try (target - mag).norm() / (target.norm() + 1e-7)
+            return try convergence + ((target + 1e-5).log() - (mag + 1e-5).log()).abs().mean()
+        }
+    }
+
+    /// β at step s: linear warm-up from 0.
+    func beta(at s: Int) -> Double {
+        config.klWarmupSteps <= 0 ? config.beta : config.beta * min(1, Double(s) / Double(config.klWarmupSteps))
+    }
+
+    /// One step on the batch `x` [B, samples]; libtorch's generator is seeded from (seed, step)
+    /// first, so the step's noise depends on nothing else. Returns (loss, reconstruction, KL).
+    public func step(_ x: Tensor, condition: Tensor?, step: Int) throws -> (Double, Double, Double) {
+        Torch.manualSeed(config.seed &* 1_000_003 &+ UInt64(step))
+        let (mean, logVariance) = try model.encode(x)
+        let z = try mean + (logVariance * 0.5).exp() * Tensor.randn(mean.shape)
+        let reconstruction = try reconstructionLoss(x, z, condition)
+        let kl = try ((mean.square() + logVariance.exp() - logVariance - 1.0) * 0.5).sum([1]).mean()
+        let loss = try reconstruction + kl * beta(at: step)
+        try optimizer.zeroGrad()
+        try loss.backward()
+        try Torch.clipGradNorm(model.parameters, maxNorm: config.gradientClip)
+        try optimizer.step()
+        return (try loss.item(), try reconstruction.item(), try kl.item())
     }
 }

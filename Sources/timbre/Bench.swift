@@ -14,6 +14,7 @@ struct Bench: ParsableCommand {
             // bench phase (add here).
 
             // bench training / generation (add here).
+            BenchTrain.self,
 
             // bench capacity (add here).
         ])

@@ -20,7 +20,7 @@ struct Timbre: ParsableCommand {
             // Spectra and phase reconstruction (add here).
 
             // The drum VAE (add here).
-            Train.self, Generate.self, Morph.self, Encode.self,
+            Train.self, Generate.self, Morph.self, Encode.self, Export.self,
 
             // The live engine (add here).
 
