@@ -5,8 +5,8 @@ import Torch
 ///
 /// Encoder: log-magnitude STFT [B, bins, frames] → conv (bins → C) → four strided
 /// convs with group norm → mean and max over time → linear → (μ, log σ²).
-/// Decoder: (z, one-hot class) → linear → [B, C, seedFrames] → four transposed convs
-/// (×2 each) with group norm → a refining conv → a 1×1 conv to the STFT: three maps per
+/// Decoder: (z, one-hot class) → linear → [B, C, seedFrames] → four ×2 upsamplings
+/// (nearest + conv) with group norm → a refining conv → a 1×1 conv to the STFT: three maps per
 /// bin (log-magnitude, and a 2-D direction giving the phase) for `.complex`, one map
 /// (log-magnitude) for `.magnitude` → inverse STFT.
 public final class DrumVAEModel {
@@ -18,7 +18,7 @@ public final class DrumVAEModel {
     let encoderDown: [(Conv1d, GroupNorm)]
     let encoderOut: Linear
     let decoderIn: Linear
-    let decoderUp: [(ConvTranspose1d, GroupNorm)]
+    let decoderUp: [(Upsample, GroupNorm)]
     let decoderRefine: Conv1d
     let decoderRefineNorm: GroupNorm
     let decoderOut: Conv1d
@@ -41,7 +41,7 @@ public final class DrumVAEModel {
         encoderOut = try Linear("enc_out", 2 * c, 2 * config.latentSize, params)
         decoderIn = try Linear("dec_in", config.latentSize + config.conditionSize, c * config.seedFrames, params)
         decoderUp = try (0..<config.upsamplings).map { i in
-            (try ConvTranspose1d("dec_up\(i)", c, c, kernel: 4, stride: 2, padding: 1, params),
+            (try Upsample("dec_up\(i)", channels: c, inputFrames: config.seedFrames << i, params),
              try GroupNorm("dec_norm\(i)", groups: groups, channels: c, params))
         }
         decoderRefine = try Conv1d("dec_refine", c, c, kernel: 3, padding: 1, params)

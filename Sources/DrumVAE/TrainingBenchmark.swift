@@ -148,11 +148,11 @@ public enum TrainingBenchmark {
             self.enc_norm = nn.ModuleList([nn.GroupNorm(G, C) for _ in range(4)])
             self.enc_out = nn.Linear(2 * C, 2 * D)
             self.dec_in = nn.Linear(D + K, C * seed_frames)
-            self.dec_up = nn.ModuleList([nn.ConvTranspose1d(C, C, 4, 2, 1) for _ in range(ups)])
+            self.dec_up = nn.ModuleList([nn.Conv1d(C, C, 3, padding=1) for _ in range(ups)])
             self.dec_norm = nn.ModuleList([nn.GroupNorm(G, C) for _ in range(ups)])
             self.dec_refine = nn.Conv1d(C, C, 3, padding=1)
             self.dec_refine_norm = nn.GroupNorm(G, C)
-            self.dec_out = nn.Conv1d(C, (3 if complex_out else 1) * bins, 1)
+            self.dec_out = nn.Conv1d(C, (3 if complex_out else 1) * bins, 1, dilation=2)
             self.register_buffer("window", torch.hann_window(nfft))
 
         def encode(self, x):
@@ -167,7 +167,7 @@ public enum TrainingBenchmark {
         def decode(self, z):
             h = self.dec_in(z).reshape(z.shape[0], C, seed_frames)
             for conv, norm in zip(self.dec_up, self.dec_norm):
-                h = F.leaky_relu(norm(conv(h)), 0.2)
+                h = F.leaky_relu(norm(conv(F.interpolate(h, scale_factor=2, mode="nearest"))), 0.2)
             h = h[:, :, :frames]
             h = F.leaky_relu(self.dec_refine_norm(self.dec_refine(h)), 0.2)
             m = self.dec_out(h)
