@@ -24,6 +24,9 @@ struct Generate: ParsableCommand {
     @Option(help: "Folder for the WAV files.")
     var out: String
 
+    @Option(help: ArgumentHelp("Also measure the one-shots against the run's dataset (its training split): NaN, clipping, onset, decay, copies.", valueName: "dataset"))
+    var check: String?
+
     @OptionGroup var torch: TorchOptions
 
     func validate() throws {
@@ -36,6 +39,27 @@ struct Generate: ParsableCommand {
         let trained = try TrainedRun(URL(fileURLWithPath: runFolder))
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+        if let check {
+            let dataset = try OneShotDataset(directory: URL(fileURLWithPath: check), sampleRate: trained.config.sampleRate,
+                                             clipSamples: trained.config.clipSamples)
+            let (report, shots) = try GenerationCheck.run(trained, dataset: dataset, count: count, seed: seed, temperature: temperature)
+            for (i, shot) in shots.enumerated() {
+                try trained.write(shot, to: outURL.appendingPathComponent(String(format: "oneshot-%03d.wav", i + 1)))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: outURL.appendingPathComponent("check.json"))
+            func range(_ values: [Double]) -> String { String(format: "%.2f … %.2f", values.min() ?? 0, values.max() ?? 0) }
+            print("\(count) one-shots in \(out) (details in check.json)")
+            print("no NaN                     \(report.allFinite ? "pass" : "FAIL")")
+            print("no clipping                \(report.noClipping ? "pass" : "FAIL")  peak \(range(report.shots.map(\.peak)))")
+            print("onset within 20 ms         \(report.onsetsEarly ? "pass" : "FAIL")  \(range(report.shots.map(\.onsetMilliseconds))) ms")
+            print("energy decays (>= \(Int(GenerationCheck.minimumDecayDB)) dB)    \(report.allDecay ? "pass" : "FAIL")  \(range(report.shots.map(\.decayDB))) dB")
+            print(String(format: "validation reconstruction  %.2f dB (multi-scale spectral convergence)", report.validationReconstructionDB))
+            print("not copies of training     \(report.noTrainingCopies ? "pass" : "FAIL")  nearest \(range(report.shots.map(\.nearestTrainingDB))) dB")
+            print("not copies of each other   \(report.noMutualCopies ? "pass" : "FAIL")  nearest \(range(report.shots.map(\.nearestGeneratedDB))) dB")
+            return
+        }
         let shots = try trained.generate(count: count, className: className, temperature: temperature, seed: seed)
         for (i, shot) in shots.enumerated() {
             let url = outURL.appendingPathComponent(String(format: "%@-%03d.wav", shot.0 ?? "oneshot", i + 1))

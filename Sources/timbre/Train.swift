@@ -91,6 +91,12 @@ struct Train: ParsableCommand {
         let trainer = try Trainer(request: request)
         signal(SIGINT) { _ in stopSignal.store(SIGINT, ordering: .relaxed) }
         signal(SIGTERM) { _ in stopSignal.store(SIGTERM, ordering: .relaxed) }
+        // A parent may hand us a blocked signal mask (Foundation's Process does): unblock the two we handle.
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        sigaddset(&handled, SIGINT)
+        sigaddset(&handled, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &handled, nil)
         let c = trainer.config
         FileHandle.standardError.write(Data(("train: \(trainer.dataset.training.count) training + \(trainer.dataset.validation.count) validation clips, "
             + "\(c.representation.rawValue) model, \(trainer.model.parameterCount) parameters, from step \(trainer.step)\n").utf8))
