@@ -58,6 +58,8 @@ public final class STFT: @unchecked Sendable {
     public let size: Int
     public let hop: Int
     public let window: [Float]
+    /// The window's shape, kept so phase reconstruction can find its Gaussian-equivalent λ.
+    public let windowShape: Window
     public var bins: Int { size / 2 + 1 }
     private let fft: RealFFT
 
@@ -66,6 +68,7 @@ public final class STFT: @unchecked Sendable {
         self.size = size
         self.hop = hop
         self.window = window.samples(size)
+        windowShape = window
         fft = RealFFT(size: size)
     }
 

@@ -21,4 +21,14 @@ public enum Window: Sendable, Equatable {
             }
         }
     }
+
+    /// The time-frequency ratio λ (samples²) of the Gaussian that best matches this window
+    /// at length `size`: Průša et al. (2017) give 0.25645·N² for Hann; a Gaussian is its own.
+    /// Phase-gradient heap integration needs it to turn magnitude slopes into phase slopes.
+    public func gaussianLambda(size: Int) -> Double {
+        switch self {
+        case .hann: return 0.25645 * Double(size) * Double(size)
+        case .gaussian(let lambda): return lambda
+        }
+    }
 }

@@ -11,12 +11,14 @@ struct Bench: ParsableCommand {
 
             // bench prep (add here).
 
-            // bench phase (add here).
+            // bench phase.
+            BenchPhase.self,
 
             // bench training / generation (add here).
             BenchTrain.self,
 
             // bench capacity (add here).
+            BenchCapacity.self,
         ])
 }
 

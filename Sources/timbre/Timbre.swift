@@ -1,6 +1,8 @@
 import ArgumentParser
 import AudioIO
+import Control
 import DrumVAE
+import Engine
 import Foundation
 import Torch
 
@@ -17,12 +19,14 @@ struct Timbre: ParsableCommand {
 
             // Dataset preparation (add here).
 
-            // Spectra and phase reconstruction (add here).
+            // Spectra and phase reconstruction.
+            Invert.self, Spectrogram.self,
 
             // The drum VAE (add here).
             Train.self, Generate.self, Morph.self, Encode.self, Export.self,
 
             // The live engine (add here).
+            Serve.self, Render.self, Send.self, Status.self,
 
             // Benchmarks.
             Bench.self,
@@ -45,6 +49,10 @@ struct Timbre: ParsableCommand {
         } catch let error as DrumVAEError {
             fail(error.description)
         } catch let error as UserError {
+            fail(error.description)
+        } catch let error as EngineError {
+            fail(error.description)
+        } catch let error as CommandError {
             fail(error.description)
         } catch {
             exit(withError: error)

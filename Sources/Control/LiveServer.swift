@@ -1,0 +1,85 @@
+import Engine
+import Foundation
+import Synchronization
+
+/// `timbre serve`: the instrument on JACK, controlled over OSC, optionally started from a session.
+public enum LiveServer {
+    public struct Options: Sendable {
+        public var port = defaultOSCPort
+        public var host = "127.0.0.1"
+        public var modelsDirectories: [URL] = [URL(fileURLWithPath: ".")]
+        public var block = 2048
+        public var inferenceAllowance = 1.0
+        public var connect = true
+        public var session: URL?
+        /// The JACK server's name (nil: the default one, or `$JACK_DEFAULT_SERVER`).
+        public var server: String?
+        public var clientName = "timbre"
+
+        public init() {}
+    }
+
+    /// Runs until `/timbre/quit`, SIGINT or SIGTERM. `log` gets one line per event.
+    public static func run(_ options: Options, log: @escaping @Sendable (String) -> Void) throws {
+        let session = try options.session.map { try Session(contentsOf: $0) }
+        let driver = try JackDriver.open(clientName: options.clientName, server: options.server) { configuration in
+            configuration.modelsDirectories = options.modelsDirectories
+            configuration.defaultBlock = options.block
+            configuration.inferenceAllowance = options.inferenceAllowance
+        }
+        let instrument = driver.instrument
+        let done = DispatchSemaphore(value: 0)
+        let executor = CommandExecutor(instrument: instrument) { done.signal() }
+
+        // Commands at time 0 run before audio starts, so their nodes play from the first block.
+        let entries = session?.entries ?? []
+        for entry in entries where entry.time == 0 {
+            let reply = run(entry, executor)
+            if reply.address == "/timbre/fail" {
+                throw CommandError("\(options.session!.path):\(entry.line): \(reply.arguments.last?.text ?? "failed")")
+            }
+        }
+        try driver.start(connect: options.connect)
+        let server: OSCServer
+        do {
+            server = try OSCServer(host: options.host, port: options.port, executor: executor, log: log)
+        } catch {
+            driver.stop()
+            throw error
+        }
+        let started = DispatchTime.now()
+        for entry in entries where entry.time > 0 {
+            DispatchQueue.global().asyncAfter(deadline: started + entry.time) {
+                let reply = run(entry, executor)
+                log("session line \(entry.line): \(reply.address) \(reply.arguments.map(\.description).joined(separator: " "))")
+            }
+        }
+        log("timbre serve: JACK client '\(driver.client.name)' at \(driver.client.sampleRate) Hz, \(driver.client.bufferSize) frames per cycle; OSC on \(options.host):\(server.port)")
+
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { done.signal() }
+            source.resume()
+            return source
+        }
+        done.wait()
+        signals.forEach { $0.cancel() }
+        log("timbre serve: stopping (\(instrument.xruns.load(ordering: .relaxed)) xruns)")
+        server.close()
+        driver.stop()
+    }
+
+    /// Runs one session entry and waits for its reply.
+    private static func run(_ entry: Session.Entry, _ executor: CommandExecutor) -> OSCMessage {
+        let result = Mutex<OSCMessage?>(nil)
+        let replied = DispatchSemaphore(value: 0)
+        executor.execute(entry.command, address: entry.address) { reply in
+            result.withLock { $0 = reply }
+            replied.signal()
+        }
+        replied.wait()
+        return result.withLock { $0! }
+    }
+}

@@ -1,0 +1,162 @@
+import Engine
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The default UDP port of `timbre serve` (next to SuperCollider's 57110 and 57120).
+public let defaultOSCPort = 57130
+
+/// OSC over UDP (swift-nio): decodes packets, runs commands, answers the sender.
+/// Malformed packets are counted by kind, logged (the first few of each kind, then
+/// every thousandth) and answered with `/timbre/fail`; they never reach the engine.
+/// Bundles are applied at their time tags (nested ones at their own).
+public final class OSCServer: @unchecked Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: Channel
+    private let state: ServerState
+    /// The port bound (useful when asked for port 0).
+    public let port: Int
+
+    public init(host: String = "127.0.0.1", port: Int = defaultOSCPort, executor: CommandExecutor,
+                log: @escaping @Sendable (String) -> Void) throws {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let state = ServerState(executor: executor, log: log)
+        self.state = state
+        do {
+            channel = try DatagramBootstrap(group: group)
+                .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(OSCHandler(state: state)) }
+                }
+                .bind(host: host, port: port).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw CommandError("cannot listen for OSC on \(host):\(port): \(error)")
+        }
+        self.port = channel.localAddress?.port ?? port
+    }
+
+    /// Malformed packets seen, by kind.
+    public var errorCounts: [String: Int] { state.errors.withLock { $0 } }
+
+    public func close() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+final class ServerState: Sendable {
+    let executor: CommandExecutor
+    let log: @Sendable (String) -> Void
+    let errors = Mutex<[String: Int]>([:])
+
+    init(executor: CommandExecutor, log: @escaping @Sendable (String) -> Void) {
+        self.executor = executor
+        self.log = log
+    }
+
+    func malformed(_ error: OSCError, from sender: String) {
+        let count = errors.withLock { counts -> Int in
+            counts[error.kind.rawValue, default: 0] += 1
+            return counts[error.kind.rawValue]!
+        }
+        if count <= 3 || count % 1000 == 0 {
+            log("osc: malformed packet from \(sender) (\(error)); \(count) of this kind so far")
+        }
+    }
+}
+
+private final class OSCHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    let state: ServerState
+
+    init(state: ServerState) { self.state = state }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let bytes = Array(envelope.data.readableBytesView)
+        let channel = context.channel
+        let remote = envelope.remoteAddress
+        let reply: @Sendable (OSCMessage) -> Void = { message in
+            var buffer = channel.allocator.buffer(capacity: 256)
+            buffer.writeBytes(OSCCodec.encode(message))
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+        }
+        do {
+            let packet = try OSCCodec.decode(bytes)
+            dispatch(packet, at: nil, loop: context.eventLoop, reply: reply)
+        } catch {
+            state.malformed(error, from: "\(remote)")
+            reply(OSCMessage("/timbre/fail", [.string("malformed"), .string(error.description)]))
+        }
+    }
+
+    private func dispatch(_ packet: OSCPacket, at parent: Date?, loop: EventLoop, reply: @escaping @Sendable (OSCMessage) -> Void) {
+        switch packet {
+        case .message(let message):
+            let run: @Sendable () -> Void = { [state] in state.executor.handle(message, reply: reply) }
+            if let parent, parent.timeIntervalSinceNow > 0 {
+                loop.scheduleTask(in: .nanoseconds(Int64(parent.timeIntervalSinceNow * 1e9))) { run() }
+            } else {
+                run()
+            }
+        case .bundle(let bundle):
+            // A nested bundle's time cannot come before its parent's (OSC 1.0).
+            var time = OSCCodec.date(of: bundle.timeTag)
+            if let parent, time.map({ $0 < parent }) ?? true { time = parent }
+            for element in bundle.elements { dispatch(element, at: time, loop: loop, reply: reply) }
+        }
+    }
+}
+
+/// Sends one message and waits for the first reply (`timbre send`, `timbre status`).
+public enum OSCClient {
+    public static func request(_ message: OSCMessage, host: String = "127.0.0.1", port: Int = defaultOSCPort,
+                               timeout: Double = 30) throws -> OSCMessage {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let promise = group.next().makePromise(of: OSCMessage.self)
+        let channel = try DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReplyHandler(promise: promise)) }
+            }
+            .bind(host: host, port: 0).wait()
+        defer { try? channel.close().wait() }
+        let address = try SocketAddress(ipAddress: host, port: port)
+        var buffer = channel.allocator.buffer(capacity: 256)
+        buffer.writeBytes(OSCCodec.encode(message))
+        try channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer)).wait()
+        let timer = group.next().scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) {
+            promise.fail(CommandError("no reply from timbre serve on \(host):\(port) within \(Int(timeout)) s (is it running? `timbre serve --port \(port)`)"))
+        }
+        defer { timer.cancel() }
+        return try promise.futureResult.wait()
+    }
+
+    /// Sends one packet and does not wait (for tests and fire-and-forget control).
+    public static func send(_ bytes: [UInt8], host: String = "127.0.0.1", port: Int = defaultOSCPort) throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let channel = try DatagramBootstrap(group: group).bind(host: host, port: 0).wait()
+        defer { try? channel.close().wait() }
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        try channel.writeAndFlush(AddressedEnvelope(remoteAddress: try SocketAddress(ipAddress: host, port: port), data: buffer)).wait()
+    }
+}
+
+private final class ReplyHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let promise: EventLoopPromise<OSCMessage>
+
+    init(promise: EventLoopPromise<OSCMessage>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        if case .message(let message)? = try? OSCCodec.decode(Array(envelope.data.readableBytesView)) {
+            promise.succeed(message)
+        }
+    }
+}

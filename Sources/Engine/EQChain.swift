@@ -1,0 +1,147 @@
+import DSP
+import Foundation
+
+/// A band as the control side hands it to the audio thread (plain values only).
+struct KernelBand: BitwiseCopyable {
+    var kind: UInt8
+    var frequency: Float
+    var q: Float
+    var gainDB: Float
+    var enabled: Bool
+
+    init(_ band: EQBand) {
+        kind = UInt8(BiquadKind.allCases.firstIndex(of: band.kind) ?? 0)
+        frequency = band.frequency
+        q = band.q
+        gainDB = band.gainDB
+        enabled = band.enabled
+    }
+
+    /// The kind, without touching `allCases` (an array) on the audio thread.
+    var biquadKind: BiquadKind {
+        switch kind {
+        case 0: .lowPass
+        case 1: .highPass
+        case 2: .bandPass
+        case 3: .peak
+        case 4: .lowShelf
+        case 5: .highShelf
+        default: .notch
+        }
+    }
+}
+
+/// A node's input EQ: any number of biquad bands up to `capacity`, in series, per
+/// channel. Owned by the audio thread. Frequency, Q and gain glide towards their
+/// targets (coefficients recomputed every 32 samples while they move), so a sweep
+/// never clicks.
+final class EQChain {
+    static let capacity = 64
+    private static let hop = 32
+
+    private struct Band {
+        var kind: BiquadKind = .peak
+        var enabled = false
+        var target: (f: Float, q: Float, g: Float) = (1000, 0.7071, 0)
+        var current: (f: Float, q: Float, g: Float) = (1000, 0.7071, 0)
+        var left = Biquad()
+        var right = Biquad()
+        var moving = false
+    }
+
+    private let sampleRate: Double
+    private let bands: UnsafeMutablePointer<Band>
+    /// One past the highest band index in use.
+    private(set) var count = 0
+    private let glide: Float
+
+    init(sampleRate: Double) {
+        self.sampleRate = sampleRate
+        bands = .allocate(capacity: Self.capacity)
+        bands.initialize(repeating: Band(), count: Self.capacity)
+        // About 20 ms to settle, in steps of `hop` samples.
+        glide = Float(1 - exp(-Double(Self.hop) / (0.02 * sampleRate)))
+    }
+
+    deinit {
+        bands.deinitialize(count: Self.capacity)
+        bands.deallocate()
+    }
+
+    /// Sets band `index` (audio thread). A new band or a change of kind starts from
+    /// its target; peak and shelf bands that are switched off glide to 0 dB first.
+    func set(_ index: Int, _ value: KernelBand) {
+        guard index >= 0, index < Self.capacity else { return }
+        let kind = value.biquadKind
+        let target = (f: value.frequency, q: value.q, g: value.gainDB)
+        if !value.enabled {
+            // A gain band glides to 0 dB (where it passes its input); the others stop at once.
+            let old = bands[index].kind
+            if old == .peak || old == .lowShelf || old == .highShelf {
+                bands[index].target.g = 0
+                bands[index].moving = true
+            } else {
+                bands[index].enabled = false
+            }
+            return
+        }
+        if !bands[index].enabled || bands[index].kind != kind {
+            let isGainBand = kind == .peak || kind == .lowShelf || kind == .highShelf
+            // Gain bands fade in from 0 dB; the others start where they are asked to.
+            bands[index].current = isGainBand ? (target.f, target.q, 0) : target
+            bands[index].left.reset()
+            bands[index].right.reset()
+            bands[index].kind = kind
+            bands[index].enabled = true
+            update(index)
+        }
+        bands[index].target = target
+        bands[index].moving = true
+        count = max(count, index + 1)
+    }
+
+    private func update(_ index: Int) {
+        let band = bands[index]
+        let coefficients = BiquadCoefficients(band.kind, frequency: Double(band.current.f), q: Double(band.current.q),
+                                              gainDB: Double(band.current.g), sampleRate: sampleRate)
+        bands[index].left.coefficients = coefficients
+        bands[index].right.coefficients = coefficients
+    }
+
+    /// Moves a band one hop towards its target.
+    private func glideStep(_ index: Int) {
+        var band = bands[index]
+        let t = band.target
+        var c = band.current
+        c.f = c.f * pow(t.f / max(c.f, 1), glide)
+        c.q += (t.q - c.q) * glide
+        c.g += (t.g - c.g) * glide
+        if abs(c.f - t.f) < 0.01 * t.f, abs(c.q - t.q) < 0.001, abs(c.g - t.g) < 0.01 {
+            c = t
+            band.moving = false
+        }
+        band.current = c
+        bands[index] = band
+        update(index)
+    }
+
+    /// Filters `channels` planar channels (`stride` apart) in place.
+    func process(_ buffer: UnsafeMutablePointer<Float>, channels: Int, stride: Int, frames: Int) {
+        for b in 0..<count where bands[b].enabled {
+            var start = 0
+            while start < frames {
+                let run = min(Self.hop, frames - start)
+                if bands[b].moving { glideStep(b) }
+                for c in 0..<channels {
+                    let data = buffer + c * stride + start
+                    if c == 0 {
+                        for i in 0..<run { data[i] = bands[b].left.process(data[i]) }
+                    } else {
+                        for i in 0..<run { data[i] = bands[b].right.process(data[i]) }
+                    }
+                }
+                start += run
+            }
+        }
+    }
+}

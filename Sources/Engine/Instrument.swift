@@ -1,0 +1,416 @@
+import AudioIO
+import Foundation
+import Synchronization
+import Torch
+
+/// What happened to a node after a toggle, new or free.
+public enum NodeEvent: Sendable, Equatable {
+    case created(label: String, latency: Int)
+    case freed(label: String)
+}
+
+/// Something that gives nodes their own output ports (the JACK driver).
+protocol NodePortHost: AnyObject, Sendable {
+    func registerPorts(label: String) throws -> (left: OpaquePointer?, right: OpaquePointer?)
+    func unregisterPorts(_ ports: (left: OpaquePointer?, right: OpaquePointer?))
+}
+
+/// The live instrument's control side: creates, frees and steers nodes, and reports
+/// their state. Every method is safe from any thread except the audio thread.
+/// Models load on a background thread (below normal priority) and join the graph
+/// through the kernel's lock-free command queue.
+public final class Instrument: @unchecked Sendable {
+    /// How the engine runs.
+    public struct Configuration: Sendable {
+        /// The server's sample rate (JACK's, or the rendered file's).
+        public var sampleRate: Int
+        /// Samples per audio cycle (JACK's buffer size; the renderer's step).
+        public var period: Int
+        /// The largest cycle the kernel accepts.
+        public var maxFrames = 8192
+        /// Folders models are looked up in; nothing outside them loads.
+        public var modelsDirectories: [URL]
+        /// A node's block when its command names none (raised to the model's minimum block).
+        public var defaultBlock = 2048
+        /// Time allowed for inference, in blocks (1 = one block, as nn~ allows).
+        public var inferenceAllowance = 1.0
+        /// Inference threads (default: one per core).
+        public var workers = ProcessInfo.processInfo.activeProcessorCount
+        /// Offline: models load on the calling thread and blocks run as soon as they are complete.
+        public var offline = false
+        /// Fade in on creation and out on free.
+        public var fadeSeconds = 0.05
+
+        public init(sampleRate: Int, period: Int, modelsDirectories: [URL]) {
+            self.sampleRate = sampleRate
+            self.period = period
+            self.modelsDirectories = modelsDirectories
+        }
+    }
+
+    public let configuration: Configuration
+    public let library: ModelLibrary
+    let kernel: Kernel
+    private var pool: WorkerPool?
+    weak var ports: NodePortHost?
+    /// Serialises the producers of the kernel's command queue.
+    private let producer = Mutex<Void>(())
+    private let state = Mutex<State>(State())
+    private let loader = DispatchQueue(label: "timbre.loader")
+    private var janitor: DispatchSourceTimer?
+    /// The audio cycle now (the driver updates it when JACK's buffer size changes).
+    let period: Atomic<Int>
+    /// JACK xruns, counted by the driver.
+    public let xruns = Atomic<Int>(0)
+
+    private struct State {
+        var nextID = 1
+        var running: [String: Node] = [:]
+        var loading: [String: Int] = [:]
+        var fading: [Node] = []
+        var inputs: [Int: NodeInput] = [:]
+    }
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        library = ModelLibrary(directories: configuration.modelsDirectories)
+        kernel = Kernel(maxFrames: configuration.maxFrames, inline: configuration.offline)
+        period = Atomic(configuration.period)
+        if !configuration.offline {
+            pool = WorkerPool(kernel: kernel, count: max(1, configuration.workers))
+            let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "timbre.janitor"))
+            timer.schedule(deadline: .now(), repeating: .milliseconds(20))
+            timer.setEventHandler { [weak self] in self?.collectRetired() }
+            timer.resume()
+            janitor = timer
+        }
+    }
+
+    /// Stops the workers and the janitor. Nodes still in the graph stay until the instrument is released.
+    public func stop() {
+        janitor?.cancel()
+        janitor = nil
+        pool?.stop()
+    }
+
+    deinit { stop() }
+
+    // MARK: - Nodes
+
+    /// Creates the node if its label is absent and frees it if present (as the
+    /// original `createNode` did). Loading happens in the background; `completion`
+    /// runs when the node has joined, failed, or been freed.
+    public func toggle(_ spec: NodeSpec, completion: @escaping @Sendable (Result<NodeEvent, Error>) -> Void) {
+        let present = state.withLock { $0.running[spec.label] != nil || $0.loading[spec.label] != nil }
+        if present {
+            completion(Result { try free(spec.label) })
+        } else {
+            create(spec, completion: completion)
+        }
+    }
+
+    /// Creates a node; an error when the label is taken.
+    public func create(_ spec: NodeSpec, completion: @escaping @Sendable (Result<NodeEvent, Error>) -> Void) {
+        let token: Int
+        do {
+            try NodeSpec.validate(label: spec.label)
+            token = try state.withLock { state -> Int in
+                guard state.running[spec.label] == nil, state.loading[spec.label] == nil else {
+                    throw EngineError("node '\(spec.label)' exists")
+                }
+                let id = state.nextID
+                state.nextID += 1
+                state.loading[spec.label] = id
+                return id
+            }
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        if configuration.offline {
+            completion(Result { try join(spec, id: token) })
+            return
+        }
+        loader.async { [self] in
+            Self.lowerPriority()
+            completion(Result { try join(spec, id: token) })
+        }
+    }
+
+    /// Creates a node on the calling thread and waits until it is in the graph's queue.
+    @discardableResult
+    public func createNow(_ spec: NodeSpec) throws -> NodeEvent {
+        let result = Mutex<Result<NodeEvent, Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        create(spec) { outcome in
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+
+    /// Loads, builds and warms up a node, gives it ports, and hands it to the audio thread.
+    private func join(_ spec: NodeSpec, id: Int) throws -> NodeEvent {
+        let node: Node
+        do {
+            let url = try library.resolve(spec.model)
+            let model = try library.instance(of: url)
+            let source = state.withLock { resolveSource(spec.input, in: $0) }
+            node = try Node(id: id, spec: spec, modelURL: url, model: model, serverRate: configuration.sampleRate,
+                            period: period.load(ordering: .relaxed), maxFrames: configuration.maxFrames,
+                            defaultBlock: configuration.defaultBlock, allowanceBlocks: configuration.inferenceAllowance,
+                            source: source, fadeSeconds: configuration.fadeSeconds)
+            node.warmUp()
+            if let ports {
+                // A node of the same label may still be fading out with its ports.
+                let deadline = Date().addingTimeInterval(5)
+                while state.withLock({ $0.fading.contains { $0.label == spec.label } }), Date() < deadline {
+                    usleep(5000)
+                }
+                node.ports = try ports.registerPorts(label: spec.label)
+            }
+        } catch {
+            state.withLock { if $0.loading[spec.label] == id { $0.loading[spec.label] = nil } }
+            throw error
+        }
+        let joined = state.withLock { state -> Bool in
+            guard state.loading[spec.label] == id else { return false }
+            state.loading[spec.label] = nil
+            state.running[spec.label] = node
+            state.inputs[id] = spec.input
+            return true
+        }
+        guard joined else {
+            // Freed while loading.
+            if let ports { ports.unregisterPorts(node.ports) }
+            return .freed(label: spec.label)
+        }
+        send(.add(Unmanaged.passUnretained(node).toOpaque()))
+        // Nodes that take this label as their input now follow this node.
+        let followers = state.withLock { state in
+            state.running.values.filter { state.inputs[$0.id] == .node(spec.label) }.map(\.id)
+        }
+        for follower in followers { send(.source(nodeID: follower, KernelSource(kind: .node, nodeID: id))) }
+        return .created(label: spec.label, latency: node.latency)
+    }
+
+    /// Fades a node out and frees it (its model and buffers once it has left the graph).
+    @discardableResult
+    public func free(_ label: String) throws -> NodeEvent {
+        let node = try state.withLock { state -> Node? in
+            if state.loading[label] != nil {
+                state.loading[label] = nil
+                return nil
+            }
+            guard let node = state.running.removeValue(forKey: label) else { throw EngineError("no node '\(label)'") }
+            state.fading.append(node)
+            state.inputs[node.id] = nil
+            return node
+        }
+        if let node { send(.free(nodeID: node.id)) }
+        return .freed(label: label)
+    }
+
+    /// Takes nodes the audio thread has retired and releases them once no worker holds them.
+    public func collectRetired() {
+        var retired: [UnsafeMutableRawPointer] = []
+        while let pointer = kernel.retired.pop() { retired.append(pointer) }
+        let released = state.withLock { state -> [Node] in
+            for pointer in retired {
+                let node = Unmanaged<Node>.fromOpaque(pointer).takeUnretainedValue()
+                if !state.fading.contains(where: { $0 === node }) {
+                    // Refused by a full graph: it never played.
+                    state.running = state.running.filter { $0.value !== node }
+                    state.fading.append(node)
+                }
+                node.retiredFromGraph = true
+            }
+            return state.fading.filter { $0.retiredFromGraph && !$0.scheduled.load(ordering: .acquiring) }
+        }
+        guard !released.isEmpty else { return }
+        // Ports go before the node leaves `fading`: a new node of the same label waits for that.
+        if let ports { for node in released { ports.unregisterPorts(node.ports) } }
+        state.withLock { state in state.fading.removeAll { node in released.contains { $0 === node } } }
+    }
+
+    /// Nodes in the graph and loading, by label.
+    public var labels: [String] {
+        state.withLock { Array($0.running.keys).sorted() }
+    }
+
+    /// Latency in samples of a running node.
+    public func latency(of label: String) -> Int? {
+        state.withLock { $0.running[label]?.latency }
+    }
+
+    private func resolveSource(_ input: NodeInput, in state: State) -> KernelSource {
+        switch input {
+        case .channel(let c): KernelSource(kind: c == 0 ? .first : .second, nodeID: 0)
+        case .mix: KernelSource(kind: .mix, nodeID: 0)
+        case .stereo: KernelSource(kind: .stereo, nodeID: 0)
+        case .node(let label): KernelSource(kind: .node, nodeID: state.running[label]?.id ?? -1)
+        }
+    }
+
+    func send(_ command: KernelCommand) {
+        producer.withLock { _ in
+            while !kernel.commands.push(command) { usleep(200) }
+        }
+    }
+
+    /// The loader runs below normal priority, so loading a model never takes a core from inference.
+    private static func lowerPriority() {
+        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+    }
+
+    // MARK: - Parameters
+
+    /// Every parameter `set` accepts, for error messages and docs.
+    public static let parameterNames = ["gain", "input_gain", "wet", "mute", "input", "eq", "bias", "scale", "noise",
+                                        "latent", "latents", "trigger", "temperature", "seed"]
+
+    /// Sets a node's parameter from text values (OSC numbers arrive as text too).
+    public func set(_ label: String, _ parameter: String, _ values: [String]) throws {
+        guard let node = state.withLock({ $0.running[label] }) else { throw EngineError("no node '\(label)'") }
+        func number(_ i: Int) throws -> Float {
+            guard i < values.count else { throw EngineError("'\(parameter)' needs \(i + 1) value(s), got \(values.count)") }
+            guard let value = Float(values[i]), value.isFinite else { throw EngineError("'\(parameter)': '\(values[i])' is not a number") }
+            return value
+        }
+        func dimension(_ i: Int) throws -> Int {
+            let value = try number(i)
+            guard node.latentSize > 0 else {
+                throw EngineError("node '\(label)' runs '\(node.spec.method.rawValue)'; latent parameters need encode, decode or prior")
+            }
+            guard value == value.rounded(), Int(value) >= 0, Int(value) < node.latentSize else {
+                throw EngineError("latent dimension \(values[i]) is out of range 0..<\(node.latentSize)")
+            }
+            return Int(value)
+        }
+        switch parameter {
+        case "gain": send(.set(nodeID: node.id, .gain, try number(0)))
+        case "input_gain": send(.set(nodeID: node.id, .inputGain, try number(0)))
+        case "wet": send(.set(nodeID: node.id, .wet, try number(0)))
+        case "mute": send(.set(nodeID: node.id, .mute, try number(0)))
+        case "input":
+            guard let text = values.first else { throw EngineError("'input' needs in1, in2, mix, stereo or a node label") }
+            let input = NodeInput(parsing: text)
+            if case .node(let other) = input, other == label { throw EngineError("node '\(label)' cannot take its own bus as input") }
+            let source = state.withLock { state -> KernelSource in
+                state.inputs[node.id] = input
+                return resolveSource(input, in: state)
+            }
+            send(.source(nodeID: node.id, source))
+        case "eq":
+            let index = Int(try number(0))
+            guard index >= 0, index < EQChain.capacity else { throw EngineError("EQ band \(values[0]) is out of range 0..<\(EQChain.capacity)") }
+            guard values.count >= 2 else { throw EngineError("'eq' needs INDEX KIND FREQ [Q] [GAIN_DB] or INDEX off") }
+            if values[1] == "off" {
+                send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: .peak, frequency: 1000, enabled: false))))
+                return
+            }
+            guard let kind = BiquadKindName(values[1]) else {
+                throw EngineError("unknown EQ kind '\(values[1])' (lowpass, highpass, bandpass, peak, lowshelf, highshelf, notch, off)")
+            }
+            let frequency = try number(2)
+            guard frequency > 0 else { throw EngineError("EQ frequency must be positive") }
+            let q = values.count > 3 ? try number(3) : 0.7071
+            guard q > 0 else { throw EngineError("EQ Q must be positive") }
+            let gain = values.count > 4 ? try number(4) : 0
+            send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: kind, frequency: frequency, q: q, gainDB: gain))))
+        case "bias": node.latentBias[try dimension(0)] = try number(1)
+        case "scale": node.latentScale[try dimension(0)] = try number(1)
+        case "latent": node.latentValues[try dimension(0)] = try number(1)
+        case "latents":
+            guard node.latentSize > 0 else { _ = try dimension(0); return }
+            guard values.count == node.latentSize else {
+                throw EngineError("'latents' takes \(node.latentSize) values for node '\(label)', got \(values.count)")
+            }
+            for d in 0..<node.latentSize { node.latentValues[d] = try number(d) }
+        case "noise": node.latentNoise[0] = try number(0)
+        case "temperature": node.temperature[0] = try number(0)
+        case "trigger": node.triggers.wrappingAdd(1, ordering: .relaxed)
+        case "seed":
+            guard let first = values.first, let seed = UInt64(first) else { throw EngineError("'seed' needs a non-negative integer") }
+            node.seedBits.store(seed, ordering: .relaxed)
+            node.seeded.store(true, ordering: .relaxed)
+        default:
+            throw EngineError("unknown parameter '\(parameter)' (\(Self.parameterNames.joined(separator: ", ")))")
+        }
+    }
+
+    // MARK: - Status
+
+    /// Per node: model, method, block, latency, load, dropouts, levels; and the engine's xruns.
+    public func status() -> EngineStatus {
+        let (nodes, loading, inputs) = state.withLock { state in
+            (state.running.values.sorted { $0.id < $1.id }, state.loading.keys.sorted(), state.inputs)
+        }
+        let rate = Double(configuration.sampleRate)
+        let nodeStatus = nodes.map { node -> NodeStatus in
+            let blockNanos = Double(node.serverBlock) / rate * 1e9
+            func dB(_ atomic: borrowing Atomic<UInt32>) -> Double {
+                let peak = Double(Float(bitPattern: atomic.exchange(0, ordering: .relaxed)))
+                return peak > 0 ? (20 * log10(peak) * 10).rounded() / 10 : -120
+            }
+            return NodeStatus(
+                label: node.label, model: node.modelURL.lastPathComponent, method: node.spec.method.rawValue,
+                block: node.block, modelSampleRate: node.modelRate, latencySamples: node.latency,
+                latencyMilliseconds: (Double(node.latency) / rate * 10000).rounded() / 10,
+                load: (Double(node.averageNanos.load(ordering: .relaxed)) / blockNanos * 1000).rounded() / 1000,
+                dropouts: node.dropouts.load(ordering: .relaxed), skippedBlocks: node.skippedBlocks.load(ordering: .relaxed),
+                blocks: node.blocksDone.load(ordering: .relaxed), errors: node.modelErrors.load(ordering: .relaxed),
+                lastError: node.lastError.withLock { $0 }, peakDBFS: [dB(node.peakLeft), dB(node.peakRight)],
+                input: (inputs[node.id] ?? node.spec.input).description,
+                seed: node.seeded.load(ordering: .relaxed) ? node.seedBits.load(ordering: .relaxed) : nil)
+        }
+        return EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),
+                            workers: pool?.count ?? 0, xruns: xruns.load(ordering: .relaxed),
+                            cycles: kernel.cycles.load(ordering: .relaxed), nodes: nodeStatus, loading: loading)
+    }
+}
+
+private func BiquadKindName(_ text: String) -> BiquadKind? {
+    BiquadKind(rawValue: text.lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: ""))
+}
+
+import DSP
+
+/// One node in `timbre status`.
+public struct NodeStatus: Codable, Sendable, Equatable {
+    public var label: String
+    public var model: String
+    public var method: String
+    /// Samples per block at the model's rate.
+    public var block: Int
+    public var modelSampleRate: Int
+    /// Input to output, in samples at the server's rate (fixed while the node runs).
+    public var latencySamples: Int
+    public var latencyMilliseconds: Double
+    /// Average inference time as a share of the block's duration.
+    public var load: Double
+    /// Blocks that were not ready in time.
+    public var dropouts: Int
+    /// Late input blocks the worker skipped to catch up.
+    public var skippedBlocks: Int
+    public var blocks: Int
+    public var errors: Int
+    public var lastError: String?
+    /// Peak level of each output channel since the last status, in dBFS.
+    public var peakDBFS: [Double]
+    public var input: String
+    public var seed: UInt64?
+}
+
+/// The engine in `timbre status`.
+public struct EngineStatus: Codable, Sendable, Equatable {
+    public var sampleRate: Int
+    public var period: Int
+    public var workers: Int
+    public var xruns: Int
+    public var cycles: Int
+    public var nodes: [NodeStatus]
+    /// Labels whose models are still loading.
+    public var loading: [String]
+}

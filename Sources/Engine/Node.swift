@@ -1,0 +1,661 @@
+import AudioIO
+import DSP
+import Foundation
+import Synchronization
+import Torch
+
+/// Parameters the audio thread smooths sample by sample.
+enum ScalarParameter: UInt8 {
+    case gain, inputGain, wet, mute
+}
+
+/// One model on its own bus: the audio side (conditioning, rings, mixing) runs on
+/// the audio thread, the model side (resampling, inference, latent transform) on
+/// a worker. Everything either side touches in steady state is allocated here.
+final class Node: @unchecked Sendable {
+    let id: Int
+    let spec: NodeSpec
+    let modelURL: URL
+    let serverRate: Int
+    let modelRate: Int
+    /// Samples per block at the model's rate (a multiple of its minimum block).
+    let block: Int
+    /// Samples per worker step at the server's rate.
+    let serverBlock: Int
+    /// Audio channels into and out of the model (1 or 2).
+    let inChannels: Int
+    let outChannels: Int
+    /// Latent dimensions (0 for `forward`).
+    let latentSize: Int
+    /// Server samples from input to output, fixed while the node runs.
+    let latency: Int
+    /// The engine's largest cycle.
+    let maxFrames: Int
+    /// Samples of inference time allowed per block, at the server's rate.
+    let allowance: Int
+
+    // MARK: Model side (one worker at a time, or the offline renderer)
+
+    private let model: NNModel
+    private let firstCall: ScriptMethod  // forward, encode or prior
+    private let decodeCall: ScriptMethod?
+    private let firstInChannels: Int, firstInFrames: Int
+    private let latentFrames: Int
+    private var modelIn: [Float]
+    private var firstOut: [Float]
+    private var audioOut: [Float]
+    private var serverIn: [Float]
+    private var currentBias: [Float], currentScale: [Float], currentValues: [Float]
+    private var consumedTriggers = 0
+    private var noise: SplitMix64
+    private let resampleIn: StreamingResampler?
+    private let resampleOut: StreamingResampler?
+    private var modelFIFO: [[Float]]
+    private var outFIFO: [[Float]]
+    /// Next input block (at the server's rate) the worker will process.
+    private var nextBlock = 0
+
+    /// Set while the node sits in the ready queue or a worker runs it.
+    let scheduled = Atomic<Bool>(false)
+
+    // MARK: Shared with the control side
+
+    let latentBias: AtomicFloats, latentScale: AtomicFloats, latentValues: AtomicFloats
+    let latentNoise = AtomicFloats(count: 1, value: 0)
+    let temperature = AtomicFloats(count: 1, value: 1)
+    let triggers = Atomic<Int>(0)
+    let seedBits = Atomic<UInt64>(0)
+    let seeded = Atomic<Bool>(false)
+    let dropouts = Atomic<Int>(0)
+    let skippedBlocks = Atomic<Int>(0)
+    let blocksDone = Atomic<Int>(0)
+    let modelErrors = Atomic<Int>(0)
+    /// Exponential average of the time per worker step, in nanoseconds.
+    let averageNanos = Atomic<Int>(0)
+    let lastNanos = Atomic<Int>(0)
+    let peakLeft = Atomic<UInt32>(0), peakRight = Atomic<UInt32>(0)
+    let lastError = Mutex<String?>(nil)
+
+    // MARK: Audio side (the audio thread only)
+
+    var position = 0
+    private let inputRing: SampleRing
+    private let outputSlots: BlockSlots
+    private let conditioned: UnsafeMutablePointer<Float>
+    private let wetBuffer: UnsafeMutablePointer<Float>
+    /// This cycle's output, read by chained nodes and copied to the node's ports.
+    let bus: UnsafeMutablePointer<Float>
+    private let ramps: UnsafeMutablePointer<Float>  // 4 ramps of maxFrames: env*mute*gain, wet, input gain, gate
+    private let dryLine: UnsafeMutablePointer<Float>
+    private let dryCapacity: Int
+    private var targets: (gain: Float, inputGain: Float, wet: Float, mute: Float) = (1, 1, 1, 0)
+    private var current: (gain: Float, inputGain: Float, wet: Float, mute: Float) = (1, 1, 1, 0)
+    private let smoothing: Float
+    private var envelope: Float = 0
+    private var envelopeStep: Float
+    private(set) var finished = false
+    /// Set by the control side once the audio thread has let go of the node.
+    var retiredFromGraph = false
+    private(set) var freeing = false
+    private var gate: Float = 1
+    private var lastWet: (Float, Float) = (0, 0)
+    private var lastMissingBlock = -1
+    let eq: EQChain
+    /// The node's source, resolved by the kernel each cycle.
+    var source: KernelSource
+    /// JACK output ports (set before the node joins, released after it leaves).
+    var ports: (left: OpaquePointer?, right: OpaquePointer?) = (nil, nil)
+
+    /// Builds a node around its own model instance, allocating every buffer it will use.
+    /// - Parameters:
+    ///   - period: the current audio cycle, which the latency must cover when it does not divide the block.
+    init(id: Int, spec: NodeSpec, modelURL: URL, model: NNModel, serverRate: Int, period: Int, maxFrames: Int,
+         defaultBlock: Int, allowanceBlocks: Double, source: KernelSource, fadeSeconds: Double = 0.05) throws {
+        self.id = id
+        self.spec = spec
+        self.modelURL = modelURL
+        self.model = model
+        self.serverRate = serverRate
+        self.maxFrames = maxFrames
+        self.source = source
+        let rate = model.sampleRate ?? serverRate
+        modelRate = rate
+        let minimum = model.minimumBlock
+        var block = spec.block ?? max(defaultBlock, minimum)
+        if spec.block == nil, block % minimum != 0 { block = (block / minimum + 1) * minimum }
+        guard block > 0, block % minimum == 0 else {
+            throw EngineError("\(modelURL.path): block \(block) is not a multiple of the model's minimum block \(minimum)")
+        }
+        self.block = block
+
+        // The model's methods for this node's way of running it.
+        let path = modelURL.path
+        func audioChannels(_ m: NNMethod, _ n: Int, _ what: String) throws -> Int {
+            guard n == 1 || n == 2 else { throw EngineError("\(path): method '\(m.name)' has \(n) \(what) channels; a node takes 1 or 2") }
+            return n
+        }
+        switch spec.method {
+        case .forward:
+            let m = try model.method(named: "forward")
+            guard m.takesAudio, m.givesAudio else { throw EngineError("\(path): 'forward' does not map audio to audio") }
+            inChannels = try audioChannels(m, m.inChannels, "input")
+            outChannels = try audioChannels(m, m.outChannels, "output")
+            firstCall = try model.module.method("forward")
+            decodeCall = nil
+            latentSize = 0
+            firstInChannels = m.inChannels
+            firstInFrames = block
+            latentFrames = 0
+        case .encode, .decode, .prior:
+            let dec = try model.method(named: "decode")
+            guard dec.givesAudio else { throw EngineError("\(path): 'decode' does not give audio") }
+            outChannels = try audioChannels(dec, dec.outChannels, "output")
+            latentSize = dec.inChannels
+            latentFrames = block / dec.inRatio
+            decodeCall = try model.module.method("decode")
+            switch spec.method {
+            case .encode:
+                let enc = try model.method(named: "encode")
+                guard enc.takesAudio, enc.outChannels == dec.inChannels, enc.outRatio == dec.inRatio else {
+                    throw EngineError("\(path): 'encode' \([enc.inChannels, enc.inRatio, enc.outChannels, enc.outRatio]) does not feed 'decode' \([dec.inChannels, dec.inRatio, dec.outChannels, dec.outRatio])")
+                }
+                inChannels = try audioChannels(enc, enc.inChannels, "input")
+                firstCall = try model.module.method("encode")
+                firstInChannels = enc.inChannels
+                firstInFrames = block
+            case .prior:
+                let prior = try model.method(named: "prior")
+                guard prior.outChannels == dec.inChannels, prior.outRatio == dec.inRatio else {
+                    throw EngineError("\(path): 'prior' does not feed 'decode'")
+                }
+                inChannels = 1
+                firstCall = try model.module.method("prior")
+                firstInChannels = prior.inChannels
+                firstInFrames = block / prior.inRatio
+            default:
+                inChannels = 1
+                firstCall = decodeCall!
+                firstInChannels = dec.inChannels
+                firstInFrames = latentFrames
+            }
+        }
+        modelIn = [Float](repeating: 0, count: firstInChannels * firstInFrames)
+        firstOut = [Float](repeating: 0, count: max(latentSize, 1) * max(latentFrames, 1))
+        audioOut = [Float](repeating: 0, count: outChannels * block)
+        latentBias = AtomicFloats(count: latentSize, value: 0)
+        latentScale = AtomicFloats(count: latentSize, value: 1)
+        latentValues = AtomicFloats(count: latentSize, value: 0)
+        currentBias = [Float](repeating: 0, count: latentSize)
+        currentScale = [Float](repeating: 1, count: latentSize)
+        currentValues = [Float](repeating: 0, count: latentSize)
+        noise = SplitMix64(seed: spec.seed ?? UInt64(id))
+        if let seed = spec.seed {
+            seedBits.store(seed, ordering: .relaxed)
+            seeded.store(true, ordering: .relaxed)
+        }
+
+        // Rates: resample on the worker when the model's differs from the server's.
+        var prefill = 0
+        if rate != serverRate {
+            resampleIn = try StreamingResampler(from: Double(serverRate), to: Double(rate), channelCount: inChannels, quality: .high)
+            resampleOut = try StreamingResampler(from: Double(rate), to: Double(serverRate), channelCount: outChannels, quality: .high)
+            serverBlock = Int((Double(block) * Double(serverRate) / Double(rate)).rounded(.up))
+            // The first steps yield no model block (the resampler's delay); start the
+            // output queue this far ahead so it never runs dry afterwards.
+            prefill = serverBlock + 1024
+        } else {
+            resampleIn = nil
+            resampleOut = nil
+            serverBlock = block
+        }
+        modelFIFO = [[Float]](repeating: [], count: inChannels)
+        outFIFO = [[Float]](repeating: [Float](repeating: 0, count: prefill), count: outChannels)
+        serverIn = [Float](repeating: 0, count: inChannels * serverBlock)
+
+        // Latency: the block must fill (plus what a cycle that does not divide it adds),
+        // then inference has its allowance, then the resampling prefill.
+        func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+        let fill = serverBlock + period - gcd(serverBlock, period)
+        allowance = Int((allowanceBlocks * Double(serverBlock)).rounded())
+        latency = fill + allowance + prefill
+
+        inputRing = SampleRing(channels: inChannels, capacity: 4 * serverBlock + latency + 2 * SampleRing.slack)
+        outputSlots = BlockSlots(channels: outChannels, blockFrames: serverBlock,
+                                 slots: (latency + maxFrames) / serverBlock + 4)
+        conditioned = .allocate(capacity: 2 * maxFrames)
+        conditioned.initialize(repeating: 0, count: 2 * maxFrames)
+        wetBuffer = .allocate(capacity: 2 * maxFrames)
+        wetBuffer.initialize(repeating: 0, count: 2 * maxFrames)
+        bus = .allocate(capacity: 2 * maxFrames)
+        bus.initialize(repeating: 0, count: 2 * maxFrames)
+        ramps = .allocate(capacity: 4 * maxFrames)
+        ramps.initialize(repeating: 0, count: 4 * maxFrames)
+        dryCapacity = latency + maxFrames + 1
+        dryLine = .allocate(capacity: 2 * dryCapacity)
+        dryLine.initialize(repeating: 0, count: 2 * dryCapacity)
+        smoothing = Float(1 - exp(-1 / (0.01 * Double(serverRate))))
+        envelopeStep = Float(1 / max(1, fadeSeconds * Double(serverRate)))
+        eq = EQChain(sampleRate: Double(serverRate))
+    }
+
+    deinit {
+        conditioned.deallocate()
+        wetBuffer.deallocate()
+        bus.deallocate()
+        ramps.deallocate()
+        dryLine.deallocate()
+    }
+
+    var label: String { spec.label }
+    var sourceIsStereo: Bool { inChannels == 2 }
+
+    // MARK: - Worker side
+
+    /// True when a complete input block waits for the worker.
+    var hasPendingBlock: Bool {
+        inputRing.written.load(ordering: .acquiring) >= (nextBlock + 1) * serverBlock
+    }
+
+    /// Runs every complete input block. Called by one worker at a time, or by the
+    /// offline renderer right after the audio side, which makes a render exact.
+    /// - Parameter skipLate: drop blocks whose output is already too late to play.
+    func runPendingBlocks(skipLate: Bool) {
+        while true {
+            let written = inputRing.written.load(ordering: .acquiring)
+            if written < (nextBlock + 1) * serverBlock { return }
+            if skipLate {
+                // Blocks whose whole output lies before the audio thread's read
+                // position are useless: skip them so an overload recovers quickly.
+                let hopeless = (written - latency) / serverBlock
+                if hopeless > nextBlock {
+                    skippedBlocks.wrappingAdd(hopeless - nextBlock, ordering: .relaxed)
+                    nextBlock = hopeless
+                    continue
+                }
+            }
+            let ok = serverIn.withUnsafeMutableBufferPointer {
+                inputRing.read(start: nextBlock * serverBlock, count: serverBlock, into: $0.baseAddress!)
+            }
+            if !ok {
+                // Overwritten while we were away: jump to the newest complete block.
+                skippedBlocks.wrappingAdd(1, ordering: .relaxed)
+                nextBlock = max(nextBlock + 1, written / serverBlock - 1)
+                continue
+            }
+            let start = DispatchTime.now().uptimeNanoseconds
+            step(index: nextBlock)
+            let nanos = Int(DispatchTime.now().uptimeNanoseconds - start)
+            lastNanos.store(nanos, ordering: .relaxed)
+            let average = averageNanos.load(ordering: .relaxed)
+            averageNanos.store(average == 0 ? nanos : (average * 7 + nanos) / 8, ordering: .relaxed)
+            blocksDone.wrappingAdd(1, ordering: .relaxed)
+            nextBlock += 1
+        }
+    }
+
+    /// One server block in, one server block out (through the resamplers when the rates differ).
+    private func step(index: Int) {
+        if resampleIn == nil {
+            modelIn.withUnsafeMutableBufferPointer { dst in
+                serverIn.withUnsafeBufferPointer { src in
+                    if spec.method == .forward || spec.method == .encode {
+                        dst.baseAddress!.update(from: src.baseAddress!, count: inChannels * block)
+                    }
+                }
+            }
+            runModel(blockIndex: index)
+            outputSlots.beginWrite(index)
+            for c in 0..<outChannels {
+                audioOut.withUnsafeBufferPointer { src in
+                    outputSlots.slot(index, channel: c).update(from: src.baseAddress! + c * block, count: block)
+                }
+            }
+            outputSlots.endWrite(index)
+            return
+        }
+        do {
+            let planar = (0..<inChannels).map { c in Array(serverIn[(c * serverBlock)..<((c + 1) * serverBlock)]) }
+            let resampled = try resampleIn!.process(planar)
+            for c in 0..<inChannels { modelFIFO[c] += resampled[c] }
+            var runs = 0
+            while modelFIFO[0].count >= block {
+                if spec.method == .forward || spec.method == .encode {
+                    for c in 0..<inChannels {
+                        for i in 0..<block { modelIn[c * block + i] = modelFIFO[c][i] }
+                    }
+                }
+                for c in 0..<inChannels { modelFIFO[c].removeFirst(block) }
+                runModel(blockIndex: index + runs)
+                runs += 1
+                let planarOut = (0..<outChannels).map { c in Array(audioOut[(c * block)..<((c + 1) * block)]) }
+                let back = try resampleOut!.process(planarOut)
+                for c in 0..<outChannels { outFIFO[c] += back[c] }
+            }
+        } catch {
+            record(error)
+        }
+        outputSlots.beginWrite(index)
+        let available = outFIFO[0].count
+        if available < serverBlock { dropouts.wrappingAdd(1, ordering: .relaxed) }
+        for c in 0..<outChannels {
+            let dst = outputSlots.slot(index, channel: c)
+            let n = min(available, serverBlock)
+            outFIFO[c].withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: n) }
+            if n < serverBlock { (dst + n).update(repeating: 0, count: serverBlock - n) }
+            outFIFO[c].removeFirst(n)
+        }
+        outputSlots.endWrite(index)
+    }
+
+    private func record(_ error: Error) {
+        modelErrors.wrappingAdd(1, ordering: .relaxed)
+        let text = (error as? TorchError)?.description ?? "\(error)"
+        lastError.withLock { $0 = text }
+    }
+
+    /// libtorch's generator is global: seeded calls hold this lock from the seed to
+    /// the end of the block so no other seeded node draws in between.
+    static let generatorLock = Mutex<Void>(())
+
+    /// Runs the model on `modelIn` into `audioOut`; silence and a recorded error when it fails.
+    private func runModel(blockIndex: Int) {
+        do {
+            if seeded.load(ordering: .relaxed) {
+                let seed = Self.derive(seedBits.load(ordering: .relaxed), blockIndex)
+                try Self.generatorLock.withLock { _ in
+                    Torch.manualSeed(seed)
+                    try callModel()
+                }
+            } else {
+                try callModel()
+            }
+        } catch {
+            record(error)
+            for i in audioOut.indices { audioOut[i] = 0 }
+        }
+    }
+
+    /// The seed of a node's block: its own seed mixed with the block's index, so a
+    /// block's draws do not depend on how many calls came before it.
+    static func derive(_ seed: UInt64, _ index: Int) -> UInt64 {
+        var mixer = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15))
+        return mixer.next() >> 1
+    }
+
+    private func callModel() throws {
+        switch spec.method {
+        case .forward:
+            try call(firstCall, input: modelIn, channels: inChannels, frames: block, into: &audioOut, outChannels: outChannels, outFrames: block)
+        case .encode:
+            try call(firstCall, input: modelIn, channels: inChannels, frames: block, into: &firstOut, outChannels: latentSize, outFrames: latentFrames)
+            transformLatents()
+            try call(decodeCall!, input: firstOut, channels: latentSize, frames: latentFrames, into: &audioOut, outChannels: outChannels, outFrames: block)
+        case .prior:
+            let t = temperature[0]
+            for i in modelIn.indices { modelIn[i] = t }
+            try call(firstCall, input: modelIn, channels: firstInChannels, frames: firstInFrames, into: &firstOut, outChannels: latentSize, outFrames: latentFrames)
+            transformLatents()
+            try call(decodeCall!, input: firstOut, channels: latentSize, frames: latentFrames, into: &audioOut, outChannels: outChannels, outFrames: block)
+        case .decode:
+            fillLatentValues()
+            try call(decodeCall!, input: firstOut, channels: latentSize, frames: latentFrames, into: &audioOut, outChannels: outChannels, outFrames: block)
+        }
+    }
+
+    private func call(_ method: ScriptMethod, input: [Float], channels: Int, frames: Int, into output: inout [Float],
+                      outChannels: Int, outFrames: Int) throws {
+        let shape = try input.withUnsafeBufferPointer { inBuf in
+            try output.withUnsafeMutableBufferPointer { outBuf in
+                try method(inBuf, batch: 1, channels: channels, frames: frames, into: outBuf)
+            }
+        }
+        guard shape.batch == 1, shape.channels == outChannels, shape.frames == outFrames else {
+            throw EngineError("\(modelURL.lastPathComponent): '\(method.name)' returned [\(shape.batch), \(shape.channels), \(shape.frames)], expected [1, \(outChannels), \(outFrames)]")
+        }
+    }
+
+    /// Bias, scale and noise per latent dimension, moved linearly across the block's
+    /// frames from their previous values so changes never jump.
+    private func transformLatents() {
+        let amount = latentNoise[0]
+        for d in 0..<latentSize {
+            let bias = latentBias[d], scale = latentScale[d]
+            let b0 = currentBias[d], s0 = currentScale[d]
+            for f in 0..<latentFrames {
+                let t = Float(f + 1) / Float(latentFrames)
+                var z = firstOut[d * latentFrames + f] * (s0 + (scale - s0) * t) + b0 + (bias - b0) * t
+                if amount != 0 { z += amount * noise.nextGaussian() }
+                firstOut[d * latentFrames + f] = z
+            }
+            currentBias[d] = bias
+            currentScale[d] = scale
+        }
+    }
+
+    /// Latent values set from outside, glided across the block; a pending trigger
+    /// raises dimension 0 to 1 for one frame (the drum exports' onset channel).
+    private func fillLatentValues() {
+        for d in 0..<latentSize {
+            let target = latentValues[d], start = currentValues[d]
+            for f in 0..<latentFrames {
+                let t = Float(f + 1) / Float(latentFrames)
+                firstOut[d * latentFrames + f] = start + (target - start) * t
+            }
+            currentValues[d] = target
+        }
+        let pending = triggers.load(ordering: .relaxed)
+        if pending != consumedTriggers, latentSize > 0 {
+            consumedTriggers = pending
+            firstOut[0] = 1
+            if latentFrames > 1 { firstOut[1] = 0 }
+        }
+    }
+
+    /// Runs the model on silence a few times before the node joins, so the first live
+    /// blocks do not pay TorchScript's first-call optimisation.
+    func warmUp(calls: Int = 3) {
+        for _ in 0..<calls {
+            for i in modelIn.indices { modelIn[i] = spec.method == .prior ? 1 : 0 }
+            // Unseeded on purpose: a seeded node reseeds before every live block anyway.
+            try? callModel()
+        }
+        for i in currentValues.indices { currentValues[i] = 0 }
+    }
+
+    /// Time per step of this node, measured outside any engine (one warm node, this thread).
+    func measureSteps(_ count: Int) -> [Double] {
+        var times: [Double] = []
+        var generator = SplitMix64(seed: 1)
+        for i in serverIn.indices { serverIn[i] = Float(generator.nextUnit() * 0.2 - 0.1) }
+        for i in 0..<count {
+            let start = DispatchTime.now().uptimeNanoseconds
+            step(index: i)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return times
+    }
+
+    // MARK: - Audio side (real time: no allocation, no locks, no libtorch)
+
+    /// Applies a smoothed parameter's new target.
+    func set(_ parameter: ScalarParameter, _ value: Float) {
+        switch parameter {
+        case .gain: targets.gain = value
+        case .inputGain: targets.inputGain = value
+        case .wet: targets.wet = min(max(value, 0), 1)
+        case .mute: targets.mute = value != 0 ? 1 : 0
+        }
+    }
+
+    /// Starts the fade-out; the kernel retires the node when it reaches silence.
+    func beginFree() { freeing = true }
+
+    /// Processes one cycle of `frames` samples: conditions the source into the input
+    /// ring, reads the model's output at the fixed latency, mixes wet and delayed dry,
+    /// writes the node's bus and adds it to the master.
+    /// - Returns: true when a new input block is complete (the caller schedules the worker).
+    func render(frames n: Int, left s0: UnsafePointer<Float>, right s1: UnsafePointer<Float>,
+                masterLeft: UnsafeMutablePointer<Float>, masterRight: UnsafeMutablePointer<Float>) -> Bool {
+        let envRamp = ramps, wetRamp = ramps + maxFrames, inRamp = ramps + 2 * maxFrames, gateRamp = ramps + 3 * maxFrames
+        // Smoothed parameters, one value per sample.
+        var cur = current
+        let k = smoothing
+        var env = envelope
+        for i in 0..<n {
+            cur.gain += (targets.gain - cur.gain) * k
+            cur.inputGain += (targets.inputGain - cur.inputGain) * k
+            cur.wet += (targets.wet - cur.wet) * k
+            cur.mute += (targets.mute - cur.mute) * k
+            // The fade-in starts when the output does (wet and delayed dry), at the latency.
+            if freeing { env = max(0, env - envelopeStep) } else if position + i >= latency { env = min(1, env + envelopeStep) }
+            envRamp[i] = env * (1 - cur.mute) * cur.gain
+            wetRamp[i] = cur.wet
+            inRamp[i] = cur.inputGain
+        }
+        current = cur
+        envelope = env
+        if freeing, env == 0 { finished = true }
+
+        // Conditioning: input gain, then the EQ chain, into the input ring.
+        for c in 0..<inChannels {
+            let src = c == 0 ? s0 : s1
+            let dst = conditioned + c * maxFrames
+            for i in 0..<n { dst[i] = src[i] * inRamp[i] }
+        }
+        eq.process(conditioned, channels: inChannels, stride: maxFrames, frames: n)
+        for c in 0..<inChannels {
+            inputRing.write(channel: c, start: position, conditioned + c * maxFrames, count: n)
+        }
+        inputRing.publish(upTo: position + n)
+        let blockCompleted = (position + n) / serverBlock > position / serverBlock
+
+        // The dry signal (the source as it arrives), delayed by the node's latency.
+        for c in 0..<2 {
+            let src = c == 0 ? s0 : s1
+            let line = dryLine + c * dryCapacity
+            var index = position % dryCapacity
+            for i in 0..<n {
+                line[index] = src[i]
+                index += 1
+                if index == dryCapacity { index = 0 }
+            }
+        }
+
+        // The model's output, `latency` samples behind.
+        readWet(frames: n, gateRamp: gateRamp)
+
+        // Mix into the bus and the master.
+        var peak: (Float, Float) = (0, 0)
+        for c in 0..<2 {
+            let wet = wetBuffer + (outChannels == 2 ? c : 0) * maxFrames
+            let line = dryLine + c * dryCapacity
+            var dryIndex = ((position - latency) % dryCapacity + dryCapacity) % dryCapacity
+            let out = bus + c * maxFrames
+            let master = c == 0 ? masterLeft : masterRight
+            var channelPeak: Float = 0
+            for i in 0..<n {
+                let dry: Float = position - latency + i >= 0 ? line[dryIndex] : 0
+                dryIndex += 1
+                if dryIndex == dryCapacity { dryIndex = 0 }
+                let w = wetRamp[i]
+                let y = envRamp[i] * (w * wet[i] * gateRamp[i] + (1 - w) * dry)
+                out[i] = y
+                master[i] += y
+                channelPeak = max(channelPeak, abs(y))
+            }
+            if c == 0 { peak.0 = channelPeak } else { peak.1 = channelPeak }
+        }
+        Self.raise(peakLeft, peak.0)
+        Self.raise(peakRight, peak.1)
+        position += n
+        return blockCompleted
+    }
+
+    /// Copies output `[position - latency, +n)` from the worker's blocks. A block
+    /// that is not there is a dropout: the last sample fades to silence over a few
+    /// milliseconds, and the output fades back in when blocks return.
+    private func readWet(frames n: Int, gateRamp: UnsafeMutablePointer<Float>) {
+        let fade = 64
+        var done = 0
+        while done < n {
+            let index = position - latency + done
+            if index < 0 {
+                let run = min(n - done, -index)
+                for c in 0..<outChannels { (wetBuffer + c * maxFrames + done).update(repeating: 0, count: run) }
+                for i in done..<(done + run) { gateRamp[i] = 1 }
+                done += run
+                continue
+            }
+            let blockIndex = index / serverBlock
+            let offset = index % serverBlock
+            let run = min(n - done, serverBlock - offset)
+            var ok = true
+            for c in 0..<outChannels where ok {
+                ok = outputSlots.read(blockIndex, offset: offset, count: run, channel: c,
+                                      into: wetBuffer + c * maxFrames + done)
+            }
+            if ok {
+                for i in done..<(done + run) {
+                    gateRamp[i] = gate
+                    gate = min(1, gate + 1 / Float(fade))
+                }
+            } else {
+                if blockIndex != lastMissingBlock {
+                    lastMissingBlock = blockIndex
+                    dropouts.wrappingAdd(1, ordering: .relaxed)
+                }
+                // Hold-and-fade the last sample, then silence.
+                for c in 0..<outChannels {
+                    let dst = wetBuffer + c * maxFrames + done
+                    let last = c == 0 ? lastWet.0 : lastWet.1
+                    for i in 0..<run {
+                        dst[i] = last * max(0, 1 - Float(i + 1) / Float(fade))
+                    }
+                }
+                lastWet = (0, 0)
+                for i in done..<(done + run) { gateRamp[i] = 1 }
+                gate = 0
+            }
+            done += run
+        }
+        if n > 0 {
+            lastWet.0 = wetBuffer[n - 1] * gateRamp[n - 1]
+            lastWet.1 = outChannels == 2 ? wetBuffer[maxFrames + n - 1] * gateRamp[n - 1] : lastWet.0
+        }
+    }
+
+    /// Lock-free running maximum of a positive float kept as its bit pattern.
+    @inline(__always)
+    private static func raise(_ atomic: borrowing Atomic<UInt32>, _ value: Float) {
+        let bits = value.bitPattern
+        var current = atomic.load(ordering: .relaxed)
+        while bits > current {
+            let (exchanged, original) = atomic.compareExchange(expected: current, desired: bits, ordering: .relaxed)
+            if exchanged { break }
+            current = original
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for latent noise and seeds.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// Standard normal (Box-Muller).
+    mutating func nextGaussian() -> Float {
+        let u = max(nextUnit(), 1e-12), v = nextUnit()
+        return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
+    }
+}

@@ -1,0 +1,159 @@
+import AudioIO
+import Engine
+import Foundation
+import Testing
+import TestSupport
+
+/// A background `timbre` process (e.g. `serve`), stopped when released.
+final class BackgroundProcess: @unchecked Sendable {
+    let process = Process()
+    let errors = Pipe()
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = TestPaths.timbreExecutable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func stop() -> String {
+        if process.isRunning {
+            process.interrupt()
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            if process.isRunning { process.terminate() }
+        }
+        process.waitUntilExit()
+        return String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
+
+/// Waits until `condition` holds (polling), up to `seconds`.
+func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(20_000)
+    }
+    return condition()
+}
+
+/// Resident memory of this process, in bytes.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// The engine on a real jackd (dummy driver, a server name of its own, stopped at the end).
+@Suite(.serialized)
+struct JackTests {
+    /// `serve --session` through JACK gives the samples `timbre render` gives, after latency alignment.
+    @Test func serveMatchesRender() throws {
+        let server = try JackServer(sampleRate: 44100, period: 512)
+        defer { server.stop() }
+        let dir = TemporaryDirectory()
+        // Silence first, so the node's fade-in (which starts with its output) happens over silence in both.
+        let input = [Float](repeating: 0, count: 8820) + Signals.noise(frames: 3 * 44100, seed: 8)
+        try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [input]), to: dir.file("in.wav"))
+        try "/timbre/toggle a tiny-deterministic.ts\n".write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
+
+        let port = Int.random(in: 50000...59000)
+        let serve = try BackgroundProcess(["serve", "--session", dir.file("session.txt").path, "--models-dir", Signals.models.path,
+                                           "--no-connect", "--port", String(port), "--server", server.name])
+        var log = ""
+        defer { if serve.process.isRunning { log = serve.stop() } }
+        let probe = try JackClient(name: "probe", server: server.name)
+        #expect(waitUntil(20) { probe.ports(matching: "timbre:a_out_1").count == 1 }, "serve did not create the node's ports")
+
+        let tap = try JackTap(name: "tap", server: server.name, playing: [input], recordChannels: 1, recordFrames: input.count + 22050)
+        try tap.client.connect(tap.outputName(0), "timbre:in_1")
+        try tap.client.connect("timbre:a_out_1", tap.inputName(0))
+        tap.start()
+        #expect(waitUntil(30) { tap.frames.load(ordering: .relaxed) >= input.count + 22050 })
+        let recorded = tap.recording()[0]
+        log = serve.stop()
+
+        let render = try runTimbre(["render", "--session", dir.file("session.txt").path, "--input", dir.file("in.wav").path,
+                                    "--out", dir.file("out").path, "--models-dir", Signals.models.path])
+        #expect(render.status == 0, "\(render.stderr)")
+        let rendered = try AudioFile.read(dir.file("out/a.wav")).channels[0]
+        #expect(render.stdout.contains("a: latency 4096 samples"))
+
+        // Both are the node's output against the same input; JACK may add whole cycles
+        // between the tap's ports and timbre's. Find that offset and compare sample by sample.
+        var best = (shift: -1, error: Float.infinity)
+        for cycles in 0...8 {
+            let shift = cycles * 512
+            var worst: Float = 0
+            for t in 0..<(rendered.count - 4096) where t + shift < recorded.count {
+                worst = max(worst, abs(recorded[t + shift] - rendered[t]))
+            }
+            if worst < best.error { best = (shift, worst) }
+        }
+        let energy = rendered.map { $0 * $0 }.reduce(0, +)
+        #expect(energy > 100, "the rendered node is not silent")
+        #expect(best.error < 1e-4, "best alignment \(best.shift) samples, largest difference \(best.error); serve log: \(log)")
+        print("serve vs render: aligned at \(best.shift) samples of JACK routing, largest difference \(best.error)")
+    }
+
+    /// 200 toggles while a steady node plays: nothing crashes, memory settles, the steady
+    /// node never drops out and JACK never misses a cycle.
+    @Test func twoHundredTogglesLeaveTheOtherNodesAlone() throws {
+        let server = try JackServer(sampleRate: 44100, period: 512)
+        defer { server.stop() }
+        let driver = try JackDriver.open(clientName: "timbre", server: server.name) { $0.modelsDirectories = [Signals.models] }
+        defer { driver.stop() }
+        try driver.start(connect: false)
+        let instrument = driver.instrument
+        let tap = try JackTap(name: "tap", server: server.name, playing: [Signals.noise(frames: 44100)], loop: true,
+                              recordChannels: 0, recordFrames: 0)
+        try tap.client.connect(tap.outputName(0), "timbre:in_1")
+        tap.start()
+        try instrument.createNow(NodeSpec(label: "steady", model: "tiny-deterministic.ts"))
+        #expect(waitUntil(5) { (instrument.status().nodes.first?.blocks ?? 0) > 5 })
+        let xrunsBefore = instrument.xruns.load(ordering: .relaxed)
+
+        var memoryAt20 = 0
+        let models = ["tiny-streaming.ts", "tiny-stereo.ts", "tiny-deterministic.ts"]
+        for toggle in 1...200 {
+            // Odd toggles create (with a model that changes every two), even ones free.
+            let spec = NodeSpec(label: "t", model: models[(toggle / 2) % models.count], method: toggle % 4 == 1 ? .encode : .forward)
+            let outcome = Result { () -> NodeEvent in
+                let done = DispatchSemaphore(value: 0)
+                nonisolated(unsafe) var result: Result<NodeEvent, Error>!
+                instrument.toggle(spec) { result = $0; done.signal() }
+                done.wait()
+                return try result.get()
+            }
+            let event = try outcome.get()
+            #expect(event == (toggle % 2 == 1 ? .created(label: "t", latency: 4096) : .freed(label: "t")))
+            usleep(useconds_t(Int.random(in: 5_000...40_000)))
+            if toggle == 20 {
+                _ = waitUntil(2) { instrument.status().nodes.count == 1 }
+                memoryAt20 = residentBytes()
+            }
+        }
+        _ = waitUntil(2) { instrument.status().nodes.count == 1 }
+        let memoryAt200 = residentBytes()
+        let steady = try #require(instrument.status().nodes.first { $0.label == "steady" })
+        let xruns = instrument.xruns.load(ordering: .relaxed) - xrunsBefore
+        print("200 toggles: resident memory \(memoryAt20 / 1_000_000) MB after 20, \(memoryAt200 / 1_000_000) MB after 200; steady node \(steady.dropouts) dropouts, \(steady.blocks) blocks; \(xruns) xruns")
+        #expect(abs(memoryAt200 - memoryAt20) < 20_000_000)
+        #expect(steady.dropouts == 0)
+        #expect(xruns == 0)
+        #expect(steady.blocks > 20)
+    }
+
+    /// A clear message when no server runs.
+    @Test func sayingNoServerRuns() throws {
+        #expect {
+            _ = try JackClient(name: "timbre", server: "no-such-server-\(getpid())")
+        } throws: { error in
+            "\(error)".contains("no JACK server 'no-such-server")
+        }
+    }
+}
