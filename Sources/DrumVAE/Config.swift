@@ -27,7 +27,7 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     public var batchSize = 8
     public var learningRate = 1e-3
     /// The KL weight after warm-up (β-VAE).
-    public var beta = 0.1
+    public var beta = 0.01
     /// Steps over which β rises linearly from 0.
     public var klWarmupSteps = 1000
     public var gradientClip = 1.0

@@ -15,7 +15,7 @@ struct Bench: ParsableCommand {
             BenchPhase.self,
 
             // bench training / generation (add here).
-            BenchTrain.self,
+            BenchTrain.self, BenchReconstruction.self,
 
             // bench capacity (add here).
             BenchCapacity.self,

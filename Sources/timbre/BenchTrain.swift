@@ -54,3 +54,47 @@ struct BenchTrain: ParsableCommand {
         print(String(format: "generation one 2 s one-shot: median %.1f ms, %.1fx real time", r.generationMedianSeconds * 1000, r.generationRealTimeFactor))
     }
 }
+
+struct BenchReconstruction: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconstruction",
+        abstract: "Drum VAE: validation multi-scale spectral convergence (FFT 2048..128) of runs; magnitude-only runs with zero phase and Griffin-Lim.")
+
+    @Argument(help: "Run folders made by `timbre train`.")
+    var runs: [String]
+
+    @Option(help: "The dataset the runs were trained on (its validation split is measured).")
+    var dataset: String
+
+    @Option(help: "Griffin-Lim iterations for magnitude-only runs.")
+    var iterations: Int = 32
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    @OptionGroup var torch: TorchOptions
+
+    func run() throws {
+        torch.apply()
+        var rows: [ReconstructionEvaluation.Row] = []
+        for path in runs {
+            let trained = try TrainedRun(URL(fileURLWithPath: path))
+            let data = try OneShotDataset(directory: URL(fileURLWithPath: dataset), sampleRate: trained.config.sampleRate,
+                                          clipSamples: trained.config.clipSamples)
+            rows += try ReconstructionEvaluation.run(trained, dataset: data, griffinLimIterations: iterations)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            return
+        }
+        print("run".padding(toLength: 24, withPad: " ", startingAt: 0) + "representation  inversion          step  clips  spectral convergence")
+        for r in rows {
+            print(r.run.padding(toLength: 24, withPad: " ", startingAt: 0)
+                  + r.representation.padding(toLength: 16, withPad: " ", startingAt: 0)
+                  + r.inversion.padding(toLength: 17, withPad: " ", startingAt: 0)
+                  + String(format: "%6d %6d  %8.2f dB", r.step, r.clips, r.convergenceDB))
+        }
+    }
+}

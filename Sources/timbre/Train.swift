@@ -50,7 +50,7 @@ struct Train: ParsableCommand {
     var channels: Int = 96
 
     @Option(help: "KL weight after warm-up.")
-    var beta: Double = 0.1
+    var beta: Double = 0.01
 
     @Option(help: "Steps of KL warm-up.")
     var klWarmup: Int = 1000
