@@ -64,6 +64,9 @@ struct Train: ParsableCommand {
     @Option(help: "Steps between validation passes.")
     var validateEvery: Int = 200
 
+    @Flag(help: "Skip writing RUN/report.html at the end.")
+    var noReport = false
+
     @OptionGroup var torch: TorchOptions
 
     func validate() throws {
@@ -106,6 +109,10 @@ struct Train: ParsableCommand {
         bar.finish()
         print(String(format: "step %d: validation loss %.4f, multi-scale spectral convergence %.2f dB, %.2f steps/s",
                      summary.step, summary.validationLoss, summary.validationConvergenceDB, summary.stepsPerSecond))
+        if !noReport {
+            try RunReport.write(TrainedRun(URL(fileURLWithPath: out)), dataset: trainer.dataset)
+            print("report: \(trainer.folder.report.path)")
+        }
         let signalNumber = stopSignal.load(ordering: .relaxed)
         if summary.interrupted {
             print("interrupted: checkpoint saved at step \(summary.step); continue with --resume")
