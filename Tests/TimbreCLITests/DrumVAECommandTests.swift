@@ -153,4 +153,37 @@ struct DrumVAECommandTests {
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("from step \(last)"))
     }
+
+    /// The exported model in the live engine's offline render: `forward` finds the hits of a
+    /// drum loop and re-synthesises each from its own latent.
+    @Test func renderPlaysTheExportInASession() throws {
+        let kit = try Self.kit(perKit: 3)
+        let dir = TemporaryDirectory()
+        let run = dir.file("run")
+        let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "2", "--no-report"] + Self.tiny)
+        #expect(train.status == 0, "\(train.stderr)")
+        let export = try runTimbre(["export", run.path, dir.file("drums.ts").path])
+        #expect(export.status == 0, "\(export.stderr)")
+        // Four hits half a second apart: a decaying noise burst each.
+        var loop = [Float](repeating: 0, count: 88200)
+        var seed: UInt32 = 1
+        for hit in 0..<4 {
+            for i in 0..<8000 {
+                seed = seed &* 1_664_525 &+ 1_013_904_223
+                loop[hit * 22050 + i] = (Float(seed >> 8) / Float(1 << 24) * 2 - 1) * 0.8 * Float(exp(-Double(i) / 1500))
+            }
+        }
+        try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [loop]), to: dir.file("loop.wav"))
+        try "@0 /timbre/toggle drums drums.ts\n".write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
+        let render = try runTimbre(["render", "--session", dir.file("session.txt").path, "--input", dir.file("loop.wav").path,
+                                    "--out", dir.file("out").path, "--models-dir", dir.url.path])
+        #expect(render.status == 0, "\(render.stderr)")
+        let out = try AudioFile.read(dir.file("out/drums.wav"))
+        #expect(out.frameCount == 88200)
+        let samples = out.channels[0]
+        let finite = samples.allSatisfy { $0.isFinite }
+        #expect(finite)
+        let rms = (samples.reduce(0) { $0 + Double($1) * Double($1) } / Double(samples.count)).squareRoot()
+        #expect(rms > 1e-6, "the render is silent")
+    }
 }
