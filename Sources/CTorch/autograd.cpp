@@ -329,6 +329,10 @@ int tb_at_pad(tb_tensor a, const int64_t *pads, int npads, int mode, double valu
   })
 }
 
+int tb_at_upsample_nearest1d(tb_tensor a, int64_t frames, tb_tensor *out) {
+  PROTECT(return give(at::upsample_nearest1d(a->tensor, at::IntArrayRef{frames}, c10::optional<double>()), out);)
+}
+
 int tb_at_stft(tb_tensor x, int64_t n_fft, int64_t hop, tb_tensor window, tb_tensor *out) {
   PROTECT({
     at::Tensor s = at::stft(x->tensor, n_fft, hop, n_fft, optional_tensor(window), /*center=*/true, "reflect",

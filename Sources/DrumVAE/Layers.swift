@@ -87,11 +87,10 @@ struct Upsample: ScriptableLayer {
     }
 
     func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let b = x.shape[0]
-        return try conv(x.unsqueeze(3).expand([b, channels, inputFrames, 2]).reshape([b, channels, 2 * inputFrames]))
+        try conv(x.upsampleNearest(frames: 2 * inputFrames))
     }
     func script(_ x: String) -> String {
-        conv.script("\(x).unsqueeze(3).expand([\(x).shape[0], \(channels), \(inputFrames), 2]).reshape([\(x).shape[0], \(channels), \(2 * inputFrames)])")
+        conv.script("torch.upsample_nearest1d(\(x), [\(2 * inputFrames)], None)")
     }
 }
 

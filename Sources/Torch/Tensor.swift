@@ -309,6 +309,16 @@ extension Tensor {
     }
 }
 
+// MARK: Upsampling
+
+extension Tensor {
+    /// Nearest-neighbour upsampling of [batch, channels, frames] to `frames` frames
+    /// (`F.interpolate(mode="nearest")`).
+    public func upsampleNearest(frames: Int) throws -> Tensor {
+        try Tensor.make("upsample_nearest1d of \(shape) to \(frames)") { tb_at_upsample_nearest1d(handle, Int64(frames), $0) }
+    }
+}
+
 // MARK: Spectra
 
 extension Tensor {

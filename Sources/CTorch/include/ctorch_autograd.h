@@ -98,6 +98,9 @@ int tb_at_index_select(tb_tensor a, int64_t dim, tb_tensor index, tb_tensor *out
 /* torch.nn.functional.pad: mode 0 constant, 1 reflect, 2 replicate. */
 int tb_at_pad(tb_tensor a, const int64_t *pads, int npads, int mode, double value, tb_tensor *out);
 
+/* Nearest-neighbour upsampling of [batch, channels, frames] to `frames` output frames. */
+int tb_at_upsample_nearest1d(tb_tensor a, int64_t frames, tb_tensor *out);
+
 /* Spectra. stft takes [batch, samples] and returns [batch, bins, frames, 2]
  * (real, imaginary; centred frames, reflect padding, onesided); istft takes that
  * layout back to [batch, length]. `window` may be NULL (rectangular). */
