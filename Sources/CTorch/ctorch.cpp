@@ -14,35 +14,18 @@
 #include <sstream>
 #include <string>
 
-struct tb_module_s {
-  torch::jit::Module module;
-};
-struct tb_method_s {
-  torch::jit::Module module;  // keeps the owner alive while the method is used
-  torch::jit::Method method;
-};
-struct tb_tensor_s {
-  at::Tensor tensor;
-};
+// The handle structs, the thread-local last error and PROTECT are shared with
+// autograd.cpp through internal.h.
+#include "internal.h"
+
+namespace ctorch_internal {
+thread_local std::string last_error;
+}
+
+using ctorch_internal::last_error;
+using ctorch_internal::set_error;
 
 namespace {
-
-thread_local std::string last_error;
-
-void set_error(const std::string &message) { last_error = message.empty() ? "unknown libtorch error" : message; }
-
-#define PROTECT(...)                                      \
-  try {                                                    \
-    last_error.clear();                                    \
-    __VA_ARGS__                                            \
-  } catch (const c10::Error &e) {                          \
-    set_error(e.what_without_backtrace());                 \
-  } catch (const std::exception &e) {                      \
-    set_error(e.what());                                   \
-  } catch (...) {                                          \
-    set_error("unknown C++ exception");                    \
-  }                                                        \
-  return -1;
 
 char *copy_string(const std::string &s) {
   char *out = static_cast<char *>(std::malloc(s.size() + 1));

@@ -33,7 +33,7 @@ public final class ScriptModule: @unchecked Sendable {
         handle = out!
     }
 
-    private init(handle: tb_module, name: String) {
+    init(handle: tb_module, name: String) {
         self.handle = handle
         self.name = name
     }
@@ -165,7 +165,7 @@ public final class ScriptMethod: @unchecked Sendable {
     }
 
     /// Runs the method and returns its output as a new tensor.
-    public func callAsFunction(_ input: Tensor) throws -> Tensor {
+    public func callAsFunction(_ input: DenseTensor) throws -> DenseTensor {
         precondition(input.shape.count == 3, "nn~ methods take [batch, channels, frames]")
         var out: tb_tensor?
         let status = input.values.withUnsafeBufferPointer { buffer in
@@ -173,12 +173,13 @@ public final class ScriptMethod: @unchecked Sendable {
                            Int64(input.shape[2]), &out)
         }
         try check(status, "\(owner): method '\(name)'")
-        return try Tensor(taking: out!)
+        return try DenseTensor(taking: out!)
     }
 }
 
-/// A small dense float tensor held in Swift memory (C order).
-public struct Tensor: Sendable, Equatable {
+/// A small dense float tensor held in Swift memory (C order): a method's output
+/// copied out of libtorch. (`Tensor` is the autograd tensor that stays in libtorch.)
+public struct DenseTensor: Sendable, Equatable {
     public var shape: [Int]
     public var values: [Float]
 

@@ -16,6 +16,7 @@ struct Bench: ParsableCommand {
             BenchPhase.self,
 
             // bench training / generation (add here).
+            BenchTrain.self, BenchReconstruction.self,
 
             // bench capacity (add here).
             BenchCapacity.self,

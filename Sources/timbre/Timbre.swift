@@ -1,6 +1,7 @@
 import ArgumentParser
 import AudioIO
 import Control
+import DrumVAE
 import Engine
 import Dataset
 import Foundation
@@ -24,6 +25,7 @@ struct Timbre: ParsableCommand {
             Invert.self, Spectrogram.self,
 
             // The drum VAE (add here).
+            Train.self, Generate.self, Morph.self, Encode.self, Export.self,
 
             // The live engine (add here).
             Serve.self, Render.self, Send.self, Status.self,
@@ -47,6 +49,8 @@ struct Timbre: ParsableCommand {
         } catch let error as ResamplerError {
             fail(error.description)
         } catch let error as PrepError {
+            fail(error.description)
+        } catch let error as DrumVAEError {
             fail(error.description)
         } catch let error as UserError {
             fail(error.description)

@@ -94,4 +94,7 @@ int tb_bench_baseline(tb_module m, const char *method, const float *input, int64
 }
 #endif
 
+/* Autograd tensors, optimizers, archives and assembled script modules (training, export). */
+#include "ctorch_autograd.h"
+
 #endif

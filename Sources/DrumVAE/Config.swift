@@ -1,0 +1,83 @@
+import Foundation
+
+/// What the decoder outputs.
+public enum Representation: String, Codable, Sendable, CaseIterable {
+    /// Complex STFT (log-magnitude + a phase direction per bin) through an inverse
+    /// STFT, trained with a multi-scale spectral loss on the waveform.
+    case complex
+    /// Log-magnitude only (the baseline), trained on its own magnitudes; inverted
+    /// with zero phase or with Griffin-Lim.
+    case magnitude
+}
+
+/// A run's architecture and training settings, saved as RUN/config.json.
+public struct DrumVAEConfig: Codable, Sendable, Equatable {
+    public var sampleRate = 44100
+    /// Samples per one-shot (2.0 s at 44.1 kHz).
+    public var clipSamples = 88200
+    public var fftSize = 1024
+    public var hop = 256
+    public var latentSize = 16
+    /// Channels of the convolutional layers.
+    public var channels = 96
+    public var representation: Representation = .complex
+    public var conditional = false
+    /// Class names (sorted) for a conditional model, and for labels in the report.
+    public var classes: [String] = []
+    public var batchSize = 8
+    public var learningRate = 1e-3
+    /// The KL weight after warm-up (β-VAE).
+    public var beta = 0.01
+    /// Steps over which β rises linearly from 0.
+    public var klWarmupSteps = 1000
+    public var gradientClip = 1.0
+    public var seed: UInt64 = 1
+    public var checkpointEvery = 200
+    public var validateEvery = 200
+    /// FFT sizes of the multi-scale spectral loss and of the evaluation.
+    public var lossScales = [2048, 1024, 512, 256, 128]
+
+    public init() {}
+
+    /// Frames of the decoder's STFT (centred frames: 1 + samples / hop).
+    public var frames: Int { 1 + clipSamples / hop }
+    public var bins: Int { fftSize / 2 + 1 }
+    /// Number of 2× upsampling stages from the decoder's first frames to `frames`.
+    public var upsamplings: Int { 4 }
+    /// Frames the decoder starts from: enough that `upsamplings` doublings cover `frames`.
+    public var seedFrames: Int { (frames + (1 << upsamplings) - 1) >> upsamplings }
+    /// Extra decoder inputs: a one-hot class when conditional.
+    public var conditionSize: Int { conditional ? classes.count : 0 }
+
+    public static func read(from url: URL) throws -> DrumVAEConfig {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw DrumVAEError(path: url.path, reason: "no such file (is this a run folder made by `timbre train`?)")
+        }
+        do {
+            return try JSONDecoder().decode(DrumVAEConfig.self, from: data)
+        } catch {
+            throw DrumVAEError(path: url.path, reason: "not a run configuration (\(error.localizedDescription))")
+        }
+    }
+
+    public func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try encoder.encode(self), to: url)
+    }
+}
+
+/// Writes data to a temporary file beside `url` and renames it into place.
+func writeAtomically(_ data: Data, to url: URL) throws {
+    let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+    do {
+        try data.write(to: temp)
+    } catch {
+        throw DrumVAEError(path: url.path, reason: "cannot write: \(error.localizedDescription)")
+    }
+    if rename(temp.path, url.path) != 0 {
+        let reason = String(cString: strerror(errno))
+        unlink(temp.path)
+        throw DrumVAEError(path: url.path, reason: "cannot rename into place: \(reason)")
+    }
+}

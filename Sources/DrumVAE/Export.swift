@@ -1,0 +1,193 @@
+import Foundation
+import Torch
+
+/// Writes a trained run as a TorchScript module for nn~/nn.ar, PyTorch and `timbre serve`.
+///
+/// Built with libtorch's C++ API: a script module whose parameters are the trained
+/// weights and whose methods are compiled from TorchScript source generated from the
+/// same layers the Swift model runs (`ScriptableLayer.script`). The trigger contract:
+/// - `decode` [D+1, R, 1, 1]: channel 0 is a trigger; where it rises above 0.5, a one-shot
+///   starts at that frame, decoded from channels 1…D of the frame; one-shots overlap-add,
+///   and tails carry over between calls in the module's buffers.
+/// - `encode` [1, 1, D+1, R]: a hit is a block whose energy is above -50 dBFS and at
+///   least 6 dB above the previous block's; its frame gets trigger 1 and the latent of the
+///   audio from that block to the end of the call (zero-padded to the clip length), held
+///   until the next hit.
+/// - `forward` [1, 1, 1, 1]: encode then decode, with their own state: each hit re-synthesised.
+public struct TorchScriptExport {
+    public let run: TrainedRun
+    /// Samples per latent frame (a power of two, 512…4096).
+    public let block: Int
+    /// For a conditional run: the class every one-shot is decoded as.
+    public let classIndex: Int
+
+    public init(run: TrainedRun, block: Int = 2048, className: String? = nil) throws {
+        guard block >= 512, block <= 4096, block & (block - 1) == 0 else {
+            throw DrumVAEError(path: "", reason: "block \(block) is not a power of two from 512 to 4096")
+        }
+        self.run = run
+        self.block = block
+        classIndex = try run.classIndex(className) ?? 0
+    }
+
+    /// The TorchScript source of every method.
+    public var source: String {
+        let c = run.config, m = run.model
+        let d = c.latentSize, f = c.bins
+        var decoder = [String]()
+        if c.conditional {
+            decoder.append("cond = torch.zeros([z.shape[0], \(c.classes.count)], dtype=z.dtype)")
+            decoder.append("cond[:, \(classIndex)] = 1.0")
+            decoder.append("h = \(m.decoderIn.script("torch.cat([z, cond], 1)"))")
+        } else {
+            decoder.append("h = \(m.decoderIn.script("z"))")
+        }
+        decoder.append("h = h.reshape([z.shape[0], \(c.channels), \(c.seedFrames)])")
+        for (conv, norm) in m.decoderUp { decoder.append("h = torch.leaky_relu(\(norm.script(conv.script("h"))), 0.2)") }
+        decoder.append("h = h.narrow(2, 0, \(c.frames))")
+        decoder.append("h = torch.leaky_relu(\(m.decoderRefineNorm.script(m.decoderRefine.script("h"))), 0.2)")
+        decoder.append("maps = \(m.decoderOut.script("h"))")
+        decoder.append("mag = torch.clamp_max(maps.narrow(1, 0, \(f)), 8.0).exp()")
+        switch c.representation {
+        case .complex:
+            decoder.append("a = maps.narrow(1, \(f), \(f))")
+            decoder.append("b = maps.narrow(1, \(2 * f), \(f))")
+            decoder.append("scale = mag * torch.rsqrt(a.square() + b.square() + 1e-06)")
+            decoder.append("spec = torch.cat([(a * scale).unsqueeze(3), (b * scale).unsqueeze(3)], 3)")
+        case .magnitude:
+            decoder.append("spec = torch.cat([mag.unsqueeze(3), (mag * 0.0).unsqueeze(3)], 3)")
+        }
+        decoder.append("x = torch.istft(torch.view_as_complex(spec.contiguous()), \(c.fftSize), \(c.hop), \(c.fftSize), self.window, True, False, True, \(c.clipSamples), False)")
+        decoder.append("x = x * self.fade")
+        decoder.append("peak = x.abs().amax(1, True)")
+        decoder.append("return torch.where(peak > 0.9886, x * (0.9886 / peak), x)")
+
+        var encoder = [String]()
+        encoder.append("spec = torch.view_as_real(torch.stft(audio, \(c.fftSize), \(c.hop), \(c.fftSize), self.window, True, 'reflect', False, True, True))")
+        encoder.append("re = spec.narrow(3, 0, 1).squeeze(3)")
+        encoder.append("im = spec.narrow(3, 1, 1).squeeze(3)")
+        encoder.append("h = ((re.square() + im.square() + 1e-10).sqrt() + 0.0001).log()")
+        encoder.append("h = torch.leaky_relu(\(m.encoderInput.script("h")), 0.2)")
+        for (conv, norm) in m.encoderDown { encoder.append("h = torch.leaky_relu(\(norm.script(conv.script("h"))), 0.2)") }
+        encoder.append("pooled = torch.cat([h.mean([2]), h.amax([2])], 1)")
+        encoder.append("return \(m.encoderOut.script("pooled")).narrow(1, 0, \(d))")
+
+        let indent = { (lines: [String]) in lines.map { "    " + $0 }.joined(separator: "\n") }
+        let l = c.clipSamples, r = block
+        return """
+        def get_methods(self) -> List[str]:
+            return ["encode", "decode", "forward"]
+
+        def get_attributes(self) -> List[str]:
+            return []
+
+        def _decode_latents(self, z: Tensor) -> Tensor:
+        \(indent(decoder))
+
+        def _encode_clips(self, audio: Tensor) -> Tensor:
+        \(indent(encoder))
+
+        def _decode_step(self, x: Tensor, tail: Tensor, prev: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+            b = x.shape[0]
+            n = x.shape[2]
+            if tail.shape[0] != b:
+                tail = torch.zeros([b, \(l)])
+                prev = torch.zeros([b])
+            acc = torch.zeros([b, n * \(r) + \(l)])
+            acc[:, 0:\(l)] += tail
+            trig = x[:, 0, :]
+            before = torch.cat([prev.unsqueeze(1), trig[:, 0:n - 1]], 1)
+            starts = torch.nonzero((trig > 0.5) & (before <= 0.5))
+            if starts.shape[0] > 0:
+                zs: List[Tensor] = []
+                for j in range(starts.shape[0]):
+                    zs.append(x[int(starts[j, 0]), 1:\(d + 1), int(starts[j, 1])])
+                shots = self._decode_latents(torch.stack(zs, 0))
+                for j in range(starts.shape[0]):
+                    bi = int(starts[j, 0])
+                    at = int(starts[j, 1]) * \(r)
+                    acc[bi, at:at + \(l)] += shots[j]
+            out = acc[:, 0:n * \(r)].unsqueeze(1)
+            return out, acc[:, n * \(r):].clone(), trig[:, n - 1].clone()
+
+        def _encode_step(self, x: Tensor, energy: Tensor, latent: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+            b = x.shape[0]
+            n = x.shape[2] // \(r)
+            if energy.shape[0] != b:
+                energy = torch.zeros([b])
+                latent = torch.zeros([b, \(d)])
+            audio = x[:, 0, 0:n * \(r)]
+            blocks = audio.reshape([b, n, \(r)]).square().mean(2)
+            out = torch.zeros([b, \(d + 1), n])
+            for i in range(b):
+                for k in range(n):
+                    e = float(blocks[i, k])
+                    previous = float(energy[i]) if k == 0 else float(blocks[i, k - 1])
+                    if e > 1e-05 and e > 4.0 * previous:
+                        clip = torch.zeros([1, \(l)])
+                        rest = audio[i, k * \(r):]
+                        length = min(rest.shape[0], \(l))
+                        clip[0, 0:length] = rest[0:length]
+                        latent[i] = self._encode_clips(clip)[0]
+                        out[i, 0, k] = 1.0
+                    out[i, 1:, k] = latent[i]
+            return out, blocks[:, n - 1].clone(), latent.clone()
+
+        def encode(self, x: Tensor) -> Tensor:
+            out, self.enc_energy, self.enc_latent = self._encode_step(x, self.enc_energy, self.enc_latent)
+            return out
+
+        def decode(self, x: Tensor) -> Tensor:
+            out, self.dec_tail, self.dec_prev = self._decode_step(x, self.dec_tail, self.dec_prev)
+            return out
+
+        def forward(self, x: Tensor) -> Tensor:
+            z, self.fwd_energy, self.fwd_latent = self._encode_step(x, self.fwd_energy, self.fwd_latent)
+            out, self.fwd_tail, self.fwd_prev = self._decode_step(z, self.fwd_tail, self.fwd_prev)
+            return out
+
+        """
+    }
+
+    /// Assembles the module (weights, buffers, attributes, methods) in libtorch.
+    public func module() throws -> ScriptModule {
+        let c = run.config
+        let module = try ScriptModule.assemble(className: "TimbreDrumVAE")
+        for (name, tensor) in run.model.namedParameters { try module.register(name, tensor.detached(), buffer: false) }
+        try module.register("window", run.model.window, buffer: true)
+        let fadeLength = c.sampleRate / 100
+        var fade = [Float](repeating: 1, count: c.clipSamples)
+        for i in 0..<fadeLength { fade[c.clipSamples - fadeLength + i] = Float(fadeLength - 1 - i) / Float(fadeLength) }
+        try module.register("fade", Tensor(fade, shape: [c.clipSamples]), buffer: true)
+        let d = c.latentSize
+        try module.register("encode_params", Tensor.indices([1, 1, d + 1, block]), buffer: true)
+        try module.register("decode_params", Tensor.indices([d + 1, block, 1, 1]), buffer: true)
+        try module.register("forward_params", Tensor.indices([1, 1, 1, 1]), buffer: true)
+        let labels = ["(trigger) rising above 0.5 starts a one-shot"] + (1...d).map { "(latent) \($0)" }
+        try module.register("decode_input_labels", strings: labels)
+        try module.register("encode_output_labels", strings: labels)
+        try module.register("sr", int: c.sampleRate)
+        try module.register("latent_size", int: d)
+        for prefix in ["dec", "fwd"] {
+            try module.register("\(prefix)_tail", Tensor.zeros([1, c.clipSamples]), buffer: true)
+            try module.register("\(prefix)_prev", Tensor.zeros([1]), buffer: true)
+        }
+        for prefix in ["enc", "fwd"] {
+            try module.register("\(prefix)_energy", Tensor.zeros([1]), buffer: true)
+            try module.register("\(prefix)_latent", Tensor.zeros([1, d]), buffer: true)
+        }
+        try module.define(source)
+        return module
+    }
+
+    /// Writes the `.ts` file (to a temporary name, then renamed).
+    public func write(to url: URL) throws {
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        try module().save(to: temp)
+        if rename(temp.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temp.path)
+            throw DrumVAEError(path: url.path, reason: "cannot rename into place: \(reason)")
+        }
+    }
+}

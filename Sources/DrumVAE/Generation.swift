@@ -1,0 +1,132 @@
+import AudioIO
+import Foundation
+import Torch
+
+/// A trained run loaded for inference: generation, morphing, encoding, export.
+public final class TrainedRun {
+    public let folder: RunFolder
+    public let config: DrumVAEConfig
+    public let model: DrumVAEModel
+    /// The step the checkpoint was saved at.
+    public let step: Int
+
+    /// Loads RUN/config.json and RUN/checkpoint.pt.
+    public init(_ url: URL) throws {
+        Torch.applyDefaults()
+        folder = RunFolder(url)
+        config = try DrumVAEConfig.read(from: folder.config)
+        model = try DrumVAEModel(config: config)
+        let archive = try TensorArchive(contentsOf: folder.checkpoint)
+        do {
+            try model.load(from: archive)
+        } catch let error as DrumVAEError {
+            throw DrumVAEError(path: folder.checkpoint.path, reason: error.reason)
+        }
+        step = Int(try archive.tensor("step").item())
+    }
+
+    /// The class index for a name, or an error naming the ones the run knows.
+    public func classIndex(_ name: String?) throws -> Int? {
+        guard config.conditional else {
+            if let name { throw DrumVAEError(path: folder.url.path, reason: "the run was trained without --conditional, so it cannot generate a '\(name)'") }
+            return nil
+        }
+        guard let name else { return nil }
+        guard let index = config.classes.firstIndex(of: name) else {
+            throw DrumVAEError(path: folder.url.path, reason: "no class '\(name)' (the run has: \(config.classes.joined(separator: ", ")))")
+        }
+        return index
+    }
+
+    /// Decodes latents (rows of `latentSize`) to one-shots, in batches, without gradients.
+    /// Straight from the decoder and the inverse STFT; `finish` then applies only a fixed
+    /// fade over the last 10 ms and a constant gain when the peak would clip.
+    public func decode(_ latents: [[Float]], classes: [Int]? = nil) throws -> [[Float]] {
+        try Torch.withoutGradients {
+            var out: [[Float]] = []
+            for start in stride(from: 0, to: latents.count, by: 8) {
+                let rows = Array(latents[start..<min(latents.count, start + 8)])
+                let z = try Tensor(rows.flatMap { $0 }, shape: [rows.count, config.latentSize])
+                let condition = try model.condition(classes: classes.map { Array($0[start..<start + rows.count]) } ?? Array(repeating: 0, count: rows.count))
+                let audio = try model.decode(z, condition: condition).floats()
+                for r in 0..<rows.count {
+                    out.append(Array(audio[r * config.clipSamples..<(r + 1) * config.clipSamples]))
+                }
+            }
+            return out
+        }
+    }
+
+    /// Applies the fixed end fade (10 ms) and, if needed, one constant gain so the peak is at most -0.1 dBFS.
+    public func finish(_ samples: [Float]) -> [Float] {
+        var x = samples
+        let fade = config.sampleRate / 100
+        for i in 0..<fade { x[x.count - fade + i] *= Float(fade - 1 - i) / Float(fade) }
+        let peak = x.reduce(0) { max($0, Swift.abs($1)) }
+        let ceiling: Float = 0.9886  // -0.1 dBFS
+        if peak > ceiling { for i in x.indices { x[i] *= ceiling / peak } }
+        return x
+    }
+
+    /// Latents drawn from the prior N(0, T²), seeded.
+    public func sampleLatents(count: Int, temperature: Double, seed: UInt64) throws -> [[Float]] {
+        Torch.manualSeed(seed)
+        let z = try (Tensor.randn([count, config.latentSize]) * temperature).floats()
+        return (0..<count).map { Array(z[$0 * config.latentSize..<($0 + 1) * config.latentSize]) }
+    }
+
+    /// New one-shots from the prior; for a conditional model, of `className` or of classes
+    /// drawn in turn. Returns (class name or nil, samples) per one-shot.
+    public func generate(count: Int, className: String?, temperature: Double, seed: UInt64) throws -> [(String?, [Float])] {
+        let index = try classIndex(className)
+        let latents = try sampleLatents(count: count, temperature: temperature, seed: seed)
+        let classes: [Int]? = config.conditional ? (0..<count).map { index ?? ($0 % config.classes.count) } : nil
+        let audio = try decode(latents, classes: classes)
+        return audio.enumerated().map { i, x in (classes.map { config.classes[$0[i]] }, finish(x)) }
+    }
+
+    /// Reads an audio file as the model's input: mono, resampled to the run's rate, cut or padded to the clip length.
+    public func loadClip(_ url: URL) throws -> [Float] {
+        var buffer = try AudioFile.read(url)
+        if Int(buffer.sampleRate.rounded()) != config.sampleRate {
+            buffer = try Resampler.resample(buffer, to: Double(config.sampleRate))
+        }
+        var mono = buffer.channels[0]
+        for c in 1..<max(1, buffer.channelCount) { for i in mono.indices { mono[i] += buffer.channels[c][i] } }
+        if buffer.channelCount > 1 { let s = 1 / Float(buffer.channelCount); for i in mono.indices { mono[i] *= s } }
+        if mono.count > config.clipSamples { mono.removeLast(mono.count - config.clipSamples) }
+        if mono.count < config.clipSamples { mono += [Float](repeating: 0, count: config.clipSamples - mono.count) }
+        return mono
+    }
+
+    /// Posterior means (and log-variances) of clips.
+    public func encode(_ clips: [[Float]]) throws -> [(mean: [Float], logVariance: [Float])] {
+        try Torch.withoutGradients {
+            var out: [([Float], [Float])] = []
+            for start in stride(from: 0, to: clips.count, by: 8) {
+                let rows = Array(clips[start..<min(clips.count, start + 8)])
+                let (m, v) = try model.encode(Tensor(rows.flatMap { $0 }, shape: [rows.count, config.clipSamples]))
+                let mean = try m.floats(), logVariance = try v.floats()
+                let d = config.latentSize
+                for r in 0..<rows.count { out.append((Array(mean[r * d..<(r + 1) * d]), Array(logVariance[r * d..<(r + 1) * d]))) }
+            }
+            return out
+        }
+    }
+
+    /// Decodes `steps` points on the straight latent line from `a`'s mean to `b`'s.
+    public func morph(_ a: [Float], _ b: [Float], steps: Int, className: String?) throws -> [[Float]] {
+        let ends = try encode([a, b])
+        let latents: [[Float]] = (0..<steps).map { k in
+            let t = steps == 1 ? 0 : Float(k) / Float(steps - 1)
+            return zip(ends[0].mean, ends[1].mean).map { (1 - t) * $0 + t * $1 }
+        }
+        let index = try classIndex(className) ?? 0
+        return try decode(latents, classes: config.conditional ? Array(repeating: index, count: steps) : nil).map(finish)
+    }
+
+    /// Writes one-shots as 24-bit WAVs (atomically).
+    public func write(_ samples: [Float], to url: URL) throws {
+        try AudioFile.write(AudioBuffer(sampleRate: Double(config.sampleRate), channels: [samples]), to: url, format: .pcm24)
+    }
+}

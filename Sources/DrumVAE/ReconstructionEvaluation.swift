@@ -1,0 +1,53 @@
+import DSP
+import Foundation
+import Torch
+
+/// The bar's measurement: validation multi-scale spectral convergence (FFT 2048…128) of
+/// reconstructions from the posterior means. A complex run is measured as it decodes; a
+/// magnitude-only run twice: inverted with zero phase, and with 32 Griffin-Lim iterations
+/// (DSP.PhaseReconstruction, at the decoder's own STFT settings).
+public enum ReconstructionEvaluation {
+    public struct Row: Codable, Sendable {
+        public var run: String
+        public var representation: String
+        public var inversion: String
+        public var step: Int
+        public var clips: Int
+        /// Mean over clips of the per-clip multi-scale spectral convergence, dB (lower is better).
+        public var convergenceDB: Double
+    }
+
+    public static func run(_ trained: TrainedRun, dataset: OneShotDataset, griffinLimIterations: Int = 32) throws -> [Row] {
+        let c = trained.config
+        let spectrum = try MultiScaleSpectrum(sizes: c.lossScales)
+        let clips = dataset.validation
+        let audio = clips.map(\.samples)
+        let means = try trained.encode(audio).map(\.mean)
+        let classes = clips.map { c.classes.firstIndex(of: $0.className) ?? 0 }
+        func row(_ inversion: String, _ outputs: [[Float]]) throws -> Row {
+            let db = try spectrum.convergenceDB(audio, outputs)
+            return Row(run: trained.folder.url.lastPathComponent, representation: c.representation.rawValue, inversion: inversion,
+                       step: trained.step, clips: clips.count, convergenceDB: db.reduce(0, +) / Double(db.count))
+        }
+        // Straight from the decoder: the complex run's own phase, or zero phase.
+        let decoded = try trained.decode(means, classes: c.conditional ? classes : nil)
+        var rows = [try row(c.representation == .complex ? "decoder phase" : "zero phase", decoded)]
+        if c.representation == .magnitude {
+            let stft = STFT(size: c.fftSize, hop: c.hop, window: .hann)
+            var inverted: [[Float]] = []
+            for (i, z) in means.enumerated() {
+                let magnitude = try Torch.withoutGradients {
+                    let zt = try Tensor(z, shape: [1, c.latentSize])
+                    let condition = try trained.model.condition(classes: [classes[i]])
+                    // [1, bins, frames] → frame-major [frames, bins], as ComplexSpectrogram.magnitude.
+                    return try trained.model.decodeLogMagnitude(zt, condition: condition).exp().squeeze(0).transpose(0, 1).clone().floats()
+                }
+                inverted.append(try PhaseReconstruction.reconstruct(magnitude: magnitude, frames: c.frames, bins: c.bins, stft: stft,
+                                                                    method: .gla, iterations: griffinLimIterations,
+                                                                    length: c.clipSamples, seed: UInt64(i)))
+            }
+            rows.append(try row("Griffin-Lim \(griffinLimIterations)", inverted))
+        }
+        return rows
+    }
+}

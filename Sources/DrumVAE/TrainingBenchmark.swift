@@ -1,0 +1,223 @@
+import AudioIO
+import Foundation
+import Torch
+
+/// `timbre bench train`: training steps per second of the Swift model against the same
+/// architecture written in PyTorch (Debian's python3-torch, the same libtorch), on the same
+/// batch, interleaved round by round in one run; and the time to generate one 2-second
+/// one-shot (decoder and inverse STFT, phase included) on one thread.
+public enum TrainingBenchmark {
+    public struct Result: Codable, Sendable {
+        public var batch: Int
+        public var threads: Int
+        public var parameters: Int
+        /// Steps per second of each timed round.
+        public var timbreRounds: [Double]
+        public var pytorchRounds: [Double]
+        public var timbreStepsPerSecond: Double
+        public var pytorchStepsPerSecond: Double
+        /// timbre / PyTorch (≥ 1 means at least as fast).
+        public var ratio: Double
+        public var generationMedianSeconds: Double
+        /// Clip seconds per second of generation.
+        public var generationRealTimeFactor: Double
+    }
+
+    /// A deterministic batch of decaying noise bursts with a pitched body (no dataset needed).
+    public static func syntheticBatch(_ config: DrumVAEConfig, count: Int) -> [Float] {
+        var rng = SplitMix64(seed: 7)
+        var out = [Float]()
+        out.reserveCapacity(count * config.clipSamples)
+        for k in 0..<count {
+            let decay = 0.05 + 0.1 * Double(k % 4)
+            let pitch = 50.0 + 30.0 * Double(k)
+            for i in 0..<config.clipSamples {
+                let t = Double(i) / Double(config.sampleRate)
+                let noise = Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1
+                out.append(Float(exp(-t / decay) * (0.5 * noise + 0.5 * sin(2 * .pi * pitch * t))))
+            }
+        }
+        return out
+    }
+
+    public static func run(config: DrumVAEConfig, steps: Int, rounds: Int, python: URL,
+                           progress: (Double) -> Void) throws -> Result {
+        Torch.applyDefaults()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("timbre-bench-train-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let batch = syntheticBatch(config, count: config.batchSize)
+        try Npy.write(batch, shape: [config.batchSize, config.clipSamples], to: dir.appendingPathComponent("batch.npy"))
+        let script = dir.appendingPathComponent("reference.py")
+        try pytorchReference.write(to: script, atomically: true, encoding: .utf8)
+        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+
+        let model = try DrumVAEModel(config: config)
+        let core = try TrainingCore(model: model)
+        let x = try Tensor(batch, shape: [config.batchSize, config.clipSamples])
+        let condition = try model.condition(classes: Array(repeating: 0, count: config.batchSize))
+        for s in 0..<2 { _ = try core.step(x, condition: condition, step: s) }
+
+        var timbreRounds: [Double] = [], pytorchRounds: [Double] = []
+        var stepIndex = 2
+        for round in 0..<rounds {
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<steps {
+                _ = try core.step(x, condition: condition, step: stepIndex)
+                stepIndex += 1
+            }
+            timbreRounds.append(Double(steps) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            progress((Double(round) + 0.5) / Double(rounds + 1))
+            let process = Process()
+            process.executableURL = python
+            process.arguments = [script.path, configJSON, dir.appendingPathComponent("batch.npy").path, String(steps),
+                                 String(Torch.intraOpThreads)]
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            let errors = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0,
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let rate = object["stepsPerSecond"] as? Double else {
+                let message = String(decoding: errors, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "no output"
+                throw DrumVAEError(path: python.path, reason: "the PyTorch reference failed: \(message)")
+            }
+            pytorchRounds.append(rate)
+            progress(Double(round + 1) / Double(rounds + 1))
+        }
+
+        // Generation: one clip from one latent, decoder + inverse STFT, one thread.
+        let run = try DecodeTimer(model: model)
+        var times: [Double] = []
+        for _ in 0..<21 { times.append(try run.timeOne()) }
+        progress(1)
+        times.sort()
+        let median = times[times.count / 2]
+        let timbreRate = timbreRounds.sorted()[timbreRounds.count / 2]
+        let pytorchRate = pytorchRounds.sorted()[pytorchRounds.count / 2]
+        return Result(batch: config.batchSize, threads: Torch.intraOpThreads, parameters: model.parameterCount,
+                      timbreRounds: timbreRounds, pytorchRounds: pytorchRounds,
+                      timbreStepsPerSecond: timbreRate, pytorchStepsPerSecond: pytorchRate, ratio: timbreRate / pytorchRate,
+                      generationMedianSeconds: median,
+                      generationRealTimeFactor: Double(config.clipSamples) / Double(config.sampleRate) / median)
+    }
+
+    /// Times `decode` for one latent, as `timbre generate` runs it.
+    struct DecodeTimer {
+        let model: DrumVAEModel
+        func timeOne() throws -> Double {
+            try Torch.withoutGradients {
+                let z = try Tensor.randn([1, model.config.latentSize])
+                let condition = try model.condition(classes: [0])
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = try model.decode(z, condition: condition).floats()
+                return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            }
+        }
+    }
+
+    /// The same architecture, loss and optimiser in PyTorch.
+    static let pytorchReference = """
+    import json, sys, time
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    cfg = json.loads(sys.argv[1])
+    batch = torch.from_numpy(np.load(sys.argv[2]))
+    steps = int(sys.argv[3])
+    torch.set_num_threads(int(sys.argv[4]))
+    torch.manual_seed(cfg["seed"])
+    C, D, nfft, hop, L = cfg["channels"], cfg["latentSize"], cfg["fftSize"], cfg["hop"], cfg["clipSamples"]
+    bins, frames = nfft // 2 + 1, 1 + L // hop
+    ups = 4
+    seed_frames = (frames + (1 << ups) - 1) >> ups
+    K = len(cfg["classes"]) if cfg["conditional"] else 0
+    G = max(1, C // 16)
+    complex_out = cfg["representation"] == "complex"
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc_in = nn.Conv1d(bins, C, 3, padding=1)
+            self.enc_down = nn.ModuleList([nn.Conv1d(C, C, 4, 2, 1) for _ in range(4)])
+            self.enc_norm = nn.ModuleList([nn.GroupNorm(G, C) for _ in range(4)])
+            self.enc_out = nn.Linear(2 * C, 2 * D)
+            self.dec_in = nn.Linear(D + K, C * seed_frames)
+            self.dec_up = nn.ModuleList([nn.Conv1d(C, C, 3, padding=1) for _ in range(ups)])
+            self.dec_norm = nn.ModuleList([nn.GroupNorm(G, C) for _ in range(ups)])
+            self.dec_refine = nn.Conv1d(C, C, 3, padding=1)
+            self.dec_refine_norm = nn.GroupNorm(G, C)
+            self.dec_out = nn.Conv1d(C, (3 if complex_out else 1) * bins, 1, dilation=2)
+            self.register_buffer("window", torch.hann_window(nfft))
+
+        def encode(self, x):
+            s = torch.view_as_real(torch.stft(x, nfft, hop, nfft, self.window, center=True, pad_mode="reflect", return_complex=True))
+            h = ((s[..., 0].square() + s[..., 1].square() + 1e-10).sqrt() + 1e-4).log()
+            h = F.leaky_relu(self.enc_in(h), 0.2)
+            for conv, norm in zip(self.enc_down, self.enc_norm):
+                h = F.leaky_relu(norm(conv(h)), 0.2)
+            out = self.enc_out(torch.cat([h.mean(2), h.amax(2)], 1))
+            return out[:, :D], out[:, D:].clamp(-10, 6)
+
+        def decode(self, z):
+            h = self.dec_in(z).reshape(z.shape[0], C, seed_frames)
+            for conv, norm in zip(self.dec_up, self.dec_norm):
+                h = F.leaky_relu(norm(conv(F.interpolate(h, scale_factor=2, mode="nearest"))), 0.2)
+            h = h[:, :, :frames]
+            h = F.leaky_relu(self.dec_refine_norm(self.dec_refine(h)), 0.2)
+            m = self.dec_out(h)
+            mag = m[:, :bins].clamp(max=8).exp()
+            if complex_out:
+                a, b = m[:, bins:2 * bins], m[:, 2 * bins:]
+                scale = mag * torch.rsqrt(a.square() + b.square() + 1e-6)
+                spec = torch.complex(a * scale, b * scale)
+            else:
+                spec = torch.complex(mag, mag * 0)
+            return torch.istft(spec, nfft, hop, nfft, self.window, center=True, length=L)
+
+    windows = {n: torch.hann_window(n) for n in cfg["lossScales"]}
+    def mags(x, n):
+        s = torch.view_as_real(torch.stft(x, n, n // 4, n, windows[n], center=True, pad_mode="reflect", return_complex=True))
+        return (s[..., 0].square() + s[..., 1].square() + 1e-10).sqrt()
+
+    def spectral_loss(x, y):
+        total = 0
+        for n in cfg["lossScales"]:
+            s, t = mags(x, n), mags(y, n)
+            total = total + (s - t).norm() / (s.norm() + 1e-7) + ((s + 1e-5).log() - (t + 1e-5).log()).abs().mean()
+        return total / len(cfg["lossScales"])
+
+    model = VAE()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["learningRate"], betas=(0.9, 0.999), weight_decay=1e-4)
+    cond = torch.zeros(batch.shape[0], K)
+    if K: cond[:, 0] = 1
+
+    def step(i):
+        torch.manual_seed(cfg["seed"] * 1000003 + i)
+        mean, logvar = model.encode(batch)
+        z = mean + (logvar * 0.5).exp() * torch.randn_like(mean)
+        if complex_out:
+            rec = spectral_loss(batch, model.decode(torch.cat([z, cond], 1) if K else z))
+        else:
+            raise SystemExit("the reference times the complex model")
+        kl = ((mean.square() + logvar.exp() - logvar - 1) * 0.5).sum(1).mean()
+        loss = rec + kl * cfg["beta"]
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["gradientClip"])
+        opt.step()
+        return loss.item()
+
+    for i in range(2):
+        step(i)
+    start = time.perf_counter()
+    for i in range(steps):
+        step(2 + i)
+    print(json.dumps({"stepsPerSecond": steps / (time.perf_counter() - start)}))
+    """
+}

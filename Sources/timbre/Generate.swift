@@ -1,0 +1,70 @@
+import ArgumentParser
+import DrumVAE
+import Foundation
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate new drum one-shots from a trained run's prior, as WAV files.")
+
+    @Argument(help: ArgumentHelp("The run folder made by `timbre train`.", valueName: "run"))
+    var runFolder: String
+
+    @Option(help: "How many one-shots.")
+    var count: Int = 12
+
+    @Option(name: .customLong("class"), help: "The drum class (a run trained with --conditional).")
+    var className: String?
+
+    @Option(help: "Scale of the prior's standard deviation (lower: tamer, higher: wilder).")
+    var temperature: Double = 1.0
+
+    @Option(help: "Seed for the latent draws.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Folder for the WAV files.")
+    var out: String
+
+    @Option(help: ArgumentHelp("Also measure the one-shots against the run's dataset (its training split): NaN, clipping, onset, decay, copies.", valueName: "dataset"))
+    var check: String?
+
+    @OptionGroup var torch: TorchOptions
+
+    func validate() throws {
+        if count < 1 { throw ValidationError("--count must be at least 1") }
+        if !(temperature > 0) { throw ValidationError("--temperature must be above 0") }
+    }
+
+    func run() throws {
+        torch.apply()
+        let trained = try TrainedRun(URL(fileURLWithPath: runFolder))
+        let outURL = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+        if let check {
+            let dataset = try OneShotDataset(directory: URL(fileURLWithPath: check), sampleRate: trained.config.sampleRate,
+                                             clipSamples: trained.config.clipSamples)
+            let (report, shots) = try GenerationCheck.run(trained, dataset: dataset, count: count, seed: seed, temperature: temperature)
+            for (i, shot) in shots.enumerated() {
+                try trained.write(shot, to: outURL.appendingPathComponent(String(format: "oneshot-%03d.wav", i + 1)))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: outURL.appendingPathComponent("check.json"))
+            func range(_ values: [Double]) -> String { String(format: "%.2f … %.2f", values.min() ?? 0, values.max() ?? 0) }
+            print("\(count) one-shots in \(out) (details in check.json)")
+            print("no NaN                     \(report.allFinite ? "pass" : "FAIL")")
+            print("no clipping                \(report.noClipping ? "pass" : "FAIL")  peak \(range(report.shots.map(\.peak)))")
+            print("onset within 20 ms         \(report.onsetsEarly ? "pass" : "FAIL")  \(range(report.shots.map(\.onsetMilliseconds))) ms")
+            print("energy decays (>= \(Int(GenerationCheck.minimumDecayDB)) dB)    \(report.allDecay ? "pass" : "FAIL")  \(range(report.shots.map(\.decayDB))) dB")
+            print(String(format: "validation reconstruction  %.2f dB (multi-scale spectral convergence)", report.validationReconstructionDB))
+            print("not copies of training     \(report.noTrainingCopies ? "pass" : "FAIL")  nearest \(range(report.shots.map(\.nearestTrainingDB))) dB")
+            print("not copies of each other   \(report.noMutualCopies ? "pass" : "FAIL")  nearest \(range(report.shots.map(\.nearestGeneratedDB))) dB")
+            return
+        }
+        let shots = try trained.generate(count: count, className: className, temperature: temperature, seed: seed)
+        for (i, shot) in shots.enumerated() {
+            let url = outURL.appendingPathComponent(String(format: "%@-%03d.wav", shot.0 ?? "oneshot", i + 1))
+            try trained.write(shot.1, to: url)
+            print(url.path)
+        }
+    }
+}

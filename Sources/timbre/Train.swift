@@ -1,0 +1,154 @@
+import ArgumentParser
+import DrumVAE
+import Foundation
+import Synchronization
+import Torch
+
+/// Set by SIGINT/SIGTERM; the training loop checkpoints and stops at the next step.
+private let stopSignal = Atomic<Int32>(0)
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the drum one-shot VAE on a folder made by `timbre prep`.",
+        discussion: """
+        Writes RUN/config.json, RUN/checkpoint.pt (every --checkpoint-every steps, and on \
+        Ctrl-C or SIGTERM), RUN/log.jsonl and RUN/split.json. `--resume` continues a run \
+        after an interruption or a crash with the same step count and optimiser state.
+        """)
+
+    @Argument(help: "The prepared dataset folder (manifest.jsonl + WAVs).")
+    var dataset: String
+
+    @Option(help: "The run folder to write.")
+    var out: String
+
+    @Option(help: "Train for this many minutes of wall time.")
+    var minutes: Double?
+
+    @Option(help: "Train until this total step count.")
+    var steps: Int?
+
+    @Option(help: "Clips per step.")
+    var batch: Int = 8
+
+    @Option(help: "Latent dimensions.")
+    var latent: Int = 16
+
+    @Option(help: "Seed for initialisation, data order and noise.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Condition the decoder on the manifest's drum classes.")
+    var conditional = false
+
+    @Flag(help: "Continue the run in --out from its checkpoint.")
+    var resume = false
+
+    @Option(help: "Decoder output: complex (phase-aware, the default) or magnitude (the baseline).")
+    var representation: String = "complex"
+
+    @Option(help: "Convolution channels.")
+    var channels: Int = 96
+
+    @Option(help: "KL weight after warm-up.")
+    var beta: Double = 0.01
+
+    @Option(help: "Steps of KL warm-up.")
+    var klWarmup: Int = 1000
+
+    @Option(help: "Learning rate (AdamW).")
+    var learningRate: Double = 1e-3
+
+    @Option(help: "Steps between checkpoints.")
+    var checkpointEvery: Int = 200
+
+    @Option(help: "Steps between validation passes.")
+    var validateEvery: Int = 200
+
+    @Flag(help: "Skip writing RUN/report.html at the end.")
+    var noReport = false
+
+    @OptionGroup var torch: TorchOptions
+
+    func validate() throws {
+        if minutes == nil && steps == nil { throw ValidationError("give --minutes or --steps") }
+        if batch < 1 || latent < 1 || channels < 16 { throw ValidationError("--batch and --latent must be at least 1, --channels at least 16") }
+        if Representation(rawValue: representation) == nil { throw ValidationError("--representation is complex or magnitude") }
+    }
+
+    func run() throws {
+        torch.apply()
+        var config = DrumVAEConfig()
+        config.batchSize = batch
+        config.latentSize = latent
+        config.seed = seed
+        config.conditional = conditional
+        config.representation = Representation(rawValue: representation)!
+        config.channels = channels
+        config.beta = beta
+        config.klWarmupSteps = klWarmup
+        config.learningRate = learningRate
+        config.checkpointEvery = max(1, checkpointEvery)
+        config.validateEvery = max(1, validateEvery)
+        let request = TrainingRequest(dataset: URL(fileURLWithPath: dataset), run: URL(fileURLWithPath: out),
+                                      steps: steps, minutes: minutes, resume: resume, config: config)
+        let trainer = try Trainer(request: request)
+        signal(SIGINT) { _ in stopSignal.store(SIGINT, ordering: .relaxed) }
+        signal(SIGTERM) { _ in stopSignal.store(SIGTERM, ordering: .relaxed) }
+        // A parent may hand us a blocked signal mask (Foundation's Process does): unblock the two we handle.
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        sigaddset(&handled, SIGINT)
+        sigaddset(&handled, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &handled, nil)
+        let c = trainer.config
+        FileHandle.standardError.write(Data(("train: \(trainer.dataset.training.count) training + \(trainer.dataset.validation.count) validation clips, "
+            + "\(c.representation.rawValue) model, \(trainer.model.parameterCount) parameters, from step \(trainer.step)\n").utf8))
+        let bar = TrainingBar()
+        let summary = try trainer.run(steps: steps, minutes: minutes, progress: bar.update,
+                                      shouldStop: { stopSignal.load(ordering: .relaxed) != 0 })
+        bar.finish()
+        print(String(format: "step %d: validation loss %.4f, multi-scale spectral convergence %.2f dB, %.2f steps/s",
+                     summary.step, summary.validationLoss, summary.validationConvergenceDB, summary.stepsPerSecond))
+        if !noReport {
+            try RunReport.write(TrainedRun(URL(fileURLWithPath: out)), dataset: trainer.dataset)
+            print("report: \(trainer.folder.report.path)")
+        }
+        let signalNumber = stopSignal.load(ordering: .relaxed)
+        if summary.interrupted {
+            print("interrupted: checkpoint saved at step \(summary.step); continue with --resume")
+            Foundation.exit(128 + signalNumber)
+        }
+    }
+}
+
+/// The training progress line: a bar with the step, loss, steps per second and time left.
+final class TrainingBar {
+    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private var lastDraw = Date.distantPast
+    private var lastLine = Date.distantPast
+
+    func update(_ p: TrainingProgress) {
+        let now = Date()
+        let width = 24, filled = Int(p.fraction * Double(width))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        let text = String(format: "train %@ %3.0f%% step %d  loss %.4f  %.2f steps/s  %@ left",
+                          bar, p.fraction * 100, p.step, p.loss, p.stepsPerSecond, Self.clock(p.secondsLeft))
+        if isTerminal {
+            guard now.timeIntervalSince(lastDraw) > 0.2 else { return }
+            lastDraw = now
+            FileHandle.standardError.write(Data("\r\(text) ".utf8))
+        } else if now.timeIntervalSince(lastLine) > 10 {
+            lastLine = now
+            FileHandle.standardError.write(Data("\(text)\n".utf8))
+        }
+    }
+
+    func finish() {
+        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

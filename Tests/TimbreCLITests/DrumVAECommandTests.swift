@@ -1,0 +1,192 @@
+import AudioIO
+import Foundation
+import Testing
+import TestSupport
+
+/// The drum VAE's commands end to end: train, generate, morph, encode, export, and the
+/// interruption paths (SIGTERM checkpoints; `kill -9` then `--resume`).
+@Suite(.serialized)
+struct DrumVAECommandTests {
+    /// A prepared-like folder from two hydrogen kits (scripts/vae-test-kit).
+    static func kit(perKit: Int = 4) throws -> TemporaryDirectory {
+        let dir = TemporaryDirectory("timbre-vae-cli-kit")
+        let script = TestPaths.packageRoot.appendingPathComponent("scripts/vae-test-kit")
+        let result = try runProcess(URL(fileURLWithPath: "/bin/bash"), [script.path, dir.url.path, String(perKit), "HardElectro1", "ElectricEmpireKit"])
+        #expect(result.status == 0, "\(result.stderr)")
+        return dir
+    }
+
+    static let tiny = ["--channels", "16", "--latent", "4", "--batch", "2", "--kl-warmup", "2"]
+
+    /// Step numbers of the training lines in RUN/log.jsonl.
+    static func loggedSteps(_ run: URL) throws -> [Int] {
+        try String(contentsOf: run.appendingPathComponent("log.jsonl"), encoding: .utf8).split(separator: "\n").compactMap { line in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["loss"] != nil ? object?["step"] as? Int : nil
+        }
+    }
+
+    @Test(arguments: [["train"], ["generate"], ["morph"], ["encode"], ["export"], ["bench", "train"]])
+    func helpIsThere(_ path: [String]) throws {
+        let result = try runTimbre(path + ["--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("USAGE"))
+    }
+
+    @Test func trainGenerateMorphEncodeExport() throws {
+        let kit = try Self.kit()
+        let dir = TemporaryDirectory()
+        let run = dir.file("run")
+        let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "4", "--conditional"] + Self.tiny)
+        #expect(train.status == 0, "\(train.stderr)")
+        #expect(train.stdout.contains("step 4:"))
+        for name in ["config.json", "checkpoint.pt", "log.jsonl", "split.json"] {
+            #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(name).path), "\(name) missing")
+        }
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
+        let classes = try #require(config?["classes"] as? [String])
+
+        let generated = dir.file("generated")
+        let generate = try runTimbre(["generate", run.path, "--count", "3", "--class", classes[0], "--seed", "4", "--out", generated.path])
+        #expect(generate.status == 0, "\(generate.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: generated.path).sorted()
+        #expect(files == (1...3).map { String(format: "%@-%03d.wav", classes[0], $0) })
+        let info = try AudioFile.info(generated.appendingPathComponent(files[0]))
+        #expect(info.sampleRate == 44100 && info.frameCount == 88200 && info.channelCount == 1)
+
+        let unknown = try runTimbre(["generate", run.path, "--class", "didgeridoo", "--out", generated.path])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.hasPrefix("timbre: error:") && unknown.stderr.contains("didgeridoo"))
+
+        let clips = try FileManager.default.subpathsOfDirectory(atPath: kit.url.path).filter { $0.hasSuffix(".wav") }.sorted()
+        let a = kit.url.appendingPathComponent(clips[0]).path, b = kit.url.appendingPathComponent(clips[1]).path
+        let morph = try runTimbre(["morph", run.path, a, b, "--steps", "3", "--out", dir.file("morph").path])
+        #expect(morph.status == 0, "\(morph.stderr)")
+        #expect(morph.stdout.split(separator: "\n").count == 3)
+
+        let encode = try runTimbre(["encode", run.path, a, b])
+        #expect(encode.status == 0, "\(encode.stderr)")
+        let codes = try JSONSerialization.jsonObject(with: Data(encode.stdout.utf8)) as? [[String: Any]]
+        #expect(codes?.count == 2)
+        #expect((codes?[0]["latent"] as? [Double])?.count == 4)
+        #expect(codes?[0]["file"] as? String == a)
+
+        let model = dir.file("drums.ts")
+        let export = try runTimbre(["export", run.path, model.path, "--block", "1024"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let described = try runTimbre(["info", model.path])
+        #expect(described.status == 0, "\(described.stderr)")
+        #expect(described.stdout.contains("decode       [5, 1024, 1, 1]"))
+        #expect(described.stdout.contains("encode       [1, 1, 5, 1024]"))
+        #expect(described.stdout.contains("forward      [1, 1, 1, 1]"))
+        #expect(described.stdout.contains("44100 Hz"))
+    }
+
+    @Test func badInputIsOneLineAndExitsWithOne() throws {
+        let dir = TemporaryDirectory()
+        let cases: [([String], String)] = [
+            (["train", dir.file("nowhere").path, "--out", dir.file("run").path, "--steps", "1"], "manifest.jsonl"),
+            (["train", dir.url.path, "--out", dir.file("run").path, "--steps", "1", "--resume"], "nothing to resume"),
+            (["generate", dir.file("norun").path, "--out", dir.file("g").path], "config.json"),
+            (["export", dir.file("norun").path, dir.file("m.ts").path], "config.json"),
+        ]
+        for (arguments, needle) in cases {
+            let result = try runTimbre(arguments)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.stderr.hasPrefix("timbre: error:") && result.stderr.contains(needle), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+        }
+        let noBudget = try runTimbre(["train", dir.url.path, "--out", dir.file("run").path])
+        #expect(noBudget.status != 0 && noBudget.stderr.contains("--minutes or --steps"))
+    }
+
+    /// Starts a long training run and waits for its first checkpoint.
+    static func startTraining(kit: URL, run: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = TestPaths.timbreExecutable
+        process.arguments = ["train", kit.path, "--out", run.path, "--steps", "100000", "--checkpoint-every", "2",
+                             "--validate-every", "100000"] + tiny
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let checkpoint = run.appendingPathComponent("checkpoint.pt")
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: checkpoint.path) && Date() < deadline && process.isRunning {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        Thread.sleep(forTimeInterval: 1.5)  // a few more steps past the first checkpoint
+        return process
+    }
+
+    @Test func resumesAfterKillNine() throws {
+        let kit = try Self.kit()
+        let dir = TemporaryDirectory()
+        let run = dir.file("run")
+        let process = try Self.startTraining(kit: kit.url, run: run)
+        try #require(process.isRunning, "training ended early")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        // The log has a line every 10 steps and the checkpoint comes every 2, so the
+        // checkpoint is at most about 10 steps past the last logged line: aim beyond it.
+        let before = try Self.loggedSteps(run)
+        let target = (before.last ?? 0) + 14
+        let resumed = try runTimbre(["train", kit.url.path, "--out", run.path, "--resume", "--steps", String(target)])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("step \(target):"))
+        let from = resumed.stderr.components(separatedBy: "from step ").last.flatMap { Int($0.prefix { $0.isNumber }) }
+        #expect(from != nil && from! >= (before.last ?? 0) && from! < target, "resumed \(String(describing: from)), target \(target)")
+        let steps = try Self.loggedSteps(run)
+        #expect(steps.last == target)
+        #expect(steps == steps.sorted() && Set(steps).count == steps.count, "log has repeated or unordered steps: \(steps)")
+    }
+
+    @Test func sigtermCheckpointsAndExits() throws {
+        let kit = try Self.kit()
+        let dir = TemporaryDirectory()
+        let run = dir.file("run")
+        let process = try Self.startTraining(kit: kit.url, run: run)
+        try #require(process.isRunning, "training ended early")
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + SIGTERM)
+        // The checkpoint holds the last step: resuming to it runs no step and keeps the log.
+        let steps = try Self.loggedSteps(run)
+        let last = try #require(steps.last)
+        let resumed = try runTimbre(["train", kit.url.path, "--out", run.path, "--resume", "--steps", String(last)])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("from step \(last)"))
+    }
+
+    /// The exported model in the live engine's offline render: `forward` finds the hits of a
+    /// drum loop and re-synthesises each from its own latent.
+    @Test func renderPlaysTheExportInASession() throws {
+        let kit = try Self.kit(perKit: 3)
+        let dir = TemporaryDirectory()
+        let run = dir.file("run")
+        let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "2", "--no-report"] + Self.tiny)
+        #expect(train.status == 0, "\(train.stderr)")
+        let export = try runTimbre(["export", run.path, dir.file("drums.ts").path])
+        #expect(export.status == 0, "\(export.stderr)")
+        // Four hits half a second apart: a decaying noise burst each.
+        var loop = [Float](repeating: 0, count: 88200)
+        var seed: UInt32 = 1
+        for hit in 0..<4 {
+            for i in 0..<8000 {
+                seed = seed &* 1_664_525 &+ 1_013_904_223
+                loop[hit * 22050 + i] = (Float(seed >> 8) / Float(1 << 24) * 2 - 1) * 0.8 * Float(exp(-Double(i) / 1500))
+            }
+        }
+        try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [loop]), to: dir.file("loop.wav"))
+        try "@0 /timbre/toggle drums drums.ts\n".write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
+        let render = try runTimbre(["render", "--session", dir.file("session.txt").path, "--input", dir.file("loop.wav").path,
+                                    "--out", dir.file("out").path, "--models-dir", dir.url.path])
+        #expect(render.status == 0, "\(render.stderr)")
+        let out = try AudioFile.read(dir.file("out/drums.wav"))
+        #expect(out.frameCount == 88200)
+        let samples = out.channels[0]
+        let finite = samples.allSatisfy { $0.isFinite }
+        #expect(finite)
+        let rms = (samples.reduce(0) { $0 + Double($1) * Double($1) } / Double(samples.count)).squareRoot()
+        #expect(rms > 1e-6, "the render is silent")
+    }
+}
