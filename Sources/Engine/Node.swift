@@ -249,6 +249,10 @@ final class Node: @unchecked Sendable {
         eq = EQChain(sampleRate: Double(serverRate))
         timings = .allocate(capacity: Self.timingCapacity)
         timings.initialize(repeating: 0, count: Self.timingCapacity)
+        for (buffer, count) in [(conditioned, 2 * maxFrames), (wetBuffer, 2 * maxFrames), (bus, 2 * maxFrames),
+                                (ramps, 4 * maxFrames), (dryLine, 2 * dryCapacity)] {
+            lockResident(buffer, count: count)
+        }
     }
 
     deinit {
