@@ -394,7 +394,7 @@ public final class Instrument: @unchecked Sendable {
             }
             return NodeStatus(
                 label: node.label, model: node.modelURL.lastPathComponent, method: node.spec.method.rawValue,
-                block: node.block, modelSampleRate: node.modelRate, latencySamples: node.latency, phaseSamples: node.phase,
+                block: node.block, modelSampleRate: node.modelRate, latencySamples: node.latency, phaseSamples: node.blockAlignment.load(ordering: .relaxed),
                 latencyMilliseconds: (Double(node.latency) / rate * 10000).rounded() / 10,
                 load: (Double(node.averageNanos.load(ordering: .relaxed)) / blockNanos * 1000).rounded() / 1000,
                 dropouts: node.dropouts.load(ordering: .relaxed), skippedBlocks: node.skippedBlocks.load(ordering: .relaxed),
@@ -426,9 +426,9 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var modelSampleRate: Int
     /// Input to output, in samples at the server's rate (fixed while the node runs).
     public var latencySamples: Int
-    /// Where the node's block boundaries fall: its first block began this many samples
-    /// (of silence) before its input, so its blocks complete in other JACK cycles than
-    /// its neighbours'. It never changes the latency.
+    /// Where the node's blocks begin on the engine's clock, in samples modulo its block:
+    /// nodes with different values complete their blocks in different JACK cycles (the
+    /// engine picks it when the node joins, see docs/ENGINE.md). It never changes the latency.
     public var phaseSamples: Int
     public var latencyMilliseconds: Double
     /// Average inference time as a share of the block's duration.

@@ -51,6 +51,8 @@ final class Kernel: @unchecked Sendable {
     private let mix: UnsafeMutablePointer<Float>
     private let chain: UnsafeMutablePointer<Float>
     private let silence: UnsafeMutablePointer<Float>
+    /// Samples processed since the kernel started (audio thread).
+    private var clock = 0
     /// Cycles run, and commands or retirements the queues could not take.
     let cycles = Atomic<Int>(0)
     let overflows = Atomic<Int>(0)
@@ -144,6 +146,7 @@ final class Kernel: @unchecked Sendable {
         }
         for i in kept..<count { nodes[i] = nil }
         count = kept
+        clock += n
     }
 
     /// Hands a node to the workers unless it is already queued or running.
@@ -164,7 +167,7 @@ final class Kernel: @unchecked Sendable {
             case .add(let pointer):
                 if count < Self.nodeCapacity {
                     let phase = staggers ? Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { quietestPhase(for: $0, period: n) } : 0
-                    Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { $0.start(phase: phase) }
+                    Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { $0.start(phase: phase, clock: clock) }
                     nodes[count] = pointer
                     count += 1
                 } else if !retired.push(pointer) {

@@ -90,6 +90,9 @@ final class Node: @unchecked Sendable {
     private(set) var phase = 0
     /// Set once the node is playing, so a phase is chosen only at the join.
     private(set) var started = false
+    /// Where this node's blocks begin on the engine's clock, modulo its block (set at the
+    /// join, read by `status`): nodes with different values complete blocks in different cycles.
+    let blockAlignment = Atomic<Int>(0)
     private let inputRing: SampleRing
     private let outputSlots: BlockSlots
     private let conditioned: UnsafeMutablePointer<Float>
@@ -521,11 +524,13 @@ final class Node: @unchecked Sendable {
     /// complete `phase` samples earlier than they would, in another cycle than its neighbours'.
     /// Input sample t (from the join) still comes out at t + latency: the fade-in, the dry
     /// line and the reported latency do not move.
-    func start(phase: Int) {
+    /// - Parameter clock: the engine's sample count at the join.
+    func start(phase: Int, clock: Int) {
         guard !started else { return }
         started = true
         self.phase = phase
         position = phase
+        blockAlignment.store(((clock - phase) % serverBlock + serverBlock) % serverBlock, ordering: .relaxed)
     }
 
     /// Starts the fade-out; the kernel retires the node when it reaches silence.
