@@ -14,8 +14,12 @@ public struct CapacityResult: Codable, Sendable {
         /// Dropouts and xruns while the last node was joining (before the measured seconds).
         public var joinDropouts: Int
         public var joinXruns: Int
+        /// Of `joinDropouts`, those of the joining node itself (its first blocks); the rest fell on the nodes already playing.
+        public var joinDropoutsOfNewNode: Int = 0
         /// Average inference load per node (share of its block time).
         public var averageLoad: Double
+        /// Time per block over all nodes during the measured seconds: median, 99th percentile, longest (ms).
+        public var blockMilliseconds: [Double] = []
     }
 
     public var model: String
@@ -118,11 +122,16 @@ public enum CapacityBenchmark {
             // Let the new node's first blocks pass; its join is reported apart.
             Thread.sleep(forTimeInterval: 1 + 3 * blockSeconds)
             let joined = totals()
+            let newNodeDropouts = instrument.status().nodes.first { $0.label == "n\(count)" }?.dropouts ?? 0
             Thread.sleep(forTimeInterval: seconds)
             let after = totals()
+            // The measured window's blocks of every node (at most the last 1024 each).
+            let window = Int(seconds / blockSeconds)
+            let times = (1...count).flatMap { instrument.blockSeconds(of: "n\($0)").suffix(window) }.sorted()
+            let spread = times.isEmpty ? [] : [times[times.count / 2], times[min(times.count - 1, times.count * 99 / 100)], times.last!].map { $0 * 1000 }
             let step = CapacityResult.Step(nodes: count, dropouts: after.dropouts - joined.dropouts, xruns: after.xruns - joined.xruns,
                                            joinDropouts: joined.dropouts - before.dropouts, joinXruns: joined.xruns - before.xruns,
-                                           averageLoad: after.load)
+                                           joinDropoutsOfNewNode: newNodeDropouts, averageLoad: after.load, blockMilliseconds: spread)
             steps.append(step)
             if count == 1 {
                 let skip = Int((1 + 3 * blockSeconds) / blockSeconds)
@@ -132,8 +141,9 @@ public enum CapacityBenchmark {
                 log(String(format: "one warm node on its worker: median %.2f ms per block; compute bound %.2f nodes on %d cores",
                            workerMedian * 1000, bound, cores))
             }
-            log(String(format: "%d node(s): %d dropouts, %d xruns in %.0f s (joining: %d dropouts, %d xruns); load %.0f%% per node",
-                       count, step.dropouts, step.xruns, seconds, step.joinDropouts, step.joinXruns, step.averageLoad * 100))
+            log(String(format: "%d node(s): %d dropouts, %d xruns in %.0f s (joining: %d dropouts, %d of them on the new node, %d xruns); load %.0f%% per node; block %.2f / %.2f / %.2f ms (median / p99 / max)",
+                       count, step.dropouts, step.xruns, seconds, step.joinDropouts, step.joinDropoutsOfNewNode, step.joinXruns, step.averageLoad * 100,
+                       spread.first ?? 0, spread.count > 1 ? spread[1] : 0, spread.last ?? 0))
             guard step.dropouts == 0, step.xruns == 0 else { break }
             capacity = count
             if Double(count) > bound + 1 { break }

@@ -73,6 +73,7 @@ final class EQChain {
     static func allocateBands(_ count: Int) -> UnsafeMutablePointer<Band> {
         let storage = UnsafeMutablePointer<Band>.allocate(capacity: count)
         storage.initialize(repeating: Band(), count: count)
+        lockResident(storage, count: count)
         return storage
     }
 

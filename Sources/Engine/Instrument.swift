@@ -48,6 +48,10 @@ public final class Instrument: @unchecked Sendable {
         /// cores from other programs without ever competing with JACK's real-time threads.
         /// Needs the right to raise priority (root, or a `nice` limit for the audio group).
         public var workerNice = 0
+        /// Give each joining node the block phase that spreads the nodes' block completions over
+        /// the audio cycles when the period is shorter than the block (nil: live yes, offline no,
+        /// where it would change a render's output and gain nothing).
+        public var staggerBlocks: Bool? = nil
 
         public init(sampleRate: Int, period: Int, modelsDirectories: [URL]) {
             self.sampleRate = sampleRate
@@ -84,7 +88,7 @@ public final class Instrument: @unchecked Sendable {
     public init(configuration: Configuration) {
         self.configuration = configuration
         library = ModelLibrary(directories: configuration.modelsDirectories)
-        kernel = Kernel(maxFrames: configuration.maxFrames, inline: configuration.offline)
+        kernel = Kernel(maxFrames: configuration.maxFrames, inline: configuration.offline, staggers: configuration.staggerBlocks)
         period = Atomic(configuration.period)
         if !configuration.offline {
             pool = WorkerPool(kernel: kernel, count: max(1, configuration.workers), realtimePriority: configuration.workerRealtimePriority, nice: configuration.workerNice)
@@ -390,7 +394,7 @@ public final class Instrument: @unchecked Sendable {
             }
             return NodeStatus(
                 label: node.label, model: node.modelURL.lastPathComponent, method: node.spec.method.rawValue,
-                block: node.block, modelSampleRate: node.modelRate, latencySamples: node.latency,
+                block: node.block, modelSampleRate: node.modelRate, latencySamples: node.latency, phaseSamples: node.blockAlignment.load(ordering: .relaxed),
                 latencyMilliseconds: (Double(node.latency) / rate * 10000).rounded() / 10,
                 load: (Double(node.averageNanos.load(ordering: .relaxed)) / blockNanos * 1000).rounded() / 1000,
                 dropouts: node.dropouts.load(ordering: .relaxed), skippedBlocks: node.skippedBlocks.load(ordering: .relaxed),
@@ -422,6 +426,10 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var modelSampleRate: Int
     /// Input to output, in samples at the server's rate (fixed while the node runs).
     public var latencySamples: Int
+    /// Where the node's blocks begin on the engine's clock, in samples modulo its block:
+    /// nodes with different values complete their blocks in different JACK cycles (the
+    /// engine picks it when the node joins, see docs/ENGINE.md). It never changes the latency.
+    public var phaseSamples: Int
     public var latencyMilliseconds: Double
     /// Average inference time as a share of the block's duration.
     public var load: Double

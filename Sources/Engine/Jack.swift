@@ -137,9 +137,12 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
     /// Starts processing. With `connect`, the first capture ports feed `in_1`/`in_2`
     /// and the master goes to the first playback ports.
     public func start(connect: Bool) throws {
-        // Keep every page of the process resident, as JACK clients do: a page fault on the
-        // audio thread waits for the kernel (and for any worker holding the memory map lock).
-        if mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
+        // Keep the pages mapped now (code, libraries, the kernel's buffers) resident, as JACK
+        // clients do: a page fault on the audio thread waits for the kernel. Not MCL_FUTURE:
+        // that also locks (and faults in) every later allocation, libtorch's included, and a
+        // model loading next to playing nodes then cost them dropouts (see `lockResident`;
+        // nodes lock their own audio buffers when they are built).
+        if mlockall(MCL_CURRENT) != 0 {
             memoryLocked = false
         }
         try client.activate()

@@ -43,18 +43,24 @@ final class Kernel: @unchecked Sendable {
     let retiredStorage = SPSCQueue<UnsafeMutableRawPointer>(capacity: 1024)
     /// Run the model right after each block completes, on this thread (offline rendering).
     let inline: Bool
+    /// Give each joining node the block phase that spreads completions over the cycles
+    /// (live only: offline, blocks run when complete and the phase changes nothing but the output).
+    let staggers: Bool
     /// Posted when a node is queued for the workers.
     var wake: UnsafeMutablePointer<sem_t>?
     private let mix: UnsafeMutablePointer<Float>
     private let chain: UnsafeMutablePointer<Float>
     private let silence: UnsafeMutablePointer<Float>
+    /// Samples processed since the kernel started (audio thread).
+    private var clock = 0
     /// Cycles run, and commands or retirements the queues could not take.
     let cycles = Atomic<Int>(0)
     let overflows = Atomic<Int>(0)
 
-    init(maxFrames: Int, inline: Bool) {
+    init(maxFrames: Int, inline: Bool, staggers: Bool? = nil) {
         self.maxFrames = maxFrames
         self.inline = inline
+        self.staggers = staggers ?? !inline
         nodes = .allocate(capacity: Self.nodeCapacity)
         nodes.initialize(repeating: nil, count: Self.nodeCapacity)
         mix = .allocate(capacity: maxFrames)
@@ -82,7 +88,7 @@ final class Kernel: @unchecked Sendable {
     func process(frames n: Int, left: UnsafePointer<Float>?, right: UnsafePointer<Float>?,
                  masterLeft: UnsafeMutablePointer<Float>, masterRight: UnsafeMutablePointer<Float>) {
         cycles.wrappingAdd(1, ordering: .relaxed)
-        applyCommands()
+        applyCommands(frames: n)
         masterLeft.update(repeating: 0, count: n)
         masterRight.update(repeating: 0, count: n)
         guard n <= maxFrames else { return }
@@ -140,6 +146,7 @@ final class Kernel: @unchecked Sendable {
         }
         for i in kept..<count { nodes[i] = nil }
         count = kept
+        clock += n
     }
 
     /// Hands a node to the workers unless it is already queued or running.
@@ -154,11 +161,13 @@ final class Kernel: @unchecked Sendable {
         }
     }
 
-    private func applyCommands() {
+    private func applyCommands(frames n: Int) {
         while let command = commands.pop() {
             switch command {
             case .add(let pointer):
                 if count < Self.nodeCapacity {
+                    let phase = staggers ? Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { quietestPhase(for: $0, period: n) } : 0
+                    Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { $0.start(phase: phase, clock: clock) }
                     nodes[count] = pointer
                     count += 1
                 } else if !retired.push(pointer) {
@@ -182,6 +191,37 @@ final class Kernel: @unchecked Sendable {
                 if !adopted, !retiredStorage.push(storage) { overflows.wrappingAdd(1, ordering: .relaxed) }
             }
         }
+    }
+
+    /// The phase (a multiple of the JACK period below the node's block) at which the
+    /// fewest playing nodes complete their blocks in the same cycle, so the workers get
+    /// work every cycle instead of all of it every `block / period` cycles. Two nodes of
+    /// blocks B and B' complete in the same cycles when their positions agree modulo
+    /// gcd(B, B'); such a node weighs gcd / B' (the share of its blocks that coincide).
+    /// Ties go to the smallest phase (0 for the first node: as if it were not staggered).
+    private func quietestPhase(for node: Node, period n: Int) -> Int {
+        let block = node.serverBlock
+        guard n > 0, n < block, block % n == 0 else { return 0 }
+        func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+        var best = 0
+        var bestWeight = Double.infinity
+        var phase = 0
+        while phase < block {
+            var weight = 0.0
+            for i in 0..<count {
+                withNode(at: i) { other in
+                    guard !other.freeing else { return }
+                    let g = gcd(block, other.serverBlock)
+                    if ((other.position - phase) % g + g) % g == 0 { weight += Double(g) / Double(other.serverBlock) }
+                }
+            }
+            if weight < bestWeight {
+                bestWeight = weight
+                best = phase
+            }
+            phase += n
+        }
+        return best
     }
 
     @inline(__always)

@@ -82,7 +82,17 @@ final class Node: @unchecked Sendable {
 
     // MARK: Audio side (the audio thread only)
 
+    /// Samples since the node's blocks began: it starts at `phase` (see `start(phase:)`).
     var position = 0
+    /// Samples of silence the node's first block holds before its input starts, chosen by
+    /// the kernel when the node joins so that nodes' blocks complete in different JACK
+    /// cycles. It moves where block boundaries fall, never the latency.
+    private(set) var phase = 0
+    /// Set once the node is playing, so a phase is chosen only at the join.
+    private(set) var started = false
+    /// Where this node's blocks begin on the engine's clock, modulo its block (set at the
+    /// join, read by `status`): nodes with different values complete blocks in different cycles.
+    let blockAlignment = Atomic<Int>(0)
     private let inputRing: SampleRing
     private let outputSlots: BlockSlots
     private let conditioned: UnsafeMutablePointer<Float>
@@ -242,6 +252,10 @@ final class Node: @unchecked Sendable {
         eq = EQChain(sampleRate: Double(serverRate))
         timings = .allocate(capacity: Self.timingCapacity)
         timings.initialize(repeating: 0, count: Self.timingCapacity)
+        for (buffer, count) in [(conditioned, 2 * maxFrames), (wetBuffer, 2 * maxFrames), (bus, 2 * maxFrames),
+                                (ramps, 4 * maxFrames), (dryLine, 2 * dryCapacity)] {
+            lockResident(buffer, count: count)
+        }
     }
 
     deinit {
@@ -505,6 +519,20 @@ final class Node: @unchecked Sendable {
         }
     }
 
+    /// Called by the kernel when the node joins, before its first cycle: its first block
+    /// begins `phase` samples before its input (silence fills them), so this node's blocks
+    /// complete `phase` samples earlier than they would, in another cycle than its neighbours'.
+    /// Input sample t (from the join) still comes out at t + latency: the fade-in, the dry
+    /// line and the reported latency do not move.
+    /// - Parameter clock: the engine's sample count at the join.
+    func start(phase: Int, clock: Int) {
+        guard !started else { return }
+        started = true
+        self.phase = phase
+        position = phase
+        blockAlignment.store(((clock - phase) % serverBlock + serverBlock) % serverBlock, ordering: .relaxed)
+    }
+
     /// Starts the fade-out; the kernel retires the node when it reaches silence.
     func beginFree() { freeing = true }
 
@@ -525,7 +553,7 @@ final class Node: @unchecked Sendable {
             cur.wet += (targets.wet - cur.wet) * k
             cur.mute += (targets.mute - cur.mute) * k
             // The fade-in starts when the output does (wet and delayed dry), at the latency.
-            if freeing { env = max(0, env - envelopeStep) } else if position + i >= latency { env = min(1, env + envelopeStep) }
+            if freeing { env = max(0, env - envelopeStep) } else if position + i >= latency + phase { env = min(1, env + envelopeStep) }
             envRamp[i] = env * (1 - cur.mute) * cur.gain
             wetRamp[i] = cur.wet
             inRamp[i] = cur.inputGain

@@ -1,9 +1,23 @@
+import Glibc
 import Synchronization
 
 // The only raw-pointer code shared between the audio thread, the workers and the
 // control side. Every type here is single-producer single-consumer and lock-free:
 // the producer and the consumer each own one index and publish it with release
 // ordering, the other side reads it with acquire ordering.
+
+/// Keeps memory the audio thread touches resident (`mlock`), so it never waits on a page
+/// fault for it. Only the audio thread's buffers are locked, when they are built: locking
+/// the whole process for the future (`mlockall(MCL_FUTURE)`) made every libtorch
+/// allocation of a loading model fault in its pages under the kernel's memory-map lock,
+/// which the workers of the nodes already playing then waited for (measured: three
+/// dropouts on the playing nodes per model loaded at block 512). Best effort: without
+/// the right to lock memory the buffers stay ordinary (and on a machine without swap
+/// they stay resident anyway).
+@inline(__always)
+func lockResident<T: ~Copyable>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
+    _ = mlock(UnsafeRawPointer(pointer), count * MemoryLayout<T>.stride)
+}
 
 /// A fixed-capacity single-producer single-consumer queue of plain values
 /// (commands, opaque node pointers). `push` and `pop` never allocate or lock.
@@ -64,6 +78,7 @@ final class SampleRing: @unchecked Sendable {
         self.capacity = capacity
         storage = .allocate(capacity: channels * capacity)
         storage.initialize(repeating: 0, count: channels * capacity)
+        lockResident(storage, count: channels * capacity)
     }
 
     deinit { storage.deallocate() }
@@ -134,6 +149,8 @@ final class BlockSlots: @unchecked Sendable {
         storage.initialize(repeating: 0, count: channels * blockFrames * slots)
         tags = .allocate(capacity: slots)
         for i in 0..<slots { (tags + i).initialize(to: Atomic(-1)) }
+        lockResident(storage, count: channels * blockFrames * slots)
+        lockResident(tags, count: slots)
     }
 
     deinit {

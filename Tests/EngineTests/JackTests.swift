@@ -51,7 +51,9 @@ func residentBytes() -> Int {
 /// The engine on a real jackd (dummy driver, a server name of its own, stopped at the end).
 @Suite(.serialized)
 struct JackTests {
-    /// `serve --session` through JACK gives the samples `timbre render` gives, after latency alignment.
+    /// `serve --session` through JACK gives the samples `timbre render` gives, after latency
+    /// alignment; a second node, staggered to another block phase (period 512, block 2048),
+    /// gives its render's samples too, at the same reported latency.
     @Test func serveMatchesRender() throws {
         let server = try JackServer(sampleRate: 44100, period: 512)
         defer { server.stop() }
@@ -59,7 +61,8 @@ struct JackTests {
         // Silence first, so the node's fade-in (which starts with its output) happens over silence in both.
         let input = [Float](repeating: 0, count: 8820) + Signals.noise(frames: 3 * 44100, seed: 8)
         try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [input]), to: dir.file("in.wav"))
-        try "/timbre/toggle a tiny-deterministic.ts\n".write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
+        try "/timbre/toggle a tiny-deterministic.ts\n/timbre/toggle b tiny-deterministic.ts\n"
+            .write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
 
         let port = Int.random(in: 50000...59000)
         let serve = try BackgroundProcess(["serve", "--session", dir.file("session.txt").path, "--models-dir", Signals.models.path,
@@ -67,39 +70,54 @@ struct JackTests {
         var log = ""
         defer { if serve.process.isRunning { log = serve.stop() } }
         let probe = try JackClient(name: "probe", server: server.name)
-        #expect(waitUntil(20) { probe.ports(matching: "timbre:a_out_1").count == 1 }, "serve did not create the node's ports")
+        #expect(waitUntil(20) { probe.ports(matching: "timbre:[ab]_out_1").count == 2 }, "serve did not create the nodes' ports")
 
-        let tap = try JackTap(name: "tap", server: server.name, playing: [input], recordChannels: 1, recordFrames: input.count + 22050)
+        let tap = try JackTap(name: "tap", server: server.name, playing: [input], recordChannels: 2, recordFrames: input.count + 22050)
         if !serve.process.isRunning { Issue.record("serve stopped: \(serve.stop())") }
         // The ports exist before serve activates its client; connections wait for that.
         #expect(waitUntil(20) { (try? tap.client.connect(tap.outputName(0), "timbre:in_1")) != nil })
         try tap.client.connect("timbre:a_out_1", tap.inputName(0))
+        try tap.client.connect("timbre:b_out_1", tap.inputName(1))
+        // Both nodes play (over silence) before the input starts.
+        var status = ""
+        #expect(waitUntil(20) {
+            status = (try? runTimbre(["status", "--json", "--port", String(port)]))?.stdout ?? ""
+            return status.components(separatedBy: "\"phaseSamples\"").count == 3
+        }, "status: \(status)")
+        let nodes = try #require((try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?["nodes"] as? [[String: Any]])
+        let phases = nodes.compactMap { $0["phaseSamples"] as? Int }
+        #expect(phases.count == 2 && phases[0] != phases[1] && phases.allSatisfy { $0 % 512 == 0 },
+                "phases \(phases): the two nodes' blocks complete in the same cycles")
+        #expect(nodes.allSatisfy { $0["latencySamples"] as? Int == 4096 })
         tap.start()
         #expect(waitUntil(30) { tap.frames.load(ordering: .relaxed) >= input.count + 22050 })
-        let recorded = tap.recording()[0]
+        let recorded = tap.recording()
         log = serve.stop()
 
         let render = try runTimbre(["render", "--session", dir.file("session.txt").path, "--input", dir.file("in.wav").path,
                                     "--out", dir.file("out").path, "--models-dir", Signals.models.path])
         #expect(render.status == 0, "\(render.stderr)")
-        let rendered = try AudioFile.read(dir.file("out/a.wav")).channels[0]
         #expect(render.stdout.contains("a: latency 4096 samples"))
+        #expect(render.stdout.contains("b: latency 4096 samples"))
 
-        // Both are the node's output against the same input; JACK may add whole cycles
-        // between the tap's ports and timbre's. Find that offset and compare sample by sample.
-        var best = (shift: -1, error: Float.infinity)
-        for cycles in 0...8 {
-            let shift = cycles * 512
-            var worst: Float = 0
-            for t in 0..<(rendered.count - 4096) where t + shift < recorded.count {
-                worst = max(worst, abs(recorded[t + shift] - rendered[t]))
+        for (index, label) in ["a", "b"].enumerated() {
+            let rendered = try AudioFile.read(dir.file("out/\(label).wav")).channels[0]
+            // Both are the node's output against the same input; JACK may add whole cycles
+            // between the tap's ports and timbre's. Find that offset and compare sample by sample.
+            var best = (shift: -1, error: Float.infinity)
+            for cycles in 0...8 {
+                let shift = cycles * 512
+                var worst: Float = 0
+                for t in 0..<(rendered.count - 4096) where t + shift < recorded[index].count {
+                    worst = max(worst, abs(recorded[index][t + shift] - rendered[t]))
+                }
+                if worst < best.error { best = (shift, worst) }
             }
-            if worst < best.error { best = (shift, worst) }
+            let energy = rendered.map { $0 * $0 }.reduce(0, +)
+            #expect(energy > 100, "the rendered node \(label) is not silent")
+            #expect(best.error < 1e-4, "\(label): best alignment \(best.shift) samples, largest difference \(best.error); serve log: \(log)")
+            print("serve vs render, node \(label) (phase \(phases.count == 2 ? phases[index] : -1)): aligned at \(best.shift) samples of JACK routing, largest difference \(best.error)")
         }
-        let energy = rendered.map { $0 * $0 }.reduce(0, +)
-        #expect(energy > 100, "the rendered node is not silent")
-        #expect(best.error < 1e-4, "best alignment \(best.shift) samples, largest difference \(best.error); serve log: \(log)")
-        print("serve vs render: aligned at \(best.shift) samples of JACK routing, largest difference \(best.error)")
     }
 
     /// 200 toggles while a steady node plays: nothing crashes, memory settles, the steady

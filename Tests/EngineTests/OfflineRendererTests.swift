@@ -62,6 +62,42 @@ struct OfflineRendererTests {
         #expect(result.master.channels[0] == bus.channels[0])
     }
 
+    /// Nodes that join in the same cycle get different block phases (their blocks complete in
+    /// different cycles, so the workers get work every cycle), yet each keeps the latency it
+    /// reports and gives the same samples as an unstaggered node: the phase is silence before
+    /// the node's input, never a delay of it.
+    @Test func staggeredPhasesKeepLatencyAndOutput() throws {
+        let frames = 44100
+        let input = Signals.noise(frames: frames, seed: 11)
+        func render(stagger: Bool) throws -> (RenderResult, [Int]) {
+            var configuration = Signals.configuration()
+            configuration.staggerBlocks = stagger
+            var phases: [Int] = []
+            let result = try OfflineRenderer.render(
+                input: AudioBuffer(sampleRate: 44100, channels: [input]), frames: frames, configuration: configuration,
+                events: [
+                    RenderEvent(frame: 0) { instrument in
+                        for label in ["a", "b", "c", "d", "e"] { try instrument.createNow(NodeSpec(label: label, model: "tiny-deterministic.ts")) }
+                    },
+                    RenderEvent(frame: 8192) { instrument in phases = instrument.status().nodes.map { $0.phaseSamples } },
+                ])
+            return (result, phases)
+        }
+        let (staggered, phases) = try render(stagger: true)
+        let (plain, plainPhases) = try render(stagger: false)
+        // Period 512, block 2048: four phases (where blocks begin on the engine's clock); the fifth node shares the first's.
+        #expect(phases == [0, 1536, 1024, 512, 0])
+        #expect(plainPhases == [0, 0, 0, 0, 0])
+        #expect(staggered.latencies.values.allSatisfy { $0 == 4096 }, "\(staggered.latencies)")
+        let reference = try #require(plain.buses.first { $0.label == "a" }?.buffer.channels[0])
+        #expect(reference.contains { $0 != 0 })
+        for (label, bus) in staggered.buses {
+            var worst: Float = 0
+            for i in 0..<frames { worst = max(worst, abs(bus.channels[0][i] - reference[i])) }
+            #expect(worst < 1e-5, "node \(label): largest difference \(worst) from the unstaggered node")
+        }
+    }
+
     /// Fully dry, a node is its input delayed by its latency: wet and dry line up.
     @Test func dryIsDelayedByTheLatency() throws {
         let frames = 30000
