@@ -42,7 +42,13 @@ func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
 }
 
 /// Resident memory of this process, in bytes.
+/// glibc's `malloc_trim` (declared in <malloc.h>, which Glibc's module map leaves out).
+@_silgen_name("malloc_trim") private func mallocTrim(_ pad: Int) -> Int32
+
 func residentBytes() -> Int {
+    // Hand freed heap pages back first, so the figure is live memory rather than what
+    // earlier tests in this process freed and the allocator kept.
+    _ = mallocTrim(0)
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let fields = text.split(separator: " ")
     return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
