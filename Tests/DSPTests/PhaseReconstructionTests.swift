@@ -1,6 +1,7 @@
 import AudioIO
 import Foundation
 import Testing
+import TestSupport
 @testable import DSP
 
 /// Phase reconstruction on drums, scored on the reconstructed audio. Debug builds are

@@ -1,11 +1,11 @@
 import Foundation
 
 /// Synthetic drum hits, so the phase tests always run (real hydrogen samples are used too when installed).
-enum Drums {
-    static let rate = 44100.0
+public enum Drums {
+    public static let rate = 44100.0
 
     /// Deterministic white noise in [-1, 1).
-    static func noise(_ n: Int, seed: UInt64) -> [Float] {
+    public static func noise(_ n: Int, seed: UInt64) -> [Float] {
         var s = seed &+ 0x9E37_79B9_7F4A_7C15
         return (0..<n).map { _ in
             s = s &* 6364136223846793005 &+ 1442695040888963407
@@ -14,7 +14,7 @@ enum Drums {
     }
 
     /// A kick: a sine sweeping from 150 Hz down to 50 Hz with a 0.15 s decay and a short click.
-    static func kick(seconds: Double = 0.5) -> [Float] {
+    public static func kick(seconds: Double = 0.5) -> [Float] {
         let n = Int(seconds * rate)
         var phase = 0.0
         let click = noise(n, seed: 1)
@@ -27,7 +27,7 @@ enum Drums {
     }
 
     /// A snare: noise with a 60 ms decay over a 190 Hz body.
-    static func snare(seconds: Double = 0.5) -> [Float] {
+    public static func snare(seconds: Double = 0.5) -> [Float] {
         let n = Int(seconds * rate)
         let hiss = noise(n, seed: 2)
         return (0..<n).map { i in
@@ -37,7 +37,7 @@ enum Drums {
     }
 
     /// A closed hat: noise high-passed (a second difference, twice) with a 30 ms decay.
-    static func hat(seconds: Double = 0.5) -> [Float] {
+    public static func hat(seconds: Double = 0.5) -> [Float] {
         let n = Int(seconds * rate)
         var x = noise(n + 4, seed: 3)
         for _ in 0..<2 { x = (0..<(x.count - 2)).map { x[$0] - 2 * x[$0 + 1] + x[$0 + 2] } }
@@ -46,7 +46,7 @@ enum Drums {
 
     /// Real one-shots of a kind from hydrogen-drumkits (acoustic and electronic kits), or none
     /// (with a printed message) when the package is not installed.
-    static func hydrogen(_ kind: String, for test: String = #function) -> [URL] {
+    public static func hydrogen(_ kind: String, for test: String = #function) -> [URL] {
         let root = "/usr/share/hydrogen/data/drumkits"
         let chosen = [
             "kick": ["ElectricEmpireKit/EE_Kick_Hard_2.flac", "ForzeeStereo/Kick-2.wav",
