@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "AudioIO", dependencies: ["CSndfile", "CSoxr"]),
         .target(name: "DSP", dependencies: ["CFFTW"]),
         .target(name: "Plot", dependencies: ["CCairo", "DSP"]),
-        .target(name: "ModelHost", dependencies: ["Torch", "AudioIO"]),
+        .target(name: "ModelHost", dependencies: ["Torch", "AudioIO", "DSP"]),
         .target(name: "Dataset", dependencies: ["AudioIO", "DSP", "CEbur128", "CAubio"]),
         .target(name: "Engine", dependencies: ["Torch", "AudioIO", "DSP", "CJack"]),
         .target(
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
         .testTarget(name: "DrumVAETests", dependencies: ["DrumVAE", "TestSupport"]),
-        .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "TestSupport"]),
+        .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "DSP", "TestSupport"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ],

@@ -150,7 +150,7 @@ public final class PhaseReconstructor: @unchecked Sendable {
     public func reconstruct(magnitude: [Float], method: PhaseMethod, iterations: Int = 100,
                             momentum: Float = 0.99, tolerance: Float = 1e-3, seed: UInt64 = 0) -> [Float] {
         precondition(magnitude.count == frames * bins, "magnitude must be \(frames) × \(bins)")
-        var rng = SplitMix64(seed: seed)
+        var rng = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
         magnitude.withUnsafeBufferPointer { mag in
             let m = mag.baseAddress!
             switch method {
@@ -376,20 +376,6 @@ public final class PhaseReconstructor: @unchecked Sendable {
     }
 }
 
-/// A small, fast, seedable generator (Steele et al.'s SplitMix64), so random phases repeat.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func nextUnitFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
-}
 
 extension PhaseReconstruction {
     /// The result of dropping a signal's phase and reconstructing it.

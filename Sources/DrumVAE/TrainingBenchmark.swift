@@ -1,4 +1,5 @@
 import AudioIO
+import DSP
 import Foundation
 import Torch
 

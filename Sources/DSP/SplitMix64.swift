@@ -1,0 +1,30 @@
+import Foundation
+
+/// A small, fast, seedable generator (Steele et al.'s SplitMix64): random phases, latent
+/// noise, data order and test signals that repeat exactly from a seed, without touching
+/// the system generator or libtorch's.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1), 53 bits.
+    public mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// Uniform in [0, 1), 24 bits.
+    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
+
+    /// Standard normal (Box-Muller).
+    public mutating func nextGaussian() -> Float {
+        let u = max(nextUnit(), 1e-12), v = nextUnit()
+        return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
+    }
+}
