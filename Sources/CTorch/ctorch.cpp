@@ -13,6 +13,7 @@
 #include <cstring>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 
 // The handle structs, the thread-local last error and PROTECT are shared with
 // autograd.cpp through internal.h.
@@ -220,6 +221,42 @@ int tb_module_deepcopy(tb_module m, tb_module *out) {
     *out = new tb_module_s{m->module.deepcopy()};
     return 0;
   })
+}
+
+// A deep copy whose parameters are the original's tensors: every buffer (streaming
+// caches included) and plain attribute is its own, the weights are shared. Instances
+// of one model then read the same weights, which stay in the shared cache while
+// several of them run (inference never writes parameters).
+int tb_module_instance_sharing_parameters(tb_module m, tb_module *out) {
+  PROTECT({
+    torch::jit::Module copy = m->module.deepcopy();
+    std::unordered_map<std::string, torch::jit::Module> originals;
+    for (const auto &entry : m->module.named_modules()) originals.emplace(entry.name, entry.value);
+    for (const auto &entry : copy.named_modules()) {
+      auto found = originals.find(entry.name);
+      if (found == originals.end()) continue;
+      torch::jit::Module sub = entry.value;
+      for (const auto &parameter : sub.named_parameters(/*recurse=*/false)) {
+        sub.setattr(parameter.name, found->second.attr(parameter.name));
+      }
+    }
+    *out = new tb_module_s{std::move(copy)};
+    return 0;
+  })
+}
+
+int tb_module_parameters_shared(tb_module a, tb_module b) {
+  try {
+    auto pa = a->module.named_parameters(true), pb = b->module.named_parameters(true);
+    if (pa.size() != pb.size()) return 0;
+    auto ia = pa.begin();
+    for (auto ib = pb.begin(); ib != pb.end(); ++ia, ++ib) {
+      if ((*ia).name != (*ib).name || !(*ia).value.is_same((*ib).value)) return 0;
+    }
+    return 1;
+  } catch (...) {
+    return 0;
+  }
 }
 
 int tb_module_save(tb_module m, const char *path) {

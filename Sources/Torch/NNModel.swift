@@ -77,13 +77,14 @@ public final class NNModel: @unchecked Sendable {
 
     private init(copying other: NNModel) throws {
         url = other.url
-        module = try other.module.copy()
+        module = try other.module.instanceSharingParameters()
         sampleRate = other.sampleRate
         methods = other.methods
         attributeNames = other.attributeNames
     }
 
-    /// An independent instance of the same model (its own parameters, buffers and streaming state).
+    /// An independent instance of the same model: its own buffers, attributes and
+    /// streaming state; the weights (parameters) are shared with this one, read-only.
     public func instance() throws -> NNModel { try NNModel(copying: self) }
 
     private static func readSampleRate(_ module: ScriptModule) -> Int? {

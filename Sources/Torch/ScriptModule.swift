@@ -56,6 +56,22 @@ public final class ScriptModule: @unchecked Sendable {
         return ScriptModule(handle: out!, name: name)
     }
 
+    /// A copy for another stream of the same model: its own buffers (streaming caches
+    /// included) and attributes, the same parameter tensors as this module. Instances
+    /// made this way read one copy of the weights (less memory, and the weights stay
+    /// in the shared cache while several instances run). Inference never writes
+    /// parameters; do not train an instance made this way.
+    public func instanceSharingParameters() throws -> ScriptModule {
+        var out: tb_module?
+        try check(tb_module_instance_sharing_parameters(handle, &out), "\(name): making an instance of the model")
+        return ScriptModule(handle: out!, name: name)
+    }
+
+    /// Whether `other` holds this module's parameter tensors (not copies of them).
+    public func sharesParameters(with other: ScriptModule) -> Bool {
+        tb_module_parameters_shared(handle, other.handle) == 1
+    }
+
     /// Saves the module as a TorchScript file.
     public func save(to url: URL) throws {
         try check(tb_module_save(handle, url.path), url.path)

@@ -86,6 +86,16 @@ struct NNModelTests {
         #expect(aSecond != bSecond, "the cache carries the previous block into this one")
     }
 
+    @Test func instancesShareWeightsNotState() throws {
+        let model = try NNModel(contentsOf: Self.deterministic)
+        let a = try model.instance(), b = try model.instance()
+        #expect(a.module.sharesParameters(with: b.module))
+        #expect(a.module.sharesParameters(with: model.module))
+        // A deep copy holds copies of the weights, not the same tensors.
+        let copy = try model.module.copy()
+        #expect(!copy.sharesParameters(with: model.module))
+    }
+
     @Test func seedingMakesNoiseRepeatable() throws {
         let model = try NNModel(contentsOf: Self.streaming)
         let input = Self.noise(512, seed: 3)

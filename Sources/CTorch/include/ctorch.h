@@ -45,6 +45,10 @@ const char *tb_version(void);
 int tb_module_load(const char *path, tb_module *out);
 /* An independent copy: parameters and buffers (streaming state) are copied. */
 int tb_module_deepcopy(tb_module m, tb_module *out);
+/* Like tb_module_deepcopy, but the copy's parameters are the original's tensors (shared, read-only during inference). */
+int tb_module_instance_sharing_parameters(tb_module m, tb_module *out);
+/* 1 when both modules hold the same parameter tensors (same names, same tensors), else 0. */
+int tb_module_parameters_shared(tb_module a, tb_module b);
 int tb_module_save(tb_module m, const char *path);
 void tb_module_free(tb_module m);
 /* Names of every compiled method, separated by '\n'. */
