@@ -9,6 +9,9 @@ public final class TrainedRun {
     public let model: DrumVAEModel
     /// The step the checkpoint was saved at.
     public let step: Int
+    /// The generation prior fitted when training ended (RUN/prior.json); nil for a run
+    /// without one (then N(0, T²)).
+    public let prior: LatentPrior?
 
     /// Loads RUN/config.json and RUN/checkpoint.pt.
     public init(_ url: URL) throws {
@@ -23,6 +26,7 @@ public final class TrainedRun {
             throw DrumVAEError(path: folder.checkpoint.path, reason: error.reason)
         }
         step = Int(try archive.tensor("step").item())
+        prior = FileManager.default.fileExists(atPath: folder.prior.path) ? try LatentPrior.read(from: folder.prior) : nil
     }
 
     /// The class index for a name, or an error naming the ones the run knows.
@@ -77,7 +81,22 @@ public final class TrainedRun {
 
     /// New one-shots from the prior; for a conditional model, of `className` or of classes
     /// drawn in turn. Returns (class name or nil, samples) per one-shot.
+    ///
+    /// With a fitted prior (RUN/prior.json) the latents come from its class mixture
+    /// (`className` picks one class's component; a conditional model is decoded with the
+    /// class its latent was drawn for); without one, from N(0, T²).
     public func generate(count: Int, className: String?, temperature: Double, seed: UInt64) throws -> [(String?, [Float])] {
+        if let prior {
+            let draws: [(latent: [Float], className: String)]
+            do {
+                draws = try prior.sample(count: count, temperature: temperature, seed: seed, className: className)
+            } catch let error as DrumVAEError {
+                throw DrumVAEError(path: folder.prior.path, reason: error.reason)
+            }
+            let classes: [Int]? = config.conditional ? draws.map { config.classes.firstIndex(of: $0.className) ?? 0 } : nil
+            let audio = try decode(draws.map(\.latent), classes: classes)
+            return audio.enumerated().map { i, x in (config.conditional || className != nil ? draws[i].className : nil, finish(x)) }
+        }
         let index = try classIndex(className)
         let latents = try sampleLatents(count: count, temperature: temperature, seed: seed)
         let classes: [Int]? = config.conditional ? (0..<count).map { index ?? ($0 % config.classes.count) } : nil

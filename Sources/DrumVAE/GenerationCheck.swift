@@ -35,7 +35,7 @@ public struct GenerationCheck: Codable, Sendable {
     /// Generates `count` one-shots from the prior and measures them against the training clips.
     public static func run(_ run: TrainedRun, dataset: OneShotDataset, count: Int, seed: UInt64,
                            temperature: Double = 1) throws -> (GenerationCheck, [[Float]]) {
-        let spectrum = try MultiScaleSpectrum(sizes: run.config.lossScales)
+        let spectrum = try MultiScaleSpectrum.evaluation()
         // The validation reconstruction distance, as training reports it.
         let validation = dataset.validation.map(\.samples)
         let means = try run.encode(validation).map(\.mean)

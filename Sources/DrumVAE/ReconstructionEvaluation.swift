@@ -17,9 +17,10 @@ public enum ReconstructionEvaluation {
         public var convergenceDB: Double
     }
 
-    public static func run(_ trained: TrainedRun, dataset: OneShotDataset, griffinLimIterations: Int = 32) throws -> [Row] {
+    public static func run(_ trained: TrainedRun, dataset: OneShotDataset, griffinLimIterations: Int = 32,
+                           phaseReconstructionIterations: Int = 100) throws -> [Row] {
         let c = trained.config
-        let spectrum = try MultiScaleSpectrum(sizes: c.lossScales)
+        let spectrum = try MultiScaleSpectrum.evaluation()
         let clips = dataset.validation
         let audio = clips.map(\.samples)
         let means = try trained.encode(audio).map(\.mean)
@@ -34,7 +35,7 @@ public enum ReconstructionEvaluation {
         var rows = [try row(c.representation == .complex ? "decoder phase" : "zero phase", decoded)]
         if c.representation == .magnitude {
             let stft = STFT(size: c.fftSize, hop: c.hop, window: .hann)
-            var inverted: [[Float]] = []
+            var inverted: [[Float]] = [], best: [[Float]] = []
             for (i, z) in means.enumerated() {
                 let magnitude = try Torch.withoutGradients {
                     let zt = try Tensor(z, shape: [1, c.latentSize])
@@ -45,8 +46,16 @@ public enum ReconstructionEvaluation {
                 inverted.append(try PhaseReconstruction.reconstruct(magnitude: magnitude, frames: c.frames, bins: c.bins, stft: stft,
                                                                     method: .gla, iterations: griffinLimIterations,
                                                                     length: c.clipSamples, seed: UInt64(i)))
+                if phaseReconstructionIterations > 0 {
+                    best.append(try PhaseReconstruction.reconstruct(magnitude: magnitude, frames: c.frames, bins: c.bins, stft: stft,
+                                                                    method: .pghiFGLA, iterations: phaseReconstructionIterations,
+                                                                    length: c.clipSamples, seed: UInt64(i)))
+                }
             }
             rows.append(try row("Griffin-Lim \(griffinLimIterations)", inverted))
+            if phaseReconstructionIterations > 0 {
+                rows.append(try row("PGHI+FGLA \(phaseReconstructionIterations)", best))
+            }
         }
         return rows
     }

@@ -12,6 +12,9 @@ public final class MultiScaleSpectrum {
         windows = try sizes.map { try Tensor.hannWindow($0) }
     }
 
+    /// The evaluation metric's scales: FFT sizes 2048, 1024, 512, 256 and 128.
+    public static func evaluation() throws -> MultiScaleSpectrum { try MultiScaleSpectrum() }
+
     func magnitudes(_ audio: Tensor, _ k: Int) throws -> Tensor {
         try magnitude(audio.stft(nFFT: sizes[k], hop: sizes[k] / 4, window: windows[k]))
     }

@@ -55,6 +55,7 @@ public struct RunFolder: Sendable {
     public var log: URL { url.appendingPathComponent("log.jsonl") }
     public var split: URL { url.appendingPathComponent("split.json") }
     public var report: URL { url.appendingPathComponent("report.html") }
+    public var prior: URL { url.appendingPathComponent("prior.json") }
 }
 
 /// The training loop: β-VAE with KL warm-up, AdamW, gradient clipping, a log, and
@@ -71,13 +72,14 @@ public final class Trainer {
     public let dataset: OneShotDataset
     let core: TrainingCore
     var optimizer: AdamOptimizer { core.optimizer }
-    var spectrum: MultiScaleSpectrum { core.spectrum }
+    var spectrum: MultiScaleSpectrum { core.evaluation }
     public private(set) var step = 0
     private var permutations: [Int: [Int]] = [:]
 
     /// Opens a new run (refusing a folder that already holds one) or resumes one.
     public init(request: TrainingRequest) throws {
         Torch.applyDefaults()
+        TrainingAllocator.configure()
         folder = RunFolder(request.run)
         let fm = FileManager.default
         var config = request.config
@@ -235,6 +237,7 @@ public final class Trainer {
                         "stepsPerSecond": rate(), "seconds": Date().timeIntervalSince(start)])
         }
         if step != lastCheckpoint || !FileManager.default.fileExists(atPath: folder.checkpoint.path) { try saveCheckpoint() }
+        try fitPrior()
         let v = try validate()
         if step % config.validateEvery != 0 {
             try append(["step": step, "validationLoss": v.loss, "validationConvergenceDB": v.convergenceDB])
@@ -242,6 +245,24 @@ public final class Trainer {
         return TrainingSummary(step: step, trainingClips: dataset.training.count, validationClips: dataset.validation.count,
                                validationLoss: v.loss, validationConvergenceDB: v.convergenceDB, stepsPerSecond: rate(),
                                interrupted: interrupted)
+    }
+
+    /// Fits the generation prior (`LatentPrior`) to the training clips' posterior means and
+    /// writes RUN/prior.json.
+    public func fitPrior() throws {
+        let means: [[Float]] = try Torch.withoutGradients {
+            var out: [[Float]] = []
+            let clips = dataset.training
+            let d = config.latentSize
+            for start in stride(from: 0, to: clips.count, by: 16) {
+                let chunk = Array(clips[start..<min(clips.count, start + 16)])
+                let x = try Tensor(chunk.flatMap(\.samples), shape: [chunk.count, config.clipSamples])
+                let mean = try model.encode(x).mean.floats()
+                for r in 0..<chunk.count { out.append(Array(mean[r * d..<(r + 1) * d])) }
+            }
+            return out
+        }
+        try LatentPrior.fit(latents: means, classes: dataset.training.map(\.className), step: step).write(to: folder.prior)
     }
 
     /// Drops log lines after the checkpoint's step (a killed process may have logged past it).
@@ -264,7 +285,10 @@ public final class Trainer {
 public final class TrainingCore {
     public let model: DrumVAEModel
     let optimizer: AdamOptimizer
+    /// The training loss's scales (`config.lossScales`).
     let spectrum: MultiScaleSpectrum
+    /// The evaluation metric's scales (always 2048 … 128).
+    let evaluation: MultiScaleSpectrum
     var config: DrumVAEConfig { model.config }
 
     public init(model: DrumVAEModel) throws {
@@ -272,6 +296,7 @@ public final class TrainingCore {
         optimizer = try AdamOptimizer(parameters: model.parameters, learningRate: model.config.learningRate,
                                       beta1: 0.9, beta2: 0.999, weightDecay: 1e-4, decoupled: true)
         spectrum = try MultiScaleSpectrum(sizes: model.config.lossScales)
+        evaluation = try MultiScaleSpectrum.evaluation()
     }
 
     /// The reconstruction loss of the configured representation.

@@ -44,6 +44,7 @@ public enum TrainingBenchmark {
     public static func run(config: DrumVAEConfig, steps: Int, rounds: Int, python: URL,
                            progress: (Double) -> Void) throws -> Result {
         Torch.applyDefaults()
+        TrainingAllocator.configure()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("timbre-bench-train-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -71,6 +72,8 @@ public enum TrainingBenchmark {
             progress((Double(round) + 0.5) / Double(rounds + 1))
             let process = Process()
             process.executableURL = python
+            // The reference runs with the same allocator settings as this process.
+            process.environment = ProcessInfo.processInfo.environment.merging(TrainingAllocator.environment) { _, new in new }
             process.arguments = [script.path, configJSON, dir.appendingPathComponent("batch.npy").path, String(steps),
                                  String(Torch.intraOpThreads)]
             let out = Pipe(), err = Pipe()

@@ -55,6 +55,9 @@ struct Train: ParsableCommand {
     @Option(help: "Steps of KL warm-up.")
     var klWarmup: Int = 1000
 
+    @Option(help: ArgumentHelp("FFT sizes of the training loss, comma-separated (the evaluation always uses 2048,1024,512,256,128).", valueName: "sizes"))
+    var lossScales: String = "2048,1024,512,256,128"
+
     @Option(help: "Learning rate (AdamW).")
     var learningRate: Double = 1e-3
 
@@ -72,6 +75,10 @@ struct Train: ParsableCommand {
     func validate() throws {
         if minutes == nil && steps == nil { throw ValidationError("give --minutes or --steps") }
         if batch < 1 || latent < 1 || channels < 16 { throw ValidationError("--batch and --latent must be at least 1, --channels at least 16") }
+        let scales = lossScales.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        if scales.isEmpty || scales.contains(where: { $0 == nil || $0! < 16 || $0! & ($0! - 1) != 0 }) {
+            throw ValidationError("--loss-scales is a comma-separated list of powers of two from 16 up, e.g. 2048,512,128")
+        }
         if Representation(rawValue: representation) == nil { throw ValidationError("--representation is complex or magnitude") }
     }
 
@@ -87,6 +94,7 @@ struct Train: ParsableCommand {
         config.beta = beta
         config.klWarmupSteps = klWarmup
         config.learningRate = learningRate
+        config.lossScales = lossScales.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         config.checkpointEvery = max(1, checkpointEvery)
         config.validateEvery = max(1, validateEvery)
         let request = TrainingRequest(dataset: URL(fileURLWithPath: dataset), run: URL(fileURLWithPath: out),

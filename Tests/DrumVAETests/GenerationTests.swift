@@ -20,6 +20,13 @@ struct GenerationTests {
         try train(kit: kit.url, run: runURL, steps: 150, config: config)
         let run = try TrainedRun(runURL)
         let dataset = try OneShotDataset(directory: kit.url, sampleRate: 44100, clipSamples: 88200)
+        // The prior fitted when training ended: one component per class of the training split.
+        let prior = try #require(run.prior, "train writes RUN/prior.json")
+        #expect(prior.components.map(\.className) == Array(Set(dataset.training.map(\.className))).sorted())
+        #expect(prior.latentSize == config.latentSize && prior.step == 150)
+        // An unconditional run still generates by class, from that class's part of the prior.
+        let kicks = try run.generate(count: 3, className: "kick", temperature: 1, seed: 2)
+        #expect(kicks.map(\.0) == ["kick", "kick", "kick"])
         let (check, shots) = try GenerationCheck.run(run, dataset: dataset, count: 100, seed: 11)
         #expect(shots.count == 100)
         func summary(_ values: [Double]) -> String { String(format: "%.2f…%.2f", values.min()!, values.max()!) }

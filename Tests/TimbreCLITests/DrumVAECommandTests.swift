@@ -40,7 +40,7 @@ struct DrumVAECommandTests {
         let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "4", "--conditional"] + Self.tiny)
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stdout.contains("step 4:"))
-        for name in ["config.json", "checkpoint.pt", "log.jsonl", "split.json"] {
+        for name in ["config.json", "checkpoint.pt", "log.jsonl", "split.json", "prior.json"] {
             #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent(name).path), "\(name) missing")
         }
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]

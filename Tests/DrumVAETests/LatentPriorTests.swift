@@ -1,0 +1,77 @@
+import DSP
+import Foundation
+import Testing
+import TestSupport
+@testable import DrumVAE
+
+/// The generation prior fitted to the training latents: one Gaussian per class.
+struct LatentPriorTests {
+    /// Two well separated classes with known means and spreads.
+    static func clusters() -> (latents: [[Float]], classes: [String]) {
+        var rng = SplitMix64(seed: 3)
+        var latents: [[Float]] = [], classes: [String] = []
+        for i in 0..<600 {
+            let kick = i % 3 != 0
+            let centre: [Float] = kick ? [4, -2, 0] : [-3, 1, 2]
+            let spread: Float = kick ? 0.5 : 0.2
+            let a = rng.nextGaussian(), b = rng.nextGaussian(), c = rng.nextGaussian()
+            // Correlated first two dimensions.
+            latents.append([centre[0] + spread * a, centre[1] + spread * (0.8 * a + 0.6 * b), centre[2] + spread * c])
+            classes.append(kick ? "kick" : "hat")
+        }
+        return (latents, classes)
+    }
+
+    @Test func fitsEachClassAndSamplesFromIt() throws {
+        let (latents, classes) = Self.clusters()
+        let prior = try LatentPrior.fit(latents: latents, classes: classes, step: 7)
+        #expect(prior.components.map(\.className) == ["hat", "kick"])
+        let kick = try #require(prior.components.first { $0.className == "kick" })
+        #expect(abs(kick.weight - 400.0 / 600) < 1e-9)
+        #expect(abs(kick.mean[0] - 4) < 0.1 && abs(kick.mean[1] + 2) < 0.1)
+
+        let draws = try prior.sample(count: 4000, temperature: 1, seed: 1, className: "kick")
+        #expect(draws.allSatisfy { $0.className == "kick" })
+        let x = draws.map { Double($0.latent[0]) }, y = draws.map { Double($0.latent[1]) }
+        let mx = x.reduce(0, +) / Double(x.count), my = y.reduce(0, +) / Double(y.count)
+        let sx = (x.map { ($0 - mx) * ($0 - mx) }.reduce(0, +) / Double(x.count)).squareRoot()
+        let sy = (y.map { ($0 - my) * ($0 - my) }.reduce(0, +) / Double(y.count)).squareRoot()
+        let correlation = zip(x, y).map { ($0 - mx) * ($1 - my) }.reduce(0, +) / Double(x.count) / (sx * sy)
+        #expect(abs(mx - 4) < 0.05 && abs(my + 2) < 0.05)
+        #expect(abs(sx - 0.5) < 0.05, "spread of the kick cluster: \(sx)")
+        #expect(correlation > 0.6, "the covariance keeps the correlation (0.8 in the data, shrunk 10%): \(correlation)")
+
+        // Without a class: both, by weight; the temperature scales the spread.
+        let mixed = try prior.sample(count: 3000, temperature: 1, seed: 2)
+        let kicks = mixed.filter { $0.className == "kick" }.count
+        #expect(abs(Double(kicks) / 3000 - 2.0 / 3) < 0.03)
+        let cold = try prior.sample(count: 2000, temperature: 0.1, seed: 3, className: "hat")
+        #expect(cold.allSatisfy { abs($0.latent[0] + 3) < 0.2 })
+        #expect(try prior.sample(count: 5, temperature: 1, seed: 9) .map(\.latent) == prior.sample(count: 5, temperature: 1, seed: 9).map(\.latent))
+        #expect(throws: DrumVAEError.self) { try prior.sample(count: 1, temperature: 1, seed: 1, className: "snare") }
+    }
+
+    @Test func aClassWithOneClipBorrowsThePooledSpread() throws {
+        var (latents, classes) = Self.clusters()
+        latents.append([0, 0, 0])
+        classes.append("tom")
+        let prior = try LatentPrior.fit(latents: latents, classes: classes, step: 1)
+        let draws = try prior.sample(count: 500, temperature: 1, seed: 4, className: "tom")
+        #expect(draws.allSatisfy { $0.latent.allSatisfy(\.isFinite) })
+        let spread = draws.map { Double($0.latent[0] * $0.latent[0]) }.reduce(0, +) / 500
+        // Mostly the pooled within-class variance (kicks 0.25, hats 0.04, about 0.18 pooled), not
+        // the spread between classes (about 12 along the first dimension).
+        #expect(spread > 0.05 && spread < 0.3, "a lone clip still gets a class-sized spread to draw from: \(spread)")
+    }
+
+    @Test func roundTripsThroughItsFile() throws {
+        let (latents, classes) = Self.clusters()
+        let prior = try LatentPrior.fit(latents: latents, classes: classes, step: 12)
+        let dir = TemporaryDirectory()
+        try prior.write(to: dir.file("prior.json"))
+        #expect(try LatentPrior.read(from: dir.file("prior.json")) == prior)
+        try Data("{".utf8).write(to: dir.file("bad.json"))
+        let error = try #require(throws: DrumVAEError.self) { try LatentPrior.read(from: dir.file("bad.json")) }
+        #expect(error.description.contains("bad.json"))
+    }
+}
