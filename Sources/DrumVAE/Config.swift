@@ -27,7 +27,7 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     public var batchSize = 8
     public var learningRate = 1e-3
     /// The KL weight after warm-up (β-VAE).
-    public var beta = 0.01
+    public var beta = 1e-4
     /// Steps over which β rises linearly from 0.
     public var klWarmupSteps = 1000
     public var gradientClip = 1.0
@@ -35,7 +35,7 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     public var checkpointEvery = 200
     public var validateEvery = 200
     /// FFT sizes of the multi-scale spectral loss and of the evaluation.
-    public var lossScales = [2048, 1024, 512, 256, 128]
+    public var lossScales = [1024]
 
     public init() {}
 

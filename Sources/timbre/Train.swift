@@ -50,13 +50,13 @@ struct Train: ParsableCommand {
     var channels: Int = 96
 
     @Option(help: "KL weight after warm-up.")
-    var beta: Double = 0.01
+    var beta: Double = 1e-4
 
     @Option(help: "Steps of KL warm-up.")
     var klWarmup: Int = 1000
 
     @Option(help: ArgumentHelp("FFT sizes of the training loss, comma-separated (the evaluation always uses 2048,1024,512,256,128).", valueName: "sizes"))
-    var lossScales: String = "2048,1024,512,256,128"
+    var lossScales: String = "1024"
 
     @Option(help: "Learning rate (AdamW).")
     var learningRate: Double = 1e-3
