@@ -34,6 +34,14 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     public var seed: UInt64 = 1
     public var checkpointEvery = 200
     public var validateEvery = 200
+    /// Weight of the log-magnitude term of the reconstruction loss against spectral
+    /// convergence (nil in runs made before it existed: 1).
+    public var logWeight: Double? = nil
+    public var logMagnitudeWeight: Double { logWeight ?? 1 }
+    /// Complex model: steps trained first on the magnitude maps alone, with the magnitude
+    /// baseline's loss (cheap: no inverse STFT), before the waveform loss takes over.
+    public var magnitudeWarmupSteps: Int? = nil
+    public var magnitudeWarmup: Int { magnitudeWarmupSteps ?? 0 }
     /// FFT sizes of the multi-scale spectral loss and of the evaluation.
     public var lossScales = [1024]
 

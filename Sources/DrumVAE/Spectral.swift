@@ -21,13 +21,13 @@ public final class MultiScaleSpectrum {
 
     /// Mean over scales of spectral convergence ‖S − Ŝ‖/‖S‖ (whole batch) plus the mean
     /// absolute difference of log-magnitudes. `target` and `output` are [B, samples].
-    public func loss(_ target: Tensor, _ output: Tensor) throws -> Tensor {
+    public func loss(_ target: Tensor, _ output: Tensor, logWeight: Double = 1) throws -> Tensor {
         var total: Tensor?
         for k in sizes.indices {
             let s = try magnitudes(target, k), y = try magnitudes(output, k)
             let convergence = try (s - y).norm() / (s.norm() + 1e-7)
             let logDistance = try ((s + 1e-5).log() - (y + 1e-5).log()).abs().mean()
-            let term = try convergence + logDistance
+            let term = try convergence + logDistance * logWeight
             total = try total.map { try $0 + term } ?? term
         }
         return try total! / Double(sizes.count)

@@ -300,16 +300,18 @@ public final class TrainingCore {
     }
 
     /// The reconstruction loss of the configured representation.
-    func reconstructionLoss(_ x: Tensor, _ z: Tensor, _ condition: Tensor?) throws -> Tensor {
-        switch config.representation {
-        case .complex:
-            return try spectrum.loss(x, model.decode(z, condition: condition))
-        case .magnitude:
+    /// `magnitudeOnly`: the magnitude baseline's loss on the decoder's magnitude maps (the
+    /// complex model's warm-up).
+    func reconstructionLoss(_ x: Tensor, _ z: Tensor, _ condition: Tensor?, magnitudeOnly: Bool = false) throws -> Tensor {
+        switch (config.representation, magnitudeOnly) {
+        case (.complex, false):
+            return try spectrum.loss(x, model.decode(z, condition: condition), logWeight: config.logMagnitudeWeight)
+        case (.magnitude, _), (.complex, true):
             // The baseline learns magnitudes only, at its own STFT resolution.
             let target = try magnitude(x.stft(nFFT: config.fftSize, hop: config.hop, window: model.window))
             let mag = try model.decodeLogMagnitude(z, condition: condition).exp()
             let convergence = try (target - mag).norm() / (target.norm() + 1e-7)
-            return try convergence + ((target + 1e-5).log() - (mag + 1e-5).log()).abs().mean()
+            return try convergence + ((target + 1e-5).log() - (mag + 1e-5).log()).abs().mean() * config.logMagnitudeWeight
         }
     }
 
@@ -324,7 +326,7 @@ public final class TrainingCore {
         Torch.manualSeed(config.seed &* 1_000_003 &+ UInt64(step))
         let (mean, logVariance) = try model.encode(x)
         let z = try mean + (logVariance * 0.5).exp() * Tensor.randn(mean.shape)
-        let reconstruction = try reconstructionLoss(x, z, condition)
+        let reconstruction = try reconstructionLoss(x, z, condition, magnitudeOnly: step < config.magnitudeWarmup)
         let kl = try ((mean.square() + logVariance.exp() - logVariance - 1.0) * 0.5).sum([1]).mean()
         let loss = try reconstruction + kl * beta(at: step)
         try optimizer.zeroGrad()

@@ -21,6 +21,10 @@ public struct CapacityResult: Codable, Sendable {
         public var averageLoad: Double
         /// Time per block over all nodes during the measured seconds: median, 99th percentile, longest (ms).
         public var blockMilliseconds: [Double] = []
+        /// Measured windows at this count: more than 1 when a window had a dropout or an xrun
+        /// and the count was measured again (`retried`: each failed window's dropouts, xruns).
+        public var attempts: Int = 1
+        public var retried: [Int]? = nil
     }
 
     public var model: String
@@ -57,7 +61,7 @@ public enum CapacityBenchmark {
     /// one runs; otherwise starts `jackd -d dummy` under a name of its own at the
     /// model's rate and stops it at the end.
     public static func run(model url: URL, block: Int, seconds: Double, period: Int = 512, server: String? = nil,
-                           maximumNodes: Int? = nil, workerRealtimePriority: Int = 0, workerNice: Int = 0, inferenceAllowance: Double = 1, log: (String) -> Void) throws -> CapacityResult {
+                           maximumNodes: Int? = nil, retries: Int = 1, workerRealtimePriority: Int = 0, workerNice: Int = 0, inferenceAllowance: Double = 1, log: (String) -> Void) throws -> CapacityResult {
         Torch.applyDefaults()
         Torch.intraOpThreads = 1
         let folder = url.deletingLastPathComponent()
@@ -122,17 +126,33 @@ public enum CapacityBenchmark {
             try instrument.createNow(NodeSpec(label: "n\(count)", model: resolved.lastPathComponent, block: block))
             // Let the new node's first blocks pass; its join is reported apart.
             Thread.sleep(forTimeInterval: 1 + 3 * blockSeconds)
-            let joined = totals()
+            var joined = totals()
             let newNodeDropouts = instrument.status().nodes.first { $0.label == "n\(count)" }?.dropouts ?? 0
+            let joinTotals = joined
             Thread.sleep(forTimeInterval: seconds)
-            let after = totals()
+            var after = totals()
+            // A single stray stall of the host (this is a VM) must not end the search: a count
+            // whose window had a dropout or an xrun is measured once more, and it counts only if
+            // that second window is clean. Overload fails both; both windows are reported.
+            var retried: [Int]?
+            var attempts = 1
+            while attempts <= retries, after.dropouts > joined.dropouts || after.xruns > joined.xruns {
+                retried = (retried ?? []) + [after.dropouts - joined.dropouts, after.xruns - joined.xruns]
+                log(String(format: "%d node(s): %d dropouts, %d xruns in %.0f s; measuring this count again",
+                           count, after.dropouts - joined.dropouts, after.xruns - joined.xruns, seconds))
+                joined = after
+                Thread.sleep(forTimeInterval: seconds)
+                after = totals()
+                attempts += 1
+            }
             // The measured window's blocks of every node (at most the last 1024 each).
             let window = Int(seconds / blockSeconds)
             let times = (1...count).flatMap { instrument.blockSeconds(of: "n\($0)").suffix(window) }.sorted()
             let spread = times.isEmpty ? [] : [times[times.count / 2], times[min(times.count - 1, times.count * 99 / 100)], times.last!].map { $0 * 1000 }
             let step = CapacityResult.Step(nodes: count, dropouts: after.dropouts - joined.dropouts, xruns: after.xruns - joined.xruns,
-                                           joinDropouts: joined.dropouts - before.dropouts, joinXruns: joined.xruns - before.xruns,
-                                           joinDropoutsOfNewNode: newNodeDropouts, averageLoad: after.load, blockMilliseconds: spread)
+                                           joinDropouts: joinTotals.dropouts - before.dropouts, joinXruns: joinTotals.xruns - before.xruns,
+                                           joinDropoutsOfNewNode: newNodeDropouts, averageLoad: after.load, blockMilliseconds: spread,
+                                           attempts: attempts, retried: retried)
             steps.append(step)
             if count == 1 {
                 let skip = Int((1 + 3 * blockSeconds) / blockSeconds)

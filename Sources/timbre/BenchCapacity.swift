@@ -9,6 +9,8 @@ struct BenchCapacity: ParsableCommand {
         discussion: """
         Uses the running JACK server, or starts `jackd -d dummy` under a name of its own (and stops it). \
         Adds nodes one at a time on a continuous input; each count runs --seconds after it joined. \
+        A count whose window has a dropout or an xrun is measured once more (--retries) and counts only \
+        if that window is clean, so one stray stall of the host does not end the search; both windows are printed. \
         The compute bound is cores × block duration ÷ the median time per block of one warm node with \
         one thread, measured first in the same run.
         """)
@@ -21,6 +23,9 @@ struct BenchCapacity: ParsableCommand {
 
     @Option(help: "Seconds each count of nodes must run cleanly.")
     var seconds: Double = 10
+
+    @Option(help: "Extra windows for a count whose window had a dropout or an xrun (0: the first failure ends the search).")
+    var retries: Int = 1
 
     @Option(help: "JACK buffer size when the benchmark starts its own server.")
     var period: Int = 512
@@ -43,7 +48,7 @@ struct BenchCapacity: ParsableCommand {
     func run() throws {
         guard block > 0, seconds > 0, period > 0 else { throw ValidationError("--block, --seconds and --period must be positive") }
         let result = try CapacityBenchmark.run(model: URL(fileURLWithPath: model), block: block, seconds: seconds,
-                                               period: period, server: server, workerRealtimePriority: realtimeWorkers ? 1 : 0, workerNice: workerNice,
+                                               period: period, server: server, retries: max(0, retries), workerRealtimePriority: realtimeWorkers ? 1 : 0, workerNice: workerNice,
                                                inferenceAllowance: inferenceAllowance) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

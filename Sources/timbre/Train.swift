@@ -58,6 +58,12 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("FFT sizes of the training loss, comma-separated (the evaluation always uses 2048,1024,512,256,128).", valueName: "sizes"))
     var lossScales: String = "1024"
 
+    @Option(help: "Weight of the log-magnitude term of the loss (spectral convergence has weight 1).")
+    var logWeight: Double = 1
+
+    @Option(help: "Complex model: steps trained on the magnitude maps alone (the baseline's loss) before the waveform loss.")
+    var magnitudeWarmup: Int = 0
+
     @Option(help: "Learning rate (AdamW).")
     var learningRate: Double = 1e-3
 
@@ -94,6 +100,8 @@ struct Train: ParsableCommand {
         config.beta = beta
         config.klWarmupSteps = klWarmup
         config.learningRate = learningRate
+        config.logWeight = logWeight
+        config.magnitudeWarmupSteps = magnitudeWarmup
         config.lossScales = lossScales.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         config.checkpointEvery = max(1, checkpointEvery)
         config.validateEvery = max(1, validateEvery)

@@ -57,6 +57,21 @@ func residentBytes() -> Int {
 /// The engine on a real jackd (dummy driver, a server name of its own, stopped at the end).
 @Suite(.serialized)
 struct JackTests {
+    /// `bench capacity` on the project's test model: starts its own dummy jackd, measures the
+    /// bound, adds nodes up to the cap, reports each count, and stops the server.
+    @Test func capacityBenchmarkRunsOnItsOwnServer() throws {
+        let model = TestPaths.fixture("models/tiny-deterministic.ts")
+        var lines: [String] = []
+        let result = try CapacityBenchmark.run(model: model, block: 512, seconds: 0.5, maximumNodes: 2) { lines.append($0) }
+        #expect(result.block == 512 && result.cores == ProcessInfo.processInfo.activeProcessorCount)
+        #expect(result.medianBlockMilliseconds > 0 && result.computeBound > 2, "a tiny model leaves room for many nodes")
+        #expect(result.steps.map(\.nodes) == Array(1...result.steps.count) && result.steps.count <= 2)
+        #expect(result.capacity == result.steps.filter { $0.dropouts == 0 && $0.xruns == 0 }.count)
+        #expect(result.capacity >= 1, "one node of a tiny model runs cleanly: \(lines.joined(separator: "; "))")
+        #expect(lines.contains { $0.contains("compute bound") })
+        if result.startedServer { #expect(!JackServer.isRunning(result.server)) }
+    }
+
     /// `serve --session` through JACK gives the samples `timbre render` gives, after latency
     /// alignment; a second node, staggered to another block phase (period 512, block 2048),
     /// gives its render's samples too, at the same reported latency.

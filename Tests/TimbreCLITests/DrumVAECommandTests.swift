@@ -37,7 +37,9 @@ struct DrumVAECommandTests {
         let kit = try Self.kit()
         let dir = TemporaryDirectory()
         let run = dir.file("run")
-        let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "4", "--conditional"] + Self.tiny)
+        // Two steps on the magnitude maps alone, then two with the waveform loss.
+        let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "4", "--conditional",
+                                   "--magnitude-warmup", "2", "--log-weight", "0.1"] + Self.tiny)
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stdout.contains("step 4:"))
         for name in ["config.json", "checkpoint.pt", "log.jsonl", "split.json", "prior.json"] {
@@ -45,6 +47,7 @@ struct DrumVAECommandTests {
         }
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
         let classes = try #require(config?["classes"] as? [String])
+        #expect(config?["magnitudeWarmupSteps"] as? Int == 2 && config?["logWeight"] as? Double == 0.1)
 
         let generated = dir.file("generated")
         let generate = try runTimbre(["generate", run.path, "--count", "3", "--class", classes[0], "--seed", "4", "--out", generated.path])
