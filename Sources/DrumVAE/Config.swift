@@ -58,21 +58,31 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     public var conditionSize: Int { conditional ? classes.count : 0 }
 
     public static func read(from url: URL) throws -> DrumVAEConfig {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw DrumVAEError(path: url.path, reason: "no such file (is this a run folder made by `timbre train`?)")
-        }
-        do {
-            return try JSONDecoder().decode(DrumVAEConfig.self, from: data)
-        } catch {
-            throw DrumVAEError(path: url.path, reason: "not a run configuration (\(error.localizedDescription))")
-        }
+        try readJSON(from: url, missing: "no such file (is this a run folder made by `timbre train`?)",
+                     invalid: "not a run configuration")
     }
 
-    public func write(to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeAtomically(try encoder.encode(self), to: url)
+    public func write(to url: URL) throws { try writeJSON(self, to: url, pretty: true) }
+}
+
+/// Decodes a run file, or throws one line naming it: `missing` when it is absent,
+/// `invalid` (with the decoder's reason) when it does not decode.
+func readJSON<T: Decodable>(_ type: T.Type = T.self, from url: URL, missing: String, invalid: String) throws -> T {
+    guard let data = FileManager.default.contents(atPath: url.path) else {
+        throw DrumVAEError(path: url.path, reason: missing)
     }
+    do {
+        return try JSONDecoder().decode(T.self, from: data)
+    } catch {
+        throw DrumVAEError(path: url.path, reason: "\(invalid) (\(error.localizedDescription))")
+    }
+}
+
+/// Encodes with sorted keys and writes atomically.
+func writeJSON<T: Encodable>(_ value: T, to url: URL, pretty: Bool) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+    try writeAtomically(try encoder.encode(value), to: url)
 }
 
 /// Writes data to a temporary file beside `url` and renames it into place.

@@ -99,21 +99,10 @@ public struct LatentPrior: Codable, Sendable, Equatable {
     }
 
     public static func read(from url: URL) throws -> LatentPrior {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw DrumVAEError(path: url.path, reason: "no such file")
-        }
-        do {
-            return try JSONDecoder().decode(LatentPrior.self, from: data)
-        } catch {
-            throw DrumVAEError(path: url.path, reason: "not a latent prior (\(error.localizedDescription))")
-        }
+        try readJSON(from: url, missing: "no such file", invalid: "not a latent prior")
     }
 
-    public func write(to url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try writeAtomically(try encoder.encode(self), to: url)
-    }
+    public func write(to url: URL) throws { try writeJSON(self, to: url, pretty: false) }
 
     static func meanVector(_ rows: [[Double]]) -> [Double] {
         let d = rows[0].count

@@ -185,6 +185,7 @@ public enum TrainingBenchmark {
             return torch.istft(spec, nfft, hop, nfft, self.window, center=True, length=L)
 
     windows = {n: torch.hann_window(n) for n in cfg["lossScales"]}
+    log_weight = cfg["logWeight"] if cfg.get("logWeight") is not None else 1.0
     def mags(x, n):
         s = torch.view_as_real(torch.stft(x, n, n // 4, n, windows[n], center=True, pad_mode="reflect", return_complex=True))
         return (s[..., 0].square() + s[..., 1].square() + 1e-10).sqrt()
@@ -193,7 +194,7 @@ public enum TrainingBenchmark {
         total = 0
         for n in cfg["lossScales"]:
             s, t = mags(x, n), mags(y, n)
-            total = total + (s - t).norm() / (s.norm() + 1e-7) + ((s + 1e-5).log() - (t + 1e-5).log()).abs().mean()
+            total = total + (s - t).norm() / (s.norm() + 1e-7) + ((s + 1e-5).log() - (t + 1e-5).log()).abs().mean() * log_weight
         return total / len(cfg["lossScales"])
 
     model = VAE()

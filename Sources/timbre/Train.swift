@@ -85,6 +85,7 @@ struct Train: ParsableCommand {
         if scales.isEmpty || scales.contains(where: { $0 == nil || $0! < 16 || $0! & ($0! - 1) != 0 }) {
             throw ValidationError("--loss-scales is a comma-separated list of powers of two from 16 up, e.g. 2048,512,128")
         }
+        if !(logWeight >= 0) || magnitudeWarmup < 0 { throw ValidationError("--log-weight and --magnitude-warmup must be 0 or more") }
         if Representation(rawValue: representation) == nil { throw ValidationError("--representation is complex or magnitude") }
     }
 
