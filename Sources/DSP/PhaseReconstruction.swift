@@ -172,6 +172,22 @@ public final class PhaseReconstructor: @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: audio, count: length))
     }
 
+    /// Audio for `magnitude` with Fast Griffin-Lim started from `initialPhase` (`frames × bins`,
+    /// radians) instead of a random or integrated one: the refinement of a phase a model predicted.
+    /// With 0 iterations it is the inverse STFT of magnitude and `initialPhase`.
+    public func refine(magnitude: [Float], initialPhase: [Float], iterations: Int, momentum: Float = 0.99) -> [Float] {
+        precondition(magnitude.count == frames * bins && initialPhase.count == frames * bins,
+                     "magnitude and phase must be \(frames) × \(bins)")
+        for i in 0..<(frames * bins) { phase[i] = initialPhase[i] }
+        magnitude.withUnsafeBufferPointer { mag in
+            let m = mag.baseAddress!
+            setFromPhase(m)
+            if iterations > 0 { griffinLim(m, iterations: iterations, momentum: momentum) }
+        }
+        synthesize()
+        return Array(UnsafeBufferPointer(start: audio, count: length))
+    }
+
     private func randomPhase(_ rng: inout SplitMix64) {
         for i in 0..<(frames * bins) { phase[i] = rng.nextUnitFloat() * 2 * .pi }
     }

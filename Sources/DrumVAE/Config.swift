@@ -42,6 +42,14 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     /// baseline's loss (cheap: no inverse STFT), before the waveform loss takes over.
     public var magnitudeWarmupSteps: Int? = nil
     public var magnitudeWarmup: Int { magnitudeWarmupSteps ?? 0 }
+    /// Complex model, during the magnitude warm-up: weight of the supervised phase loss on
+    /// the decoder's phase maps (nil in runs made before it existed: 0).
+    public var phaseWeight: Double? = nil
+    public var phaseLossWeight: Double { phaseWeight ?? 0 }
+    /// Complex model, after the warm-up: weight of the magnitude loss on the decoder's own
+    /// spectrum added to the waveform loss (nil in runs made before it existed: 0).
+    public var spectrumWeight: Double? = nil
+    public var spectrumLossWeight: Double { spectrumWeight ?? 0 }
     /// FFT sizes of the multi-scale spectral loss and of the evaluation.
     public var lossScales = [1024]
 

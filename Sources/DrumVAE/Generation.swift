@@ -61,6 +61,25 @@ public final class TrainedRun {
         }
     }
 
+    /// The decoder's STFT for one latent, frame-major (`frames × bins`, as `ComplexSpectrogram`):
+    /// magnitudes and phases (radians; zero for a magnitude run).
+    public func decodeSpectrum(_ latent: [Float], classIndex: Int = 0) throws -> (magnitude: [Float], phase: [Float]) {
+        try Torch.withoutGradients {
+            let z = try Tensor(latent, shape: [1, config.latentSize])
+            let condition = try model.condition(classes: [classIndex])
+            // [1, bins, frames, 2] → [frames, bins, 2]
+            let spec = try model.decodeSpectrum(z, condition: condition).squeeze(0).transpose(0, 1).clone().floats()
+            let cells = config.frames * config.bins
+            var magnitude = [Float](repeating: 0, count: cells), phase = magnitude
+            for i in 0..<cells {
+                let re = spec[2 * i], im = spec[2 * i + 1]
+                magnitude[i] = (re * re + im * im).squareRoot()
+                phase[i] = atan2(im, re)
+            }
+            return (magnitude, phase)
+        }
+    }
+
     /// Applies the fixed end fade (10 ms) and, if needed, one constant gain so the peak is at most -0.1 dBFS.
     public func finish(_ samples: [Float]) -> [Float] {
         var x = samples

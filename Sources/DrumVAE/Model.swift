@@ -94,7 +94,11 @@ public final class DrumVAEModel {
 
     /// The decoded STFT [B, bins, frames, 2]. For `.magnitude`, the phase is zero.
     func decodeSpectrum(_ z: Tensor, condition: Tensor?) throws -> Tensor {
-        let maps = try decoderMaps(z, condition: condition)
+        try spectrum(fromMaps: decoderMaps(z, condition: condition))
+    }
+
+    /// The STFT [B, bins, frames, 2] the decoder's maps describe.
+    func spectrum(fromMaps maps: Tensor) throws -> Tensor {
         let f = config.bins
         let logMagnitude = try maps.narrow(1, start: 0, length: f).clamp(max: 8)
         let mag = try logMagnitude.exp()

@@ -305,14 +305,71 @@ public final class TrainingCore {
     func reconstructionLoss(_ x: Tensor, _ z: Tensor, _ condition: Tensor?, magnitudeOnly: Bool = false) throws -> Tensor {
         switch (config.representation, magnitudeOnly) {
         case (.complex, false):
-            return try spectrum.loss(x, model.decode(z, condition: condition), logWeight: config.logMagnitudeWeight)
+            let maps = try model.decoderMaps(z, condition: condition)
+            let audio = try model.spectrum(fromMaps: maps).istft(nFFT: config.fftSize, hop: config.hop, window: model.window,
+                                                                  length: config.clipSamples)
+            let loss = try spectrum.loss(x, audio, logWeight: config.logMagnitudeWeight)
+            guard config.spectrumLossWeight > 0 else { return loss }
+            // Keep the decoder's own magnitudes on the clip's: the waveform loss alone lets the
+            // spectrum drift into inconsistent energy that the overlap-add cancels.
+            return try loss + spectrumLoss(x, maps: maps) * config.spectrumLossWeight
         case (.magnitude, _), (.complex, true):
-            // The baseline learns magnitudes only, at its own STFT resolution.
-            let target = try magnitude(x.stft(nFFT: config.fftSize, hop: config.hop, window: model.window))
-            let mag = try model.decodeLogMagnitude(z, condition: condition).exp()
-            let convergence = try (target - mag).norm() / (target.norm() + 1e-7)
-            return try convergence + ((target + 1e-5).log() - (mag + 1e-5).log()).abs().mean() * config.logMagnitudeWeight
+            return try spectrumLoss(x, maps: model.decoderMaps(z, condition: condition))
         }
+    }
+
+    /// The loss on the decoder's maps at its own STFT resolution: spectral convergence and
+    /// log-magnitude distance (the magnitude baseline's whole loss), plus for the complex model
+    /// the supervised phase loss when `phaseWeight` > 0.
+    func spectrumLoss(_ x: Tensor, maps: Tensor) throws -> Tensor {
+        let spec = try x.stft(nFFT: config.fftSize, hop: config.hop, window: model.window)
+        let target = try magnitude(spec)
+        let f = config.bins
+        let mag = try maps.narrow(1, start: 0, length: f).clamp(max: 8).exp()
+        let convergence = try (target - mag).norm() / (target.norm() + 1e-7)
+        let loss = try convergence + ((target + 1e-5).log() - (mag + 1e-5).log()).abs().mean() * config.logMagnitudeWeight
+        guard config.representation == .complex, config.phaseLossWeight > 0 else { return loss }
+        return try loss + phaseLoss(maps.narrow(1, start: f, length: f), maps.narrow(1, start: 2 * f, length: f),
+                                    spec: spec, magnitude: target) * config.phaseLossWeight
+    }
+
+    /// Supervised phase loss for the complex decoder's phase maps (a, b) [B, bins, frames]
+    /// against the clip's own STFT: magnitude-weighted 1 − cos of the phase difference, of
+    /// the phase itself, of its derivative along frequency (group delay: where in the frame
+    /// the energy sits, what Griffin-Lim smears at onsets) and along time (instantaneous
+    /// frequency). Derivatives are compared as unit complex ratios, so no phase is unwrapped.
+    func phaseLoss(_ a: Tensor, _ b: Tensor, spec: Tensor, magnitude target: Tensor) throws -> Tensor {
+        let norm = try (a.square() + b.square() + 1e-6).rsqrt()
+        let pa = try a * norm, pb = try b * norm
+        let (ta, tb, weight) = try Torch.withoutGradients {
+            let last = spec.shape.count - 1
+            let floor = try target + 1e-7
+            return (try spec.narrow(last, start: 0, length: 1).squeeze(last) / floor,
+                    try spec.narrow(last, start: 1, length: 1).squeeze(last) / floor,
+                    target)
+        }
+        // 1 − cos(φ̂ − φ) weighted by w, normalised by Σw.
+        func distance(_ c: Tensor, _ w: Tensor) throws -> Tensor {
+            try ((c * -1.0 + 1.0) * w).sum() / (w.sum() + 1e-7)
+        }
+        // Unit ratio u[i+1]·conj(u[i]) along `dim`.
+        func ratio(_ re: Tensor, _ im: Tensor, dim: Int) throws -> (Tensor, Tensor) {
+            let n = re.shape[dim] - 1
+            let r0 = try re.narrow(dim, start: 0, length: n), r1 = try re.narrow(dim, start: 1, length: n)
+            let i0 = try im.narrow(dim, start: 0, length: n), i1 = try im.narrow(dim, start: 1, length: n)
+            return (try r1 * r0 + i1 * i0, try i1 * r0 - r1 * i0)
+        }
+        var total = try distance(pa * ta + pb * tb, weight)
+        for dim in [1, 2] {
+            let (pr, pi) = try ratio(pa, pb, dim: dim)
+            let (tr, ti) = try ratio(ta, tb, dim: dim)
+            let n = weight.shape[dim] - 1
+            let w = try Torch.withoutGradients {
+                try (weight.narrow(dim, start: 0, length: n) * weight.narrow(dim, start: 1, length: n)).sqrt()
+            }
+            total = try total + distance(pr * tr + pi * ti, w)
+        }
+        return try total / 3.0
     }
 
     /// β at step s: linear warm-up from 0.

@@ -89,11 +89,11 @@ struct BenchReconstruction: ParsableCommand {
             print(String(decoding: try encoder.encode(rows), as: UTF8.self))
             return
         }
-        print("run".padding(toLength: 24, withPad: " ", startingAt: 0) + "representation  inversion          step  clips  spectral convergence")
+        print("run".padding(toLength: 24, withPad: " ", startingAt: 0) + "representation  inversion                    step  clips  spectral convergence")
         for r in rows {
             print(r.run.padding(toLength: 24, withPad: " ", startingAt: 0)
                   + r.representation.padding(toLength: 16, withPad: " ", startingAt: 0)
-                  + r.inversion.padding(toLength: 17, withPad: " ", startingAt: 0)
+                  + r.inversion.padding(toLength: 27, withPad: " ", startingAt: 0)
                   + String(format: "%6d %6d  %8.2f dB", r.step, r.clips, r.convergenceDB))
         }
     }

@@ -64,6 +64,12 @@ struct Train: ParsableCommand {
     @Option(help: "Complex model: steps trained on the magnitude maps alone (the baseline's loss) before the waveform loss.")
     var magnitudeWarmup: Int = 0
 
+    @Option(help: "Complex model: weight of the supervised phase loss (phase, group delay, instantaneous frequency) during the magnitude warm-up.")
+    var phaseWeight: Double = 0
+
+    @Option(help: "Complex model: weight of the magnitude loss on the decoder's own spectrum, added to the waveform loss after the warm-up.")
+    var spectrumWeight: Double = 0
+
     @Option(help: "Learning rate (AdamW).")
     var learningRate: Double = 1e-3
 
@@ -85,7 +91,9 @@ struct Train: ParsableCommand {
         if scales.isEmpty || scales.contains(where: { $0 == nil || $0! < 16 || $0! & ($0! - 1) != 0 }) {
             throw ValidationError("--loss-scales is a comma-separated list of powers of two from 16 up, e.g. 2048,512,128")
         }
-        if !(logWeight >= 0) || magnitudeWarmup < 0 { throw ValidationError("--log-weight and --magnitude-warmup must be 0 or more") }
+        if !(logWeight >= 0) || magnitudeWarmup < 0 || !(phaseWeight >= 0) || !(spectrumWeight >= 0) {
+            throw ValidationError("--log-weight, --magnitude-warmup, --phase-weight and --spectrum-weight must be 0 or more")
+        }
         if Representation(rawValue: representation) == nil { throw ValidationError("--representation is complex or magnitude") }
     }
 
@@ -103,6 +111,8 @@ struct Train: ParsableCommand {
         config.learningRate = learningRate
         config.logWeight = logWeight
         config.magnitudeWarmupSteps = magnitudeWarmup
+        config.phaseWeight = phaseWeight
+        config.spectrumWeight = spectrumWeight
         config.lossScales = lossScales.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         config.checkpointEvery = max(1, checkpointEvery)
         config.validateEvery = max(1, validateEvery)

@@ -33,13 +33,24 @@ struct DrumVAECommandTests {
         #expect(result.stdout.contains("USAGE"))
     }
 
+    @Test(arguments: ["--log-weight", "--magnitude-warmup", "--phase-weight", "--spectrum-weight"])
+    func negativeLossSettingsAreRefused(_ flag: String) throws {
+        let dir = TemporaryDirectory()
+        let result = try runTimbre(["train", dir.url.path, "--out", dir.file("run").path, "--steps", "1", flag + "=-1"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("must be 0 or more"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("run").path))
+    }
+
     @Test func trainGenerateMorphEncodeExport() throws {
         let kit = try Self.kit()
         let dir = TemporaryDirectory()
         let run = dir.file("run")
-        // Two steps on the magnitude maps alone, then two with the waveform loss.
+        // Two steps on the decoder's spectrum (with the phase loss), then two with the waveform
+        // loss (plus the spectrum loss).
         let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "4", "--conditional",
-                                   "--magnitude-warmup", "2", "--log-weight", "0.1"] + Self.tiny)
+                                   "--magnitude-warmup", "2", "--log-weight", "0.1", "--phase-weight", "0.5",
+                                   "--spectrum-weight", "0.25"] + Self.tiny)
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stdout.contains("step 4:"))
         for name in ["config.json", "checkpoint.pt", "log.jsonl", "split.json", "prior.json"] {
@@ -48,6 +59,7 @@ struct DrumVAECommandTests {
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
         let classes = try #require(config?["classes"] as? [String])
         #expect(config?["magnitudeWarmupSteps"] as? Int == 2 && config?["logWeight"] as? Double == 0.1)
+        #expect(config?["phaseWeight"] as? Double == 0.5 && config?["spectrumWeight"] as? Double == 0.25)
 
         let generated = dir.file("generated")
         let generate = try runTimbre(["generate", run.path, "--count", "3", "--class", classes[0], "--seed", "4", "--out", generated.path])

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+import TestSupport
+import Torch
+@testable import DrumVAE
+
+/// `timbre bench reconstruction`'s measurement and the complex model's extra losses.
+@Suite(.serialized)
+struct ReconstructionEvaluationTests {
+    /// The supervised phase loss: 0 for the clip's own phase; a constant rotation of every bin
+    /// by π/2 costs the phase term fully (1) and the two derivative terms nothing, so a third;
+    /// the conjugate phase (time reversed within each frame) costs all three.
+    @Test func phaseLossMeasuresPhaseAndItsDerivatives() throws {
+        var config = smallConfig(steps: 2)
+        config.representation = .complex
+        let model = try DrumVAEModel(config: config)
+        let core = try TrainingCore(model: model)
+        let clip = Drums.kick(seconds: 0.5) + Drums.snare(seconds: 0.5)
+        let x = try Tensor(clip, shape: [1, clip.count])
+        let spec = try x.stft(nFFT: config.fftSize, hop: config.hop, window: model.window)
+        let target = try magnitude(spec)
+        let re = try spec.narrow(3, start: 0, length: 1).squeeze(3), im = try spec.narrow(3, start: 1, length: 1).squeeze(3)
+        let own = try core.phaseLoss(re, im, spec: spec, magnitude: target).item()
+        let rotated = try core.phaseLoss(im * -1.0, re, spec: spec, magnitude: target).item()
+        let conjugate = try core.phaseLoss(re, im * -1.0, spec: spec, magnitude: target).item()
+        print("phase loss: own \(own), rotated by π/2 \(rotated), conjugate \(conjugate)")
+        #expect(own < 1e-3)
+        #expect(Swift.abs(rotated - 1.0 / 3) < 1e-3)
+        #expect(conjugate > 0.3)
+    }
+
+    /// Every row the benchmark prints, for both representations, on runs trained in the test
+    /// (the complex one with the phase loss in its warm-up and the spectrum loss after it).
+    @Test func rowsForBothRepresentations() throws {
+        let kit = try makeTestKit(perKit: 4, kits: ["HardElectro1", "ElectricEmpireKit"])
+        let dir = TemporaryDirectory()
+        var complex = smallConfig(steps: 4)
+        complex.magnitudeWarmupSteps = 2
+        complex.phaseWeight = 0.5
+        complex.spectrumWeight = 0.5
+        var baseline = smallConfig(steps: 4)
+        baseline.representation = .magnitude
+        try train(kit: kit.url, run: dir.file("complex"), steps: 4, config: complex)
+        try train(kit: kit.url, run: dir.file("magnitude"), steps: 4, config: baseline)
+        let dataset = try OneShotDataset(directory: kit.url, sampleRate: 44100, clipSamples: 88200)
+        let complexRows = try ReconstructionEvaluation.run(TrainedRun(dir.file("complex")), dataset: dataset,
+                                                           griffinLimIterations: 2, phaseReconstructionIterations: 2)
+        let magnitudeRows = try ReconstructionEvaluation.run(TrainedRun(dir.file("magnitude")), dataset: dataset,
+                                                             griffinLimIterations: 2, phaseReconstructionIterations: 2)
+        #expect(complexRows.map(\.inversion) == ["decoder phase", "decoder phase + FGLA 2", "true phase (ceiling)"])
+        #expect(magnitudeRows.map(\.inversion) == ["zero phase", "Griffin-Lim 2", "PGHI+FGLA 2", "true phase (ceiling)"])
+        for row in complexRows + magnitudeRows {
+            #expect(row.clips == dataset.validation.count && row.step == 4)
+            #expect(row.convergenceDB.isFinite, "\(row.run) \(row.inversion)")
+        }
+    }
+}
