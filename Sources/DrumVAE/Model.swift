@@ -112,11 +112,6 @@ public final class DrumVAEModel {
         }
     }
 
-    /// The decoder's log-magnitudes [B, bins, frames] (the magnitude model's own output).
-    func decodeLogMagnitude(_ z: Tensor, condition: Tensor?) throws -> Tensor {
-        try decoderMaps(z, condition: condition).narrow(1, start: 0, length: config.bins).clamp(max: 8)
-    }
-
     /// Audio [B, samples] for latents [B, D]: the inverse STFT of the decoded spectrum
     /// (zero phase for the magnitude model).
     public func decode(_ z: Tensor, condition: Tensor? = nil) throws -> Tensor {
