@@ -58,7 +58,7 @@ struct BenchTrain: ParsableCommand {
 struct BenchReconstruction: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconstruction",
-        abstract: "Drum VAE: validation multi-scale spectral convergence (FFT 2048..128) of runs; magnitude-only runs with zero phase and Griffin-Lim.")
+        abstract: "Drum VAE: validation multi-scale spectral convergence (FFT 2048..128) of runs; magnitude-only runs with zero phase and Griffin-Lim; each run's true-phase ceiling; the bar's margins.")
 
     @Argument(help: "Run folders made by `timbre train`.")
     var runs: [String]
@@ -96,5 +96,6 @@ struct BenchReconstruction: ParsableCommand {
                   + r.inversion.padding(toLength: 27, withPad: " ", startingAt: 0)
                   + String(format: "%6d %6d  %8.2f dB", r.step, r.clips, r.convergenceDB))
         }
+        for line in ReconstructionEvaluation.barSummary(rows) { print(line) }
     }
 }
