@@ -26,7 +26,7 @@ struct DrumVAECommandTests {
         }
     }
 
-    @Test(arguments: [["train"], ["generate"], ["morph"], ["encode"], ["export"], ["bench", "train"]])
+    @Test(arguments: [["train"], ["generate"], ["morph"], ["encode"], ["export"], ["bench", "train"], ["bench", "reconstruction"]])
     func helpIsThere(_ path: [String]) throws {
         let result = try runTimbre(path + ["--help"])
         #expect(result.status == 0)
@@ -95,6 +95,24 @@ struct DrumVAECommandTests {
         #expect(described.stdout.contains("encode       [1, 1, 5, 1024]"))
         #expect(described.stdout.contains("forward      [1, 1, 1, 1]"))
         #expect(described.stdout.contains("44100 Hz"))
+    }
+
+    /// `bench reconstruction` on a complex and a magnitude run: every row, and the bar's line.
+    @Test func benchReconstructionMeasuresBothRepresentations() throws {
+        let kit = try Self.kit()
+        let dir = TemporaryDirectory()
+        for (name, extra) in [("ours", [String]()), ("baseline", ["--representation", "magnitude"])] {
+            let train = try runTimbre(["train", kit.url.path, "--out", dir.file(name).path, "--steps", "2", "--no-report"] + Self.tiny + extra)
+            #expect(train.status == 0, "\(train.stderr)")
+        }
+        let bench = try runTimbre(["bench", "reconstruction", dir.file("ours").path, dir.file("baseline").path,
+                                   "--dataset", kit.url.path, "--iterations", "2"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        for inversion in ["decoder phase", "decoder phase + FGLA 2", "zero phase", "Griffin-Lim 2", "PGHI+FGLA 100", "true phase (ceiling)"] {
+            #expect(bench.stdout.contains(inversion), "no '\(inversion)' row in:\n\(bench.stdout)")
+        }
+        #expect(bench.stdout.contains("against baseline: zero phase"))
+        #expect(bench.stdout.contains("the bar (3 dB better than both) is"))
     }
 
     @Test func badInputIsOneLineAndExitsWithOne() throws {
