@@ -36,8 +36,7 @@ public enum ReconstructionEvaluation {
                 let met = margins.allSatisfy { $0.1 >= margin }
                 lines.append("\(best.run) (\(best.inversion), \(String(format: "%.2f", best.convergenceDB)) dB) against \(run): "
                              + margins.map { "\($0.0) \(String(format: "%+.2f", $0.1)) dB" }.joined(separator: ", ")
-                             + (met ? ": the bar (\(String(format: "%g", margin)) dB better than both) is met"
-                                    : ": the bar (\(String(format: "%g", margin)) dB better than both) is not met"))
+                             + ": the bar (\(String(format: "%g", margin)) dB better than both) is \(met ? "met" : "not met")")
             }
         }
         return lines
