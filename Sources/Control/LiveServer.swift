@@ -19,6 +19,10 @@ public enum LiveServer {
         public var workerRealtimePriority = 0
         /// Nice value of the inference workers.
         public var workerNice = 0
+        /// Nodes of the same model, method and block share batched calls (see `Instrument.Configuration.batchNodes`).
+        public var batchNodes = true
+        /// The most nodes one batched call carries.
+        public var batchLimit = 8
 
         public init() {}
     }
@@ -32,6 +36,8 @@ public enum LiveServer {
             configuration.inferenceAllowance = options.inferenceAllowance
             configuration.workerRealtimePriority = options.workerRealtimePriority
             configuration.workerNice = options.workerNice
+            configuration.batchNodes = options.batchNodes
+            configuration.batchLimit = options.batchLimit
         }
         let instrument = driver.instrument
         let done = DispatchSemaphore(value: 0)

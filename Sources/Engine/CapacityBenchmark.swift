@@ -25,6 +25,8 @@ public struct CapacityResult: Codable, Sendable {
         /// and the count was measured again (`retried`: each failed window's dropouts, xruns).
         public var attempts: Int = 1
         public var retried: [Int]? = nil
+        /// Nodes per batched call, averaged over the nodes' lanes since they started (nil: no lanes).
+        public var averageBatch: Double? = nil
     }
 
     public var model: String
@@ -51,6 +53,9 @@ public struct CapacityResult: Codable, Sendable {
     public var realtimeWorkers: Int
     /// Nice value the workers ran at.
     public var workerNice: Int
+    /// Whether nodes shared batched calls (lanes), and the most per call.
+    public var batched: Bool = false
+    public var batchLimit: Int = 0
 
     /// capacity ÷ compute bound.
     public var ratio: Double { computeBound > 0 ? Double(capacity) / computeBound : 0 }
@@ -61,7 +66,8 @@ public enum CapacityBenchmark {
     /// one runs; otherwise starts `jackd -d dummy` under a name of its own at the
     /// model's rate and stops it at the end.
     public static func run(model url: URL, block: Int, seconds: Double, period: Int = 512, server: String? = nil,
-                           maximumNodes: Int? = nil, retries: Int = 1, workerRealtimePriority: Int = 0, workerNice: Int = 0, inferenceAllowance: Double = 1, log: (String) -> Void) throws -> CapacityResult {
+                           maximumNodes: Int? = nil, retries: Int = 1, workerRealtimePriority: Int = 0, workerNice: Int = 0, inferenceAllowance: Double = 1,
+                           batch: Bool = true, batchLimit: Int = 8, log: (String) -> Void) throws -> CapacityResult {
         Torch.applyDefaults()
         Torch.intraOpThreads = 1
         let folder = url.deletingLastPathComponent()
@@ -98,6 +104,8 @@ public enum CapacityBenchmark {
             $0.workerRealtimePriority = workerRealtimePriority
             $0.workerNice = workerNice
             $0.inferenceAllowance = inferenceAllowance
+            $0.batchNodes = batch
+            $0.batchLimit = batchLimit
         }
         defer { driver.stop() }
         try driver.start(connect: false)
@@ -109,10 +117,12 @@ public enum CapacityBenchmark {
         try tap.client.connect(tap.outputName(0), "\(driver.client.name):in_1")
         tap.start()
 
-        func totals() -> (dropouts: Int, xruns: Int, load: Double) {
+        func totals() -> (dropouts: Int, xruns: Int, load: Double, batch: Double?) {
             let status = instrument.status()
             let load = status.nodes.isEmpty ? 0 : status.nodes.map(\.load).reduce(0, +) / Double(status.nodes.count)
-            return (status.nodes.map(\.dropouts).reduce(0, +), status.xruns, load)
+            let batches = status.nodes.compactMap { $0.lane?.averageBatch }
+            let batch = batches.isEmpty ? nil : batches.reduce(0, +) / Double(batches.count)
+            return (status.nodes.map(\.dropouts).reduce(0, +), status.xruns, load, batch)
         }
 
         var steps: [CapacityResult.Step] = []
@@ -120,7 +130,8 @@ public enum CapacityBenchmark {
         var workerMedian = standalone
         var bound = Double(cores) * blockSeconds / standalone
         var count = 0
-        while count < (maximumNodes ?? 32) {
+        // With lanes, nodes share calls and the count can pass the bound (which is one node alone).
+        while count < (maximumNodes ?? (batch ? 64 : 32)) {
             count += 1
             let before = totals()
             try instrument.createNow(NodeSpec(label: "n\(count)", model: resolved.lastPathComponent, block: block))
@@ -153,7 +164,7 @@ public enum CapacityBenchmark {
             let step = CapacityResult.Step(nodes: count, dropouts: after.dropouts - joined.dropouts, xruns: after.xruns - joined.xruns,
                                            joinDropouts: joinTotals.dropouts - before.dropouts, joinXruns: joinTotals.xruns - before.xruns,
                                            joinDropoutsOfNewNode: newNodeDropouts, averageLoad: after.load, blockMilliseconds: spread,
-                                           attempts: attempts, retried: retried)
+                                           attempts: attempts, retried: retried, averageBatch: after.batch)
             steps.append(step)
             if count == 1 {
                 let skip = Int((1 + 3 * blockSeconds) / blockSeconds)
@@ -163,18 +174,20 @@ public enum CapacityBenchmark {
                 log(String(format: "one warm node on its worker: median %.2f ms per block; compute bound %.2f nodes on %d cores",
                            workerMedian * 1000, bound, cores))
             }
-            log(String(format: "%d node(s): %d dropouts, %d xruns in %.0f s (joining: %d dropouts, %d of them on the new node, %d xruns); load %.0f%% per node; block %.2f / %.2f / %.2f ms (median / p99 / max)",
+            log(String(format: "%d node(s): %d dropouts, %d xruns in %.0f s (joining: %d dropouts, %d of them on the new node, %d xruns); load %.0f%% per node; block %.2f / %.2f / %.2f ms (median / p99 / max)%@",
                        count, step.dropouts, step.xruns, seconds, step.joinDropouts, step.joinDropoutsOfNewNode, step.joinXruns, step.averageLoad * 100,
-                       spread.first ?? 0, spread.count > 1 ? spread[1] : 0, spread.last ?? 0))
+                       spread.first ?? 0, spread.count > 1 ? spread[1] : 0, spread.last ?? 0,
+                       step.averageBatch.map { String(format: "; %.1f nodes per batched call", $0) } ?? ""))
             guard step.dropouts == 0, step.xruns == 0 else { break }
             capacity = count
-            if Double(count) > bound + 1 { break }
+            if !batch, Double(count) > bound + 1 { break }
         }
         return CapacityResult(model: resolved.path, block: block, sampleRate: rate, period: driver.client.bufferSize, seconds: seconds,
                               cores: cores, medianBlockMilliseconds: workerMedian * 1000,
                               standaloneBlockMilliseconds: standalone * 1000, computeBound: bound, capacity: capacity,
                               steps: steps, server: serverName, startedServer: started != nil, inferenceAllowance: inferenceAllowance,
-                              realtimeWorkers: instrument.status().realtimeWorkers, workerNice: workerNice)
+                              realtimeWorkers: instrument.status().realtimeWorkers, workerNice: workerNice,
+                              batched: batch, batchLimit: batchLimit)
     }
 
     private static func median(_ values: [Double]) -> Double {

@@ -52,6 +52,12 @@ public final class Instrument: @unchecked Sendable {
         /// the audio cycles when the period is shorter than the block (nil: live yes, offline no,
         /// where it would change a render's output and gain nothing).
         public var staggerBlocks: Bool? = nil
+        /// Live: nodes of the same model, method and block share batched calls on one instance
+        /// per worker (`BatchLane`), each node keeping its own streaming state, when the model's
+        /// state has a row per batch element (RAVE's streaming exports do). Offline renders never batch.
+        public var batchNodes = true
+        /// The most nodes one batched call carries.
+        public var batchLimit = 8
 
         public init(sampleRate: Int, period: Int, modelsDirectories: [URL]) {
             self.sampleRate = sampleRate
@@ -69,6 +75,12 @@ public final class Instrument: @unchecked Sendable {
     private let producer = Mutex<Void>(())
     private let state = Mutex<State>(State())
     private let loader = DispatchQueue(label: "timbre.loader")
+    /// Lanes by model, method and block (or why that model cannot batch), made on first use.
+    private let lanes = Mutex<[String: LaneEntry]>([:])
+    private enum LaneEntry {
+        case refused(String)
+        case lanes([BatchLane])
+    }
     private var janitor: DispatchSourceTimer?
     /// The audio cycle now (the driver updates it when JACK's buffer size changes).
     let period: Atomic<Int>
@@ -200,6 +212,10 @@ public final class Instrument: @unchecked Sendable {
             if let ports { ports.unregisterPorts(node.ports) }
             return .freed(label: spec.label)
         }
+        if !configuration.offline, configuration.batchNodes, !node.resamples, let lane = lane(for: node) {
+            // On failure the node simply runs alone on its own instance.
+            if (try? node.attach(to: lane)) != nil { lane.add(node) }
+        }
         send(.add(Unmanaged.passUnretained(node).toOpaque()))
         // Nodes that take this label as their input now follow this node.
         let followers = state.withLock { state in
@@ -207,6 +223,41 @@ public final class Instrument: @unchecked Sendable {
         }
         for follower in followers { send(.source(nodeID: follower, KernelSource(kind: .node, nodeID: id))) }
         return .created(label: spec.label, latency: node.latency)
+    }
+
+    /// The lane with the fewest members among those for nodes like `node` (one per worker),
+    /// made the first time, after a probe of the model on a throwaway copy; nil when the model
+    /// cannot batch (the reason is kept for `status`).
+    private func lane(for node: Node) -> BatchLane? {
+        let key = BatchLane.key(of: node)
+        var entry = lanes.withLock { $0[key] }
+        if entry == nil {
+            do {
+                let support = try BatchLane.support(like: node, model: try library.instance(of: node.modelURL))
+                if case .unsupported(let reason) = support {
+                    entry = .refused(reason)
+                } else {
+                    let made = try (0..<max(1, configuration.workers)).map { _ in
+                        let lane = try BatchLane(like: node, model: try library.instance(of: node.modelURL), support: support,
+                                                 capacity: configuration.batchLimit)
+                        lane.warmUp()
+                        return lane
+                    }
+                    entry = .lanes(made)
+                }
+            } catch {
+                entry = .refused("\(error)")
+            }
+            lanes.withLock { $0[key] = entry }
+        }
+        guard case .lanes(let list)? = entry else { return nil }
+        return list.min { $0.memberCount < $1.memberCount }
+    }
+
+    /// Why nodes of a model (file, method, block) run alone, when a probe refused batching.
+    func batchRefusal(for node: Node) -> String? {
+        if case .refused(let reason)? = lanes.withLock({ $0[BatchLane.key(of: node)] }) { return reason }
+        return nil
     }
 
     /// Fades a node out and frees it (its model and buffers once it has left the graph).
@@ -245,6 +296,10 @@ public final class Instrument: @unchecked Sendable {
             return state.fading.filter { $0.retiredFromGraph && !$0.scheduled.load(ordering: .acquiring) }
         }
         guard !released.isEmpty else { return }
+        // Out of its lane first: this waits for a worker running the lane, which then never sees the node again.
+        for node in released {
+            if let lanePointer = node.lanePointer { Unmanaged<BatchLane>.fromOpaque(lanePointer).takeUnretainedValue().remove(node) }
+        }
         // Ports go before the node leaves `fading`: a new node of the same label waits for that.
         if let ports { for node in released { ports.unregisterPorts(node.ports) } }
         state.withLock { state in state.fading.removeAll { node in released.contains { $0 === node } } }
@@ -401,7 +456,13 @@ public final class Instrument: @unchecked Sendable {
                 blocks: node.blocksDone.load(ordering: .relaxed), errors: node.modelErrors.load(ordering: .relaxed),
                 lastError: node.lastError.withLock { $0 }, peakDBFS: [dB(node.peakLeft), dB(node.peakRight)],
                 input: (inputs[node.id] ?? node.spec.input).description,
-                seed: node.seeded.load(ordering: .relaxed) ? node.seedBits.load(ordering: .relaxed) : nil)
+                seed: node.seeded.load(ordering: .relaxed) ? node.seedBits.load(ordering: .relaxed) : nil,
+                lane: node.lanePointer.map { pointer in
+                    let lane = Unmanaged<BatchLane>.fromOpaque(pointer).takeUnretainedValue()
+                    let calls = lane.calls.load(ordering: .relaxed)
+                    return LaneStatus(members: lane.memberCount,
+                                      averageBatch: calls > 0 ? (Double(lane.streams.load(ordering: .relaxed)) / Double(calls) * 100).rounded() / 100 : 0)
+                })
         }
         return EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),
                             workers: pool?.count ?? 0, realtimeWorkers: pool?.realtimeWorkers.load(ordering: .relaxed) ?? 0,
@@ -444,6 +505,15 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var peakDBFS: [Double]
     public var input: String
     public var seed: UInt64?
+    /// Nodes sharing this node's batched calls (itself included), and the average number of
+    /// nodes per call; nil when the node runs alone on its own instance.
+    public var lane: LaneStatus?
+}
+
+/// A node's share of batched calls (see `BatchLane`).
+public struct LaneStatus: Codable, Sendable, Equatable {
+    public var members: Int
+    public var averageBatch: Double
 }
 
 /// The engine in `timbre status`.

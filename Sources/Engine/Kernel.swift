@@ -31,6 +31,9 @@ final class Kernel: @unchecked Sendable {
     let maxFrames: Int
     static let nodeCapacity = 256
     private let nodes: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// Lanes to schedule at the end of this cycle (audio thread; duplicates are skipped then).
+    private let dueLanes: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private var dueLaneCount = 0
     /// Nodes in the graph (audio thread).
     private(set) var count = 0
     /// Control side -> audio thread (the producer side is serialised by the instrument).
@@ -63,6 +66,8 @@ final class Kernel: @unchecked Sendable {
         self.staggers = staggers ?? !inline
         nodes = .allocate(capacity: Self.nodeCapacity)
         nodes.initialize(repeating: nil, count: Self.nodeCapacity)
+        dueLanes = .allocate(capacity: Self.nodeCapacity)
+        dueLanes.initialize(repeating: nil, count: Self.nodeCapacity)
         mix = .allocate(capacity: maxFrames)
         mix.initialize(repeating: 0, count: maxFrames)
         chain = .allocate(capacity: maxFrames)
@@ -73,6 +78,7 @@ final class Kernel: @unchecked Sendable {
 
     deinit {
         nodes.deallocate()
+        dueLanes.deallocate()
         mix.deallocate()
         chain.deallocate()
         silence.deallocate()
@@ -134,6 +140,8 @@ final class Kernel: @unchecked Sendable {
             }
         }
 
+        scheduleDueLanes()
+
         // Retire nodes that finished fading out.
         var kept = 0
         for i in 0..<count {
@@ -149,9 +157,19 @@ final class Kernel: @unchecked Sendable {
         clock += n
     }
 
-    /// Hands a node to the workers unless it is already queued or running.
+    /// Hands a node to the workers unless it is already queued or running; a node in a
+    /// lane hands its lane instead (marked by the pointer's low bit in the ready queue).
     @inline(__always)
     private func schedule(_ pointer: UnsafeMutableRawPointer, _ node: Node) {
+        if let lanePointer = node.lanePointer {
+            // At the end of the cycle, once every member has written this cycle's input:
+            // members whose blocks complete together then share one call.
+            if dueLaneCount < Self.nodeCapacity {
+                dueLanes[dueLaneCount] = lanePointer
+                dueLaneCount += 1
+            }
+            return
+        }
         guard node.scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         if ready.push(pointer) {
             if let wake { sem_post(wake) }
@@ -161,13 +179,47 @@ final class Kernel: @unchecked Sendable {
         }
     }
 
+    /// Added to a lane's pointer in the ready queue (objects are 16-byte aligned).
+    static let laneTag = 1
+
+    /// Hands the lanes whose members completed blocks this cycle to the workers.
+    @inline(__always)
+    private func scheduleDueLanes() {
+        for i in 0..<dueLaneCount {
+            let lanePointer = dueLanes[i]!
+            Unmanaged<BatchLane>.fromOpaque(lanePointer)._withUnsafeGuaranteedRef { lane in
+                guard lane.scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+                if ready.push(lanePointer + Self.laneTag) {
+                    if let wake { sem_post(wake) }
+                } else {
+                    lane.scheduled.store(false, ordering: .releasing)
+                    overflows.wrappingAdd(1, ordering: .relaxed)
+                }
+            }
+        }
+        dueLaneCount = 0
+    }
+
     private func applyCommands(frames n: Int) {
         while let command = commands.pop() {
             switch command {
             case .add(let pointer):
                 if count < Self.nodeCapacity {
-                    let phase = staggers ? Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { quietestPhase(for: $0, period: n) } : 0
-                    Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { $0.start(phase: phase, clock: clock) }
+                    Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { node in
+                        guard staggers else { return node.start(phase: 0, clock: clock) }
+                        guard let lanePointer = node.lanePointer else {
+                            return node.start(phase: quietestPhase(for: node, period: n), clock: clock)
+                        }
+                        // A lane's members complete their blocks together, so they batch:
+                        // the first takes the quietest phase, the others its alignment.
+                        Unmanaged<BatchLane>.fromOpaque(lanePointer)._withUnsafeGuaranteedRef { lane in
+                            let anchor = lane.alignment.load(ordering: .relaxed)
+                            let block = node.serverBlock
+                            let phase = anchor >= 0 ? ((clock - anchor) % block + block) % block : quietestPhase(for: node, period: n)
+                            node.start(phase: phase, clock: clock)
+                            if anchor < 0 { lane.alignment.store(node.blockAlignment.load(ordering: .relaxed), ordering: .relaxed) }
+                        }
+                    }
                     nodes[count] = pointer
                     count += 1
                 } else if !retired.push(pointer) {
@@ -301,6 +353,10 @@ final class WorkerPool: @unchecked Sendable {
             sem_wait(semaphore)
             guard running.load(ordering: .acquiring) else { return }
             guard let pointer = consumer.withLock({ _ in kernel.ready.pop() }) else { continue }
+            if Int(bitPattern: pointer) & Kernel.laneTag != 0 {
+                Unmanaged<BatchLane>.fromOpaque(pointer - Kernel.laneTag).takeUnretainedValue().run()
+                continue
+            }
             let node = Unmanaged<Node>.fromOpaque(pointer).takeUnretainedValue()
             repeat {
                 node.runPendingBlocks(skipLate: true)

@@ -39,11 +39,11 @@ final class Node: @unchecked Sendable {
     private let model: NNModel
     private let firstCall: ScriptMethod  // forward, encode or prior
     private let decodeCall: ScriptMethod?
-    private let firstInChannels: Int, firstInFrames: Int
-    private let latentFrames: Int
-    private var modelIn: [Float]
-    private var firstOut: [Float]
-    private var audioOut: [Float]
+    let firstInChannels: Int, firstInFrames: Int
+    let latentFrames: Int
+    var modelIn: [Float]
+    var firstOut: [Float]
+    var audioOut: [Float]
     private var serverIn: [Float]
     private var currentBias: [Float], currentScale: [Float], currentValues: [Float]
     private var consumedTriggers = 0
@@ -57,6 +57,30 @@ final class Node: @unchecked Sendable {
 
     /// Set while the node sits in the ready queue or a worker runs it.
     let scheduled = Atomic<Bool>(false)
+
+    // MARK: Lane (live only: batched calls with other nodes of the same model)
+
+    /// The lane that runs this node's blocks together with its siblings', unretained for the
+    /// audio thread (the instrument keeps lanes alive); nil when the node runs alone.
+    private(set) var lanePointer: UnsafeMutableRawPointer?
+    /// This node's rows of the model's streaming state, kept here while the lane's instance
+    /// runs other streams (nil for a stateless model).
+    private(set) var laneState: UnsafeMutablePointer<Float>?
+    /// Whether blocks go through resamplers (such nodes never join a lane).
+    var resamples: Bool { resampleIn != nil }
+
+    /// Hands this node's blocks to `lane`. Its state starts as its own (warmed-up) instance's:
+    /// row 0 of that instance's state buffers. Call before the node joins the graph.
+    func attach(to lane: BatchLane) throws {
+        if lane.rowFloats > 0 {
+            let own = try BatchState(module: model.module, rows: lane.stateRows, buffers: lane.stateBuffers)
+            precondition(own.rowFloats == lane.rowFloats, "an instance's state rows differ from its lane's")
+            let state = UnsafeMutablePointer<Float>.allocate(capacity: own.rowFloats)
+            own.save(row: 0, into: state)
+            laneState = state
+        }
+        lanePointer = Unmanaged.passUnretained(lane).toOpaque()
+    }
 
     // MARK: Shared with the control side
 
@@ -265,6 +289,7 @@ final class Node: @unchecked Sendable {
         ramps.deallocate()
         dryLine.deallocate()
         timings.deallocate()
+        laneState?.deallocate()
     }
 
     /// Step durations in seconds recorded since `since` (a `timingCount` value), at most the last 1024.
@@ -289,9 +314,20 @@ final class Node: @unchecked Sendable {
     /// offline renderer right after the audio side, which makes a render exact.
     /// - Parameter skipLate: drop blocks whose output is already too late to play.
     func runPendingBlocks(skipLate: Bool) {
+        while let index = takeNextBlock(skipLate: skipLate) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            step(index: index)
+            finishBlock(nanos: Int(DispatchTime.now().uptimeNanoseconds - start))
+        }
+    }
+
+    /// Reads the next complete input block into the worker's buffer and returns its index,
+    /// or nil when no block is complete. Follow with `step` (or a lane's batched call) and
+    /// `finishBlock`.
+    func takeNextBlock(skipLate: Bool) -> Int? {
         while true {
             let written = inputRing.written.load(ordering: .acquiring)
-            if written < (nextBlock + 1) * serverBlock { return }
+            if written < (nextBlock + 1) * serverBlock { return nil }
             if skipLate {
                 // Blocks whose whole output lies before the audio thread's read
                 // position are useless: skip them so an overload recovers quickly.
@@ -311,38 +347,28 @@ final class Node: @unchecked Sendable {
                 nextBlock = max(nextBlock + 1, written / serverBlock - 1)
                 continue
             }
-            let start = DispatchTime.now().uptimeNanoseconds
-            step(index: nextBlock)
-            let nanos = Int(DispatchTime.now().uptimeNanoseconds - start)
-            lastNanos.store(nanos, ordering: .relaxed)
-            let recorded = timingCount.load(ordering: .relaxed)
-            timings[recorded % Self.timingCapacity] = nanos
-            timingCount.store(recorded + 1, ordering: .releasing)
-            let average = averageNanos.load(ordering: .relaxed)
-            averageNanos.store(average == 0 ? nanos : (average * 7 + nanos) / 8, ordering: .relaxed)
-            blocksDone.wrappingAdd(1, ordering: .relaxed)
-            nextBlock += 1
+            return nextBlock
         }
+    }
+
+    /// Records the time the block took (this node's share of a batched call) and moves on.
+    func finishBlock(nanos: Int) {
+        lastNanos.store(nanos, ordering: .relaxed)
+        let recorded = timingCount.load(ordering: .relaxed)
+        timings[recorded % Self.timingCapacity] = nanos
+        timingCount.store(recorded + 1, ordering: .releasing)
+        let average = averageNanos.load(ordering: .relaxed)
+        averageNanos.store(average == 0 ? nanos : (average * 7 + nanos) / 8, ordering: .relaxed)
+        blocksDone.wrappingAdd(1, ordering: .relaxed)
+        nextBlock += 1
     }
 
     /// One server block in, one server block out (through the resamplers when the rates differ).
     private func step(index: Int) {
         if resampleIn == nil {
-            modelIn.withUnsafeMutableBufferPointer { dst in
-                serverIn.withUnsafeBufferPointer { src in
-                    if spec.method == .forward || spec.method == .encode {
-                        dst.baseAddress!.update(from: src.baseAddress!, count: inChannels * block)
-                    }
-                }
-            }
+            loadModelInput()
             runModel(blockIndex: index)
-            outputSlots.beginWrite(index)
-            for c in 0..<outChannels {
-                audioOut.withUnsafeBufferPointer { src in
-                    outputSlots.slot(index, channel: c).update(from: src.baseAddress! + c * block, count: block)
-                }
-            }
-            outputSlots.endWrite(index)
+            publishOutput(index)
             return
         }
         do {
@@ -379,7 +405,28 @@ final class Node: @unchecked Sendable {
         outputSlots.endWrite(index)
     }
 
-    private func record(_ error: Error) {
+    /// Copies the block just taken into the model's input (audio-in methods; same rates only).
+    func loadModelInput() {
+        guard spec.method == .forward || spec.method == .encode else { return }
+        modelIn.withUnsafeMutableBufferPointer { dst in
+            serverIn.withUnsafeBufferPointer { src in
+                dst.baseAddress!.update(from: src.baseAddress!, count: inChannels * block)
+            }
+        }
+    }
+
+    /// Hands the model's output block to the audio side (same rates only).
+    func publishOutput(_ index: Int) {
+        outputSlots.beginWrite(index)
+        for c in 0..<outChannels {
+            audioOut.withUnsafeBufferPointer { src in
+                outputSlots.slot(index, channel: c).update(from: src.baseAddress! + c * block, count: block)
+            }
+        }
+        outputSlots.endWrite(index)
+    }
+
+    func record(_ error: Error) {
         modelErrors.wrappingAdd(1, ordering: .relaxed)
         let text = (error as? TorchError)?.description ?? "\(error)"
         lastError.withLock { $0 = text }
@@ -448,7 +495,7 @@ final class Node: @unchecked Sendable {
 
     /// Bias, scale and noise per latent dimension, moved linearly across the block's
     /// frames from their previous values so changes never jump.
-    private func transformLatents() {
+    func transformLatents() {
         let amount = latentNoise[0]
         for d in 0..<latentSize {
             let bias = latentBias[d], scale = latentScale[d]
@@ -466,7 +513,7 @@ final class Node: @unchecked Sendable {
 
     /// Latent values set from outside, glided across the block; a pending trigger
     /// raises dimension 0 to 1 for one frame (the drum exports' onset channel).
-    private func fillLatentValues() {
+    func fillLatentValues() {
         for d in 0..<latentSize {
             let target = latentValues[d], start = currentValues[d]
             for f in 0..<latentFrames {

@@ -42,6 +42,12 @@ struct BenchCapacity: ParsableCommand {
     @Flag(name: .customLong("realtime-workers"), help: "Run inference at real-time priority 1, below JACK's threads (as `serve --realtime-workers`).")
     var realtimeWorkers = false
 
+    @Flag(name: .customLong("no-batch"), help: "Every node on its own instance, one call per node (as `serve --no-batch`).")
+    var noBatch = false
+
+    @Option(name: .customLong("batch-limit"), help: "The most nodes one batched call carries (as serve's).")
+    var batchLimit: Int = 8
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -49,7 +55,7 @@ struct BenchCapacity: ParsableCommand {
         guard block > 0, seconds > 0, period > 0 else { throw ValidationError("--block, --seconds and --period must be positive") }
         let result = try CapacityBenchmark.run(model: URL(fileURLWithPath: model), block: block, seconds: seconds,
                                                period: period, server: server, retries: max(0, retries), workerRealtimePriority: realtimeWorkers ? 1 : 0, workerNice: workerNice,
-                                               inferenceAllowance: inferenceAllowance) { line in
+                                               inferenceAllowance: inferenceAllowance, batch: !noBatch, batchLimit: max(1, batchLimit)) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         if json {
@@ -58,7 +64,7 @@ struct BenchCapacity: ParsableCommand {
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
             return
         }
-        print("\(result.model): block \(result.block) at \(result.sampleRate) Hz, JACK period \(result.period), \(result.cores) cores, inference allowance \(result.inferenceAllowance) block(s), workers \(result.realtimeWorkers > 0 ? "real-time (below JACK)" : "normal scheduling, nice \(result.workerNice)")")
+        print("\(result.model): block \(result.block) at \(result.sampleRate) Hz, JACK period \(result.period), \(result.cores) cores, inference allowance \(result.inferenceAllowance) block(s), workers \(result.realtimeWorkers > 0 ? "real-time (below JACK)" : "normal scheduling, nice \(result.workerNice)"), \(result.batched ? "nodes share batched calls (at most \(result.batchLimit) per call)" : "one call per node (--no-batch)")")
         print(String(format: "capacity %d node(s) clean for %.0f s; compute bound %.2f (median %.2f ms per block); %.0f%% of the bound",
                      result.capacity, result.seconds, result.computeBound, result.medianBlockMilliseconds, result.ratio * 100))
     }

@@ -42,11 +42,18 @@ struct Serve: ParsableCommand {
     @Flag(name: .customLong("realtime-workers"), help: "Run inference at real-time priority 1, below every JACK thread, so other programs cannot take the workers' cores (needs real-time rights).")
     var realtimeWorkers = false
 
+    @Flag(name: .customLong("no-batch"), help: "Run every node on its own instance (by default nodes of one model, method and block share batched calls, each with its own streaming state).")
+    var noBatch = false
+
+    @Option(name: .customLong("batch-limit"), help: "The most nodes one batched call carries.")
+    var batchLimit: Int = 8
+
     @Option(help: "The JACK client's name.")
     var name: String = "timbre"
 
     func run() throws {
         guard block > 0, inferenceAllowance >= 0 else { throw ValidationError("--block must be positive and --inference-allowance not negative") }
+        guard batchLimit > 0 else { throw ValidationError("--batch-limit must be positive") }
         var options = LiveServer.Options()
         options.port = port
         options.host = host
@@ -59,6 +66,8 @@ struct Serve: ParsableCommand {
         options.clientName = name
         options.workerRealtimePriority = realtimeWorkers ? 1 : 0
         options.workerNice = workerNice
+        options.batchNodes = !noBatch
+        options.batchLimit = batchLimit
         try LiveServer.run(options) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

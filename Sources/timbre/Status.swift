@@ -25,11 +25,12 @@ struct Status: ParsableCommand {
         let status = try JSONDecoder().decode(EngineStatus.self, from: Data(text.utf8))
         print("engine: \(status.sampleRate) Hz, \(status.period) frames per cycle, \(status.workers) workers\(status.realtimeWorkers > 0 ? " (real-time)" : ""), \(status.xruns) xruns, \(status.nodes.count) node(s)\(status.loading.isEmpty ? "" : ", loading: " + status.loading.joined(separator: " "))")
         guard !status.nodes.isEmpty else { return }
-        let header = ["label", "model", "method", "block", "phase", "latency", "load", "dropouts", "peak dBFS", "input"]
+        let header = ["label", "model", "method", "block", "phase", "latency", "load", "dropouts", "peak dBFS", "input", "batched"]
         let rows = status.nodes.map { n in
             [n.label, n.model, n.method, String(n.block), String(n.phaseSamples), "\(n.latencySamples) (\(n.latencyMilliseconds) ms)",
              String(format: "%.0f%%", n.load * 100), String(n.dropouts),
-             n.peakDBFS.map { String(format: "%.1f", $0) }.joined(separator: " "), n.input]
+             n.peakDBFS.map { String(format: "%.1f", $0) }.joined(separator: " "), n.input,
+             n.lane.map { String(format: "%d nodes, %.1f per call", $0.members, $0.averageBatch) } ?? "alone"]
         }
         let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
         for row in [header] + rows {

@@ -100,6 +100,36 @@ class TinyStreaming(torch.nn.Module):
         return 0
 
 
+class TinyBatched(TinyStreaming):
+    """Keeps its state the way RAVE's cached convolutions do: buffers with MAX_BATCH
+    rows, updated in place, a call of batch B using the first B rows. One instance can
+    then run several streams in one batched call (the engine's lanes). Deterministic."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, seed: int):
+        super().__init__(channels=1, noise=0.0, seed=seed)
+        self.register_buffer("enc_cache", torch.zeros(self.MAX_BATCH, 1, RATIO))
+        self.register_buffer("dec_cache", torch.zeros(self.MAX_BATCH, 1, RATIO))
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        padded = torch.cat([self.enc_cache[:b], x], -1)
+        self.enc_cache[:b].copy_(padded[..., -self.ratio:])
+        z = torch.nn.functional.conv1d(padded, self.enc_weight, stride=self.ratio)
+        return torch.tanh(z)
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        b = z.shape[0]
+        y = torch.nn.functional.conv_transpose1d(z, self.dec_weight * self.window, stride=self.ratio)
+        head = y[..., :-self.ratio].clone()
+        head[..., :self.ratio] = head[..., :self.ratio] + self.dec_cache[:b]
+        self.dec_cache[:b].copy_(y[..., -self.ratio:])
+        return torch.tanh(self.gain * head)
+
+
 class TinyV1(torch.nn.Module):
     """Like a RAVE v1 export: a `sampling_rate` buffer, no `sr`, no get_methods."""
 
@@ -146,6 +176,7 @@ def main() -> None:
     save(TinyStreaming(channels=1, noise=0.02, seed=1), os.path.join(out, "tiny-streaming.ts"))
     save(TinyStreaming(channels=1, noise=0.0, seed=1), os.path.join(out, "tiny-deterministic.ts"))
     save(TinyStreaming(channels=2, noise=0.0, seed=2), os.path.join(out, "tiny-stereo.ts"))
+    save(TinyBatched(seed=1), os.path.join(out, "tiny-batched.ts"))
     save(TinyV1(), os.path.join(out, "tiny-v1.ts"))
     save(Plain(), os.path.join(out, "plain.ts"))
 

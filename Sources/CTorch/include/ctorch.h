@@ -80,6 +80,31 @@ int tb_method_call(tb_method f, const float *input, int64_t batch, int64_t chann
 int tb_method_call_into(tb_method f, const float *input, int64_t batch, int64_t channels,
                         int64_t frames, float *output, int64_t capacity, int64_t out_dims[3]);
 
+/* Batched streams (several nodes of one model in one call). A streaming export such
+ * as RAVE's keeps its state in buffers with one row per batch element (cached_conv
+ * allocates 64 and uses the first `batch`), so one instance can run several
+ * independent streams, each stream's state swapped into a row around the call.
+ *
+ * tb_module_batch_rows probes a throwaway copy: every `count` methods (name,
+ * input channels, frames) is called twice on noise at batch 1 and once at batch 2.
+ * `*rows` receives the rows a batched call may use: the first dimension of the
+ * state buffers when every buffer the calls change is a float buffer of that many
+ * rows (only row 0 changed, updated in place), with their names in `*names`
+ * ('\n'-separated: the stream's state); 0 when the calls change no state at all
+ * (any batch works); 1 when the model cannot batch, with the reason in `*reason`.
+ * Free both strings with tb_string_free. */
+int tb_module_batch_rows(tb_module m, const char *const *methods, const int64_t *channels,
+                         const int64_t *frames, int count, int64_t *rows, char **reason, char **names);
+typedef struct tb_batch_state_s *tb_batch_state;
+/* The named float buffers of `m` (contiguous, first dimension `rows`), in the order given. */
+int tb_batch_state_create(tb_module m, int64_t rows, const char *names, tb_batch_state *out);
+void tb_batch_state_free(tb_batch_state s);
+/* Floats one row holds over all the state buffers. */
+int64_t tb_batch_state_row_floats(tb_batch_state s);
+/* Copies row `row` of every state buffer to `dst` / from `src` (row_floats floats). */
+int tb_batch_state_save(tb_batch_state s, int64_t row, float *dst);
+int tb_batch_state_load(tb_batch_state s, int64_t row, const float *src);
+
 /* Tensors. */
 void tb_tensor_free(tb_tensor t);
 int tb_tensor_ndim(tb_tensor t);

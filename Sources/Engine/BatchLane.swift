@@ -1,0 +1,268 @@
+import Foundation
+import Synchronization
+import Torch
+
+/// Several nodes of one model, method and block, run in one batched call on one shared
+/// instance (live only). A streaming export keeps its state in buffers with one row per
+/// batch element (RAVE's cached convolutions allocate 64 rows and a call of batch B uses
+/// the first B), so each node keeps its own state rows (`Node.laneState`), loaded into a
+/// row before the call and saved after it: every node still streams independently, as if
+/// it had its own instance, but the weights are read once per call instead of once per
+/// node. On this 2-core machine the drums model at block 512 costs 3.7 ms for one stream
+/// and 8.7 ms for five in one call (python3-torch, same libtorch; docs/ENGINE.md).
+///
+/// The kernel schedules the lane (not its nodes) when one of its nodes completes a block;
+/// one worker at a time runs it: it takes every member's complete block (up to `capacity`
+/// per call), runs them together, and repeats while blocks are complete. Members change
+/// only on the control side, under `members`, which the worker holds while it runs.
+final class BatchLane: @unchecked Sendable {
+    /// Model file, method and block: nodes with the same key may share a lane.
+    let key: String
+    /// Streams per call.
+    let capacity: Int
+    /// Rows of the model's state buffers (0: the model keeps no state).
+    let stateRows: Int
+    /// Floats of one stream's state.
+    let rowFloats: Int
+    /// The buffers that hold a stream's state.
+    let stateBuffers: [String]
+    let method: NodeMethod
+
+    private let model: NNModel
+    private let state: BatchState?
+    fileprivate let firstCall: ScriptMethod
+    fileprivate let decodeCall: ScriptMethod?
+    fileprivate let firstIn: (channels: Int, frames: Int)
+    fileprivate let latent: (channels: Int, frames: Int)
+    fileprivate let out: (channels: Int, frames: Int)
+    fileprivate var inBatch: [Float], midBatch: [Float], outBatch: [Float]
+    private var participants: [Node] = []
+    private var indices: [Int] = []
+
+    let members = Mutex<[Node]>([])
+    /// Set while the lane sits in the ready queue or a worker runs it.
+    let scheduled = Atomic<Bool>(false)
+    /// Where the members' blocks begin on the engine's clock (modulo the block), set by the
+    /// audio thread when the first member joins: later members take the same phase, so the
+    /// lane's blocks complete together and batch.
+    let alignment = Atomic<Int>(-1)
+    /// Batched calls run, and streams they carried (for status and the benchmark).
+    let calls = Atomic<Int>(0)
+    let streams = Atomic<Int>(0)
+
+    /// The methods a node of `method` calls, with their input shapes, for the probe.
+    static func methods(of node: Node) -> [(name: String, channels: Int, frames: Int)] {
+        switch node.spec.method {
+        case .forward: [("forward", node.firstInChannels, node.firstInFrames)]
+        case .encode: [("encode", node.firstInChannels, node.firstInFrames), ("decode", node.latentSize, node.latentFrames)]
+        case .prior: [("prior", node.firstInChannels, node.firstInFrames), ("decode", node.latentSize, node.latentFrames)]
+        case .decode: [("decode", node.latentSize, node.latentFrames)]
+        }
+    }
+
+    static func key(of node: Node) -> String {
+        "\(node.modelURL.path)|\(node.spec.method.rawValue)|\(node.block)"
+    }
+
+    /// A lane for nodes like `node`, on `model` (an instance of its own), when the model's
+    /// state can be batched; `.unsupported` says why not.
+    init(like node: Node, model: NNModel, support: BatchSupport, capacity: Int) throws {
+        key = Self.key(of: node)
+        method = node.spec.method
+        self.model = model
+        switch support {
+        case .stateless:
+            stateRows = 0
+            state = nil
+            rowFloats = 0
+            stateBuffers = []
+            self.capacity = max(1, capacity)
+        case .rows(let rows, let buffers):
+            stateRows = rows
+            stateBuffers = buffers
+            let state = try BatchState(module: model.module, rows: rows, buffers: buffers)
+            self.state = state
+            rowFloats = state.rowFloats
+            self.capacity = max(1, min(capacity, rows))
+        case .unsupported(let reason):
+            throw EngineError("\(node.modelURL.lastPathComponent) cannot batch: \(reason)")
+        }
+        switch method {
+        case .forward:
+            firstCall = try model.module.method("forward")
+            decodeCall = nil
+        case .encode:
+            firstCall = try model.module.method("encode")
+            decodeCall = try model.module.method("decode")
+        case .prior:
+            firstCall = try model.module.method("prior")
+            decodeCall = try model.module.method("decode")
+        case .decode:
+            firstCall = try model.module.method("decode")
+            decodeCall = nil
+        }
+        firstIn = (node.firstInChannels, node.firstInFrames)
+        latent = (max(node.latentSize, 1), max(node.latentFrames, 1))
+        out = (node.outChannels, node.block)
+        inBatch = [Float](repeating: 0, count: self.capacity * firstIn.channels * firstIn.frames)
+        midBatch = [Float](repeating: 0, count: self.capacity * latent.channels * latent.frames)
+        outBatch = [Float](repeating: 0, count: self.capacity * out.channels * out.frames)
+        participants.reserveCapacity(self.capacity)
+        indices.reserveCapacity(self.capacity)
+    }
+
+    /// Probes whether nodes like `node` can share batched calls (on a throwaway copy of `model`).
+    static func support(like node: Node, model: NNModel) throws -> BatchSupport {
+        try Node.generatorLock.withLock { _ in
+            try model.module.batchSupport(methods: methods(of: node))
+        }
+    }
+
+    var memberCount: Int { members.withLock { $0.count } }
+
+    func add(_ node: Node) { members.withLock { $0.append(node) } }
+
+    /// Removes a node; returns once no worker is running the lane (the node is then untouched).
+    func remove(_ node: Node) { members.withLock { $0.removeAll { $0 === node } } }
+
+    /// Runs every member's complete blocks (one worker at a time: the one that took the lane
+    /// from the ready queue), then lets the kernel schedule the lane again.
+    func run() {
+        repeat {
+            members.withLock { list in runPending(list) }
+            scheduled.store(false, ordering: .releasing)
+        } while members.withLock({ $0.contains { $0.hasPendingBlock } })
+            && scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    private func runPending(_ list: [Node]) {
+        while true {
+            participants.removeAll(keepingCapacity: true)
+            indices.removeAll(keepingCapacity: true)
+            for node in list where participants.count < capacity {
+                guard let index = node.takeNextBlock(skipLate: true) else { continue }
+                if node.seeded.load(ordering: .relaxed) {
+                    // libtorch's generator is global: a seeded node's draws must be its own,
+                    // so it runs alone, seeded for its block (as a node outside a lane does).
+                    let seed = Node.derive(node.seedBits.load(ordering: .relaxed), index)
+                    Node.generatorLock.withLock { _ in
+                        Torch.manualSeed(seed)
+                        runBatch([node], [index])
+                    }
+                    continue
+                }
+                participants.append(node)
+                indices.append(index)
+            }
+            if participants.isEmpty { return }
+            runBatch(participants, indices)
+        }
+    }
+
+    /// One call (or encode + decode) for `nodes`, each at its own state row.
+    private func runBatch(_ nodes: [Node], _ blocks: [Int]) {
+        let b = nodes.count
+        let start = DispatchTime.now().uptimeNanoseconds
+        if let state {
+            for (row, node) in nodes.enumerated() { state.load(row: row, from: node.laneState!) }
+        }
+        do {
+            switch method {
+            case .forward:
+                for node in nodes { node.loadModelInput() }
+                gather(nodes, \.modelIn, into: &inBatch, count: firstIn.channels * firstIn.frames)
+                try call(firstCall, &inBatch, b, firstIn, into: &outBatch, out)
+            case .encode, .prior:
+                for node in nodes {
+                    if method == .encode {
+                        node.loadModelInput()
+                    } else {
+                        let t = node.temperature[0]
+                        for i in node.modelIn.indices { node.modelIn[i] = t }
+                    }
+                }
+                gather(nodes, \.modelIn, into: &inBatch, count: firstIn.channels * firstIn.frames)
+                try call(firstCall, &inBatch, b, firstIn, into: &midBatch, latent)
+                scatter(midBatch, to: nodes, \.firstOut, count: latent.channels * latent.frames)
+                for node in nodes { node.transformLatents() }
+                gather(nodes, \.firstOut, into: &midBatch, count: latent.channels * latent.frames)
+                try call(decodeCall!, &midBatch, b, latent, into: &outBatch, out)
+            case .decode:
+                for node in nodes { node.fillLatentValues() }
+                gather(nodes, \.firstOut, into: &midBatch, count: latent.channels * latent.frames)
+                try call(firstCall, &midBatch, b, latent, into: &outBatch, out)
+            }
+            scatter(outBatch, to: nodes, \.audioOut, count: out.channels * out.frames)
+        } catch {
+            for node in nodes {
+                node.record(error)
+                for i in node.audioOut.indices { node.audioOut[i] = 0 }
+            }
+        }
+        if let state {
+            for (row, node) in nodes.enumerated() { state.save(row: row, into: node.laneState!) }
+        }
+        let share = Int(DispatchTime.now().uptimeNanoseconds - start) / b
+        for (node, index) in zip(nodes, blocks) {
+            node.publishOutput(index)
+            node.finishBlock(nanos: share)
+        }
+        calls.wrappingAdd(1, ordering: .relaxed)
+        streams.wrappingAdd(b, ordering: .relaxed)
+    }
+
+    private func gather(_ nodes: [Node], _ field: KeyPath<Node, [Float]>, into batch: inout [Float], count: Int) {
+        batch.withUnsafeMutableBufferPointer { dst in
+            for (row, node) in nodes.enumerated() {
+                node[keyPath: field].withUnsafeBufferPointer { src in
+                    (dst.baseAddress! + row * count).update(from: src.baseAddress!, count: count)
+                }
+            }
+        }
+    }
+
+    private func scatter(_ batch: [Float], to nodes: [Node], _ field: ReferenceWritableKeyPath<Node, [Float]>, count: Int) {
+        batch.withUnsafeBufferPointer { src in
+            for (row, node) in nodes.enumerated() {
+                node[keyPath: field].withUnsafeMutableBufferPointer { dst in
+                    dst.baseAddress!.update(from: src.baseAddress! + row * count, count: count)
+                }
+            }
+        }
+    }
+
+    fileprivate func call(_ method: ScriptMethod, _ input: inout [Float], _ b: Int, _ shape: (channels: Int, frames: Int),
+                      into output: inout [Float], _ expected: (channels: Int, frames: Int)) throws {
+        let got = try input.withUnsafeBufferPointer { inBuf in
+            try output.withUnsafeMutableBufferPointer { outBuf in
+                try method(inBuf, batch: b, channels: shape.channels, frames: shape.frames, into: outBuf)
+            }
+        }
+        guard got.batch == b, got.channels == expected.channels, got.frames == expected.frames else {
+            throw EngineError("'\(method.name)' returned [\(got.batch), \(got.channels), \(got.frames)], expected [\(b), \(expected.channels), \(expected.frames)]")
+        }
+    }
+}
+
+extension BatchLane {
+    /// Runs the lane's calls on silence at every batch size up to its capacity, so the first
+    /// live calls do not pay TorchScript's first-call optimisation (state rows are loaded
+    /// from each node before every live call, so what this leaves in them does not matter).
+    func warmUp(rounds: Int = 2) {
+        for b in 1...capacity {
+            for _ in 0..<rounds {
+                for i in inBatch.indices { inBatch[i] = method == .prior ? 1 : 0 }
+                for i in midBatch.indices { midBatch[i] = 0 }
+                switch method {
+                case .forward:
+                    try? call(firstCall, &inBatch, b, firstIn, into: &outBatch, out)
+                case .encode, .prior:
+                    try? call(firstCall, &inBatch, b, firstIn, into: &midBatch, latent)
+                    try? call(decodeCall!, &midBatch, b, latent, into: &outBatch, out)
+                case .decode:
+                    try? call(firstCall, &midBatch, b, latent, into: &outBatch, out)
+                }
+            }
+        }
+    }
+}
