@@ -156,6 +156,8 @@ final class BatchLane: @unchecked Sendable {
             }
             if participants.isEmpty { return }
             runBatch(participants, indices)
+            // Hold no node past the call: the janitor releases nodes once they left the lane.
+            participants.removeAll(keepingCapacity: true)
         }
     }
 

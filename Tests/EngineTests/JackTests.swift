@@ -141,6 +141,70 @@ struct JackTests {
         }
     }
 
+    /// Lanes through JACK: four nodes of the batchable test model (three `forward`, one
+    /// `encode`) started by `serve --session` share batched calls (two lanes per model and
+    /// method, one per worker; a lane's nodes at one block phase), and each gives, through
+    /// JACK, the samples `timbre render` gives (one instance per node, no lanes).
+    @Test func lanesThroughJACKMatchRender() throws {
+        let server = try JackServer(sampleRate: 44100, period: 512)
+        defer { server.stop() }
+        let dir = TemporaryDirectory()
+        let input = [Float](repeating: 0, count: 8820) + Signals.noise(frames: 3 * 44100, seed: 9)
+        try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [input]), to: dir.file("in.wav"))
+        let labels = ["c", "d", "e", "f"]
+        try "/timbre/toggle c tiny-batched.ts\n/timbre/toggle d tiny-batched.ts\n/timbre/toggle e tiny-batched.ts\n/timbre/toggle f tiny-batched.ts encode\n"
+            .write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
+
+        let port = Int.random(in: 50000...59000)
+        let serve = try BackgroundProcess(["serve", "--session", dir.file("session.txt").path, "--models-dir", Signals.models.path,
+                                           "--no-connect", "--port", String(port), "--server", server.name])
+        var log = ""
+        defer { if serve.process.isRunning { log = serve.stop() } }
+        let probe = try JackClient(name: "probe", server: server.name)
+        #expect(waitUntil(20) { probe.ports(matching: "timbre:[cdef]_out_1").count == 4 }, "serve did not create the nodes' ports")
+        let tap = try JackTap(name: "tap", server: server.name, playing: [input], recordChannels: 4, recordFrames: input.count + 22050)
+        #expect(waitUntil(20) { (try? tap.client.connect(tap.outputName(0), "timbre:in_1")) != nil })
+        for (index, label) in labels.enumerated() { try tap.client.connect("timbre:\(label)_out_1", tap.inputName(index)) }
+        var status = ""
+        #expect(waitUntil(20) {
+            status = (try? runTimbre(["status", "--json", "--port", String(port)]))?.stdout ?? ""
+            return status.components(separatedBy: "\"phaseSamples\"").count == 5
+        }, "status: \(status)")
+        tap.start()
+        #expect(waitUntil(30) { tap.frames.load(ordering: .relaxed) >= input.count + 22050 })
+        let recorded = tap.recording()
+        status = (try? runTimbre(["status", "--json", "--port", String(port)]))?.stdout ?? status
+        log = serve.stop()
+
+        let engine = try JSONDecoder().decode(EngineStatus.self, from: Data(status.utf8))
+        let byLabel = Dictionary(uniqueKeysWithValues: engine.nodes.map { ($0.label, $0) })
+        // c and e share a lane (the first forward lane), d has the other worker's lane.
+        #expect(byLabel["c"]?.lane?.members == 2 && byLabel["e"]?.lane?.members == 2, "\(status)")
+        #expect(byLabel["c"]?.phaseSamples == byLabel["e"]?.phaseSamples, "a lane's nodes complete their blocks together")
+        #expect((byLabel["c"]?.lane?.averageBatch ?? 0) > 1.5, "c and e share calls: \(status)")
+        #expect(byLabel["d"]?.lane?.members == 1 && byLabel["f"]?.lane != nil)
+        #expect(engine.nodes.allSatisfy { $0.dropouts == 0 && $0.errors == 0 }, "\(status)")
+
+        let render = try runTimbre(["render", "--session", dir.file("session.txt").path, "--input", dir.file("in.wav").path,
+                                    "--out", dir.file("out").path, "--models-dir", Signals.models.path])
+        #expect(render.status == 0, "\(render.stderr)")
+        for (index, label) in labels.enumerated() {
+            let rendered = try AudioFile.read(dir.file("out/\(label).wav")).channels[0]
+            var best = (shift: -1, error: Float.infinity)
+            for cycles in 0...8 {
+                let shift = cycles * 512
+                var worst: Float = 0
+                for t in 0..<(rendered.count - 4096) where t + shift < recorded[index].count {
+                    worst = max(worst, abs(recorded[index][t + shift] - rendered[t]))
+                }
+                if worst < best.error { best = (shift, worst) }
+            }
+            #expect(rendered.map { $0 * $0 }.reduce(0, +) > 100, "the rendered node \(label) is not silent")
+            #expect(best.error < 1e-4, "\(label): best alignment \(best.shift) samples, largest difference \(best.error); serve log: \(log)")
+            print("lanes through JACK vs render, node \(label) (lane \(byLabel[label]?.lane.map { "\($0.members) nodes, \($0.averageBatch) per call" } ?? "none")): aligned at \(best.shift), largest difference \(best.error)")
+        }
+    }
+
     /// 200 toggles while a steady node plays: nothing crashes, memory settles, the steady
     /// node never drops out and JACK never misses a cycle.
     @Test func twoHundredTogglesLeaveTheOtherNodesAlone() throws {
