@@ -26,6 +26,7 @@ public final class OSCServer: @unchecked Sendable {
         do {
             channel = try DatagramBootstrap(group: group)
                 .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(ChannelOptions.recvAllocator, value: largestDatagram)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(OSCHandler(state: state)) }
                 }
@@ -117,6 +118,10 @@ private final class OSCHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
+/// Receive whole datagrams, up to UDP's limit: NIO's default for datagram channels (2048
+/// bytes) cut a status reply of more than about four nodes, and large bundles, short.
+let largestDatagram = FixedSizeRecvByteBufferAllocator(capacity: 65_507)
+
 /// Sends one message and waits for the first reply (`timbre send`, `timbre status`).
 public enum OSCClient {
     public static func request(_ message: OSCMessage, host: String = "127.0.0.1", port: Int = defaultOSCPort,
@@ -125,6 +130,7 @@ public enum OSCClient {
         defer { try? group.syncShutdownGracefully() }
         let promise = group.next().makePromise(of: OSCMessage.self)
         let channel = try DatagramBootstrap(group: group)
+            .channelOption(ChannelOptions.recvAllocator, value: largestDatagram)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReplyHandler(promise: promise)) }
             }

@@ -64,6 +64,37 @@ struct LiveControlTests {
         #expect(reply == OSCMessage("/timbre/done", [.string("/timbre/toggle"), .string("a"), .string("freed")]))
     }
 
+    /// Datagrams larger than NIO's default receive buffer (2048 bytes) arrive whole both
+    /// ways: a bundle of 24 toggles (about 3 KB) creates 24 nodes, and their status (about
+    /// 11 KB of JSON) comes back in one reply.
+    @Test func largeBundlesAndStatusRepliesArriveWhole() throws {
+        let live = try Live()
+        defer { live.stop() }
+        let labels = (1...24).map { String(format: "a-long-node-label-for-a-large-bundle-%02d", $0) }
+        let toggles = labels.map { OSCPacket.message(OSCMessage("/timbre/toggle", [.string($0), .string("tiny-deterministic.ts"), .string("forward"), .string("block"), .int(256)])) }
+        let bytes = OSCCodec.encode(.bundle(OSCBundle(timeTag: OSCBundle.immediately, elements: toggles)))
+        #expect(bytes.count > 2048, "the bundle is \(bytes.count) bytes")
+        try OSCClient.send(bytes, port: live.osc.port)
+        var status: EngineStatus?
+        var size = 0
+        func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if condition() { return true }
+                usleep(100_000)
+            }
+            return condition()
+        }
+        #expect(waitUntil(60) {
+            guard let reply = try? OSCClient.request(OSCMessage("/timbre/status"), port: live.osc.port, timeout: 2), case .string(let json)? = reply.arguments.first else { return false }
+            size = json.utf8.count
+            status = try? JSONDecoder().decode(EngineStatus.self, from: Data(json.utf8))
+            return status?.nodes.count == labels.count
+        }, "status: \(status?.nodes.count ?? -1) nodes")
+        #expect(size > 2048, "the status reply is \(size) bytes")
+        #expect(status?.nodes.map(\.label).sorted() == labels)
+    }
+
     /// A timetagged bundle applies at its time, not on arrival.
     @Test func bundlesApplyAtTheirTime() throws {
         let live = try Live()
