@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
         .testTarget(name: "DrumVAETests", dependencies: ["DrumVAE", "TestSupport"]),
         .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "DSP", "TestSupport"]),
-        .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO"]),
+        .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO", "Engine"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ],
     cxxLanguageStandard: .cxx17

@@ -1,5 +1,5 @@
 import AudioIO
-import Engine
+@testable import Engine
 import Foundation
 import Testing
 import TestSupport
@@ -70,6 +70,32 @@ struct JackTests {
         #expect(result.capacity >= 1, "one node of a tiny model runs cleanly: \(lines.joined(separator: "; "))")
         #expect(lines.contains { $0.contains("compute bound") })
         if result.startedServer { #expect(!JackServer.isRunning(result.server)) }
+    }
+
+    /// A jackd killed outright (SIGKILL) stays in JACK's registry of eight servers; eight such
+    /// deaths would stop every later server from starting. The reclaim finds the dead entry
+    /// and frees it the way JACK allows (a server of that name starts and exits cleanly).
+    @Test func deadServersAreReclaimedFromJACKsRegistry() throws {
+        let name = "timbre-killed-\(getpid())-\(Int.random(in: 0...1_000_000))"
+        let jackd = Process()
+        jackd.executableURL = URL(fileURLWithPath: "/usr/bin/jackd")
+        jackd.arguments = ["-n", name, "-d", "dummy"]
+        jackd.standardOutput = FileHandle.nullDevice
+        jackd.standardError = FileHandle.nullDevice
+        try jackd.run()
+        #expect(waitUntil(10) { JackServer.isRunning(name) })
+        #expect(JackServer.registeredServers().contains { $0.name == name && $0.pid == jackd.processIdentifier })
+        kill(jackd.processIdentifier, SIGKILL)
+        jackd.waitUntilExit()
+        #expect(JackServer.registeredServers().contains { $0.name == name }, "a killed server stays registered")
+        let reclaimed = JackServer.reclaimStaleRegistrations()
+        #expect(reclaimed.contains(name))
+        #expect(!JackServer.registeredServers().contains { $0.name == name })
+        // And a server starts afterwards, as usual.
+        let server = try JackServer()
+        #expect(JackServer.isRunning(server.name))
+        server.stop()
+        #expect(!JackServer.registeredServers().contains { $0.name == server.name }, "a clean stop frees the entry")
     }
 
     /// `serve --session` through JACK gives the samples `timbre render` gives, after latency

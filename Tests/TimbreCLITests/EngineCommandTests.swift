@@ -1,4 +1,5 @@
 import AudioIO
+import Engine
 import Foundation
 import Testing
 import TestSupport
@@ -50,15 +51,9 @@ struct EngineCommandTests {
     }
 
     @Test func sendAndStatusTalkToServe() throws {
-        let server = "timbre-cli-\(getpid())-\(Int.random(in: 0...1_000_000))"
-        let jackd = Process()
-        jackd.executableURL = URL(fileURLWithPath: "/usr/bin/jackd")
-        jackd.arguments = ["-n", server, "-d", "dummy", "-r", "44100", "-p", "512"]
-        jackd.standardOutput = FileHandle.nullDevice
-        jackd.standardError = FileHandle.nullDevice
-        try jackd.run()
-        defer { jackd.terminate(); jackd.waitUntilExit() }
-        usleep(500_000)
+        let jack = try JackServer(name: "timbre-cli-\(getpid())-\(Int.random(in: 0...1_000_000))")
+        defer { jack.stop() }
+        let server = jack.name
 
         let port = String(Int.random(in: 50000...59000))
         let serve = Process()
