@@ -245,11 +245,17 @@ struct JackTests {
         try tap.client.connect(tap.outputName(0), "timbre:in_1")
         tap.start()
         try instrument.createNow(NodeSpec(label: "steady", model: "tiny-deterministic.ts"))
-        #expect(waitUntil(5) { (instrument.status().nodes.first?.blocks ?? 0) > 5 })
+        // Two steady nodes of the batchable model, one in each of its lanes: the toggled
+        // batchable nodes join one of those lanes and leave it again.
+        try instrument.createNow(NodeSpec(label: "steady-lane-1", model: "tiny-batched.ts"))
+        try instrument.createNow(NodeSpec(label: "steady-lane-2", model: "tiny-batched.ts"))
+        let steadyLabels = ["steady", "steady-lane-1", "steady-lane-2"]
+        #expect(waitUntil(5) { instrument.status().nodes.filter { steadyLabels.contains($0.label) && $0.blocks > 5 }.count == 3 })
         let xrunsBefore = instrument.xruns.load(ordering: .relaxed)
 
         var memoryAt20 = 0
-        let models = ["tiny-streaming.ts", "tiny-stereo.ts", "tiny-deterministic.ts"]
+        var sharedLane = false
+        let models = ["tiny-streaming.ts", "tiny-batched.ts", "tiny-stereo.ts", "tiny-deterministic.ts"]
         for toggle in 1...200 {
             // Odd toggles create (with a model that changes every two), even ones free.
             let spec = NodeSpec(label: "t", model: models[(toggle / 2) % models.count], method: toggle % 4 == 1 ? .encode : .forward)
@@ -262,21 +268,24 @@ struct JackTests {
             }
             let event = try outcome.get()
             #expect(event == (toggle % 2 == 1 ? .created(label: "t", latency: 4096) : .freed(label: "t")))
+            if toggle % 2 == 1, spec.model == "tiny-batched.ts", spec.method == .forward {
+                sharedLane = sharedLane || instrument.status().nodes.first { $0.label == "t" }?.lane?.members == 2
+            }
             usleep(useconds_t(Int.random(in: 5_000...40_000)))
             if toggle == 20 {
-                _ = waitUntil(2) { instrument.status().nodes.count == 1 }
+                _ = waitUntil(2) { instrument.status().nodes.count == 3 }
                 memoryAt20 = residentBytes()
             }
         }
-        _ = waitUntil(2) { instrument.status().nodes.count == 1 }
+        _ = waitUntil(2) { instrument.status().nodes.count == 3 }
         let memoryAt200 = residentBytes()
-        let steady = try #require(instrument.status().nodes.first { $0.label == "steady" })
         let xruns = instrument.xruns.load(ordering: .relaxed) - xrunsBefore
-        print("200 toggles: resident memory \(memoryAt20 / 1_000_000) MB after 20, \(memoryAt200 / 1_000_000) MB after 200; steady node \(steady.dropouts) dropouts, \(steady.blocks) blocks; \(xruns) xruns")
+        let steady = instrument.status().nodes.filter { steadyLabels.contains($0.label) }
+        print("200 toggles: resident memory \(memoryAt20 / 1_000_000) MB after 20, \(memoryAt200 / 1_000_000) MB after 200; steady nodes \(steady.map { "\($0.label): \($0.dropouts) dropouts, \($0.blocks) blocks" }.joined(separator: "; ")); \(xruns) xruns")
         #expect(abs(memoryAt200 - memoryAt20) < 20_000_000)
-        #expect(steady.dropouts == 0)
+        #expect(steady.count == 3 && steady.allSatisfy { $0.dropouts == 0 && $0.blocks > 20 })
+        #expect(sharedLane, "a toggled batchable node shared a steady node's lane")
         #expect(xruns == 0)
-        #expect(steady.blocks > 20)
     }
 
     /// Loading a real RAVE model (hundreds of milliseconds of work, ports registered) while a
