@@ -23,13 +23,6 @@ struct tb_batch_state_s {
 
 namespace {
 
-char *copy_reason(const std::string &s) {
-  char *out = static_cast<char *>(std::malloc(s.size() + 1));
-  if (!out) throw std::bad_alloc();
-  std::memcpy(out, s.c_str(), s.size() + 1);
-  return out;
-}
-
 struct Snapshot {
   at::Tensor value;  // a clone
   const void *data;
@@ -64,7 +57,7 @@ int tb_module_batch_rows(tb_module m, const char *const *methods, const int64_t 
     *reason = nullptr;
     auto refuse = [&](const std::string &why) {
       *rows = 1;
-      *reason = copy_reason(why);
+      *reason = ctorch_internal::copy_string(why);
       return 0;
     };
     // The candidate row count: the most common first dimension of float buffers of 2+ dimensions.
@@ -130,7 +123,7 @@ int tb_module_batch_rows(tb_module m, const char *const *methods, const int64_t 
       }
     }
     *rows = changed ? candidate : 0;
-    if (changed) *names = copy_reason(state);
+    if (changed) *names = ctorch_internal::copy_string(state);
     return 0;
   })
 }

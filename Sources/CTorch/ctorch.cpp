@@ -24,16 +24,10 @@ thread_local std::string last_error;
 }
 
 using ctorch_internal::last_error;
+using ctorch_internal::copy_string;
 using ctorch_internal::set_error;
 
 namespace {
-
-char *copy_string(const std::string &s) {
-  char *out = static_cast<char *>(std::malloc(s.size() + 1));
-  if (!out) throw std::bad_alloc();
-  std::memcpy(out, s.c_str(), s.size() + 1);
-  return out;
-}
 
 void json_string(std::ostringstream &os, const std::string &s) {
   os << '"';

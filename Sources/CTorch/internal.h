@@ -6,6 +6,9 @@
 
 #include <torch/script.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <string>
 
 struct tb_module_s {
@@ -26,6 +29,14 @@ extern thread_local std::string last_error;
 
 inline void set_error(const std::string &message) {
   last_error = message.empty() ? "unknown libtorch error" : message;
+}
+
+// A malloc'd copy for a `char **` out parameter (freed by tb_string_free).
+inline char *copy_string(const std::string &s) {
+  char *out = static_cast<char *>(std::malloc(s.size() + 1));
+  if (!out) throw std::bad_alloc();
+  std::memcpy(out, s.c_str(), s.size() + 1);
+  return out;
 }
 
 }  // namespace ctorch_internal

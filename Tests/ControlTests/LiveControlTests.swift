@@ -77,15 +77,7 @@ struct LiveControlTests {
         try OSCClient.send(bytes, port: live.osc.port)
         var status: EngineStatus?
         var size = 0
-        func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
-                if condition() { return true }
-                usleep(100_000)
-            }
-            return condition()
-        }
-        #expect(waitUntil(60) {
+        #expect(waitUntil(60, interval: 0.1) {
             guard let reply = try? OSCClient.request(OSCMessage("/timbre/status"), port: live.osc.port, timeout: 2), case .string(let json)? = reply.arguments.first else { return false }
             size = json.utf8.count
             status = try? JSONDecoder().decode(EngineStatus.self, from: Data(json.utf8))
@@ -108,7 +100,7 @@ struct LiveControlTests {
         try OSCClient.send(OSCCodec.encode(.bundle(bundle)), port: live.osc.port)
         usleep(250_000)
         #expect(live.driver.instrument.labels.isEmpty, "applied before its time")
-        #expect(waitFor(5) { live.driver.instrument.labels == ["late"] })
+        #expect(waitUntil(5) { live.driver.instrument.labels == ["late"] })
         #expect(Date() >= at)
     }
 
@@ -118,7 +110,7 @@ struct LiveControlTests {
         let live = try Live()
         defer { live.stop() }
         _ = try live.request("/timbre/toggle", [.string("p"), .string("tiny-deterministic.ts")])
-        #expect(waitFor(5) { (live.driver.instrument.status().nodes.first?.blocks ?? 0) > 3 })
+        #expect(waitUntil(5) { (live.driver.instrument.status().nodes.first?.blocks ?? 0) > 3 })
         let before = try #require(live.driver.instrument.status().nodes.first)
 
         var generator = SystemRandomNumberGenerator()
@@ -169,7 +161,7 @@ struct LiveControlTests {
         let osc = try OSCServer(port: 0, executor: CommandExecutor(instrument: driver.instrument)) { _ in }
         defer { osc.close() }
         _ = try OSCClient.request(OSCMessage("/timbre/toggle", [.string("good"), .string("good.ts")]), port: osc.port)
-        #expect(waitFor(5) { (driver.instrument.status().nodes.first?.blocks ?? 0) > 3 })
+        #expect(waitUntil(5) { (driver.instrument.status().nodes.first?.blocks ?? 0) > 3 })
         let before = try #require(driver.instrument.status().nodes.first)
         for name in ["truncated.ts", "random.ts"] {
             let reply = try OSCClient.request(OSCMessage("/timbre/toggle", [.string("bad"), .string(name)]), port: osc.port)
@@ -204,15 +196,6 @@ struct LiveControlTests {
 /// Log lines collected from the server.
 final class LogLines: Sendable {
     let lines = Mutex<[String]>([])
-}
-
-func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(20_000)
-    }
-    return condition()
 }
 
 /// A plain UDP socket for flooding the server quickly (one socket, no replies read).

@@ -31,15 +31,6 @@ final class BackgroundProcess: @unchecked Sendable {
     }
 }
 
-/// Waits until `condition` holds (polling), up to `seconds`.
-func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(20_000)
-    }
-    return condition()
-}
 
 /// Resident memory of this process, in bytes.
 /// glibc's `malloc_trim` (declared in <malloc.h>, which Glibc's module map leaves out).
@@ -52,6 +43,32 @@ func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let fields = text.split(separator: " ")
     return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// `timbre serve --session` (the commands written to `dir/session.txt`) on `server`, with the
+/// fixture models, no automatic connections, OSC on a random port.
+func serveSession(_ commands: String, in dir: TemporaryDirectory, server: JackServer) throws -> (BackgroundProcess, Int) {
+    try commands.write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
+    let port = Int.random(in: 50000...59000)
+    let serve = try BackgroundProcess(["serve", "--session", dir.file("session.txt").path, "--models-dir", Signals.models.path,
+                                       "--no-connect", "--port", String(port), "--server", server.name])
+    return (serve, port)
+}
+
+/// A node's bus recorded through JACK against the same bus rendered offline: JACK may add
+/// whole cycles (of 512) between the tap's ports and timbre's, so the shift with the smallest
+/// largest difference is the alignment; returns it and that difference.
+func bestAlignment(_ recorded: [Float], _ rendered: [Float]) -> (shift: Int, error: Float) {
+    var best = (shift: -1, error: Float.infinity)
+    for cycles in 0...8 {
+        let shift = cycles * 512
+        var worst: Float = 0
+        for t in 0..<(rendered.count - 4096) where t + shift < recorded.count {
+            worst = max(worst, abs(recorded[t + shift] - rendered[t]))
+        }
+        if worst < best.error { best = (shift, worst) }
+    }
+    return best
 }
 
 /// The engine on a real jackd (dummy driver, a server name of its own, stopped at the end).
@@ -108,12 +125,8 @@ struct JackTests {
         // Silence first, so the node's fade-in (which starts with its output) happens over silence in both.
         let input = [Float](repeating: 0, count: 8820) + Signals.noise(frames: 3 * 44100, seed: 8)
         try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [input]), to: dir.file("in.wav"))
-        try "/timbre/toggle a tiny-deterministic.ts\n/timbre/toggle b tiny-deterministic.ts\n"
-            .write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
-
-        let port = Int.random(in: 50000...59000)
-        let serve = try BackgroundProcess(["serve", "--session", dir.file("session.txt").path, "--models-dir", Signals.models.path,
-                                           "--no-connect", "--port", String(port), "--server", server.name])
+        let (serve, port) = try serveSession("/timbre/toggle a tiny-deterministic.ts\n/timbre/toggle b tiny-deterministic.ts\n",
+                                             in: dir, server: server)
         var log = ""
         defer { if serve.process.isRunning { log = serve.stop() } }
         let probe = try JackClient(name: "probe", server: server.name)
@@ -149,17 +162,7 @@ struct JackTests {
 
         for (index, label) in ["a", "b"].enumerated() {
             let rendered = try AudioFile.read(dir.file("out/\(label).wav")).channels[0]
-            // Both are the node's output against the same input; JACK may add whole cycles
-            // between the tap's ports and timbre's. Find that offset and compare sample by sample.
-            var best = (shift: -1, error: Float.infinity)
-            for cycles in 0...8 {
-                let shift = cycles * 512
-                var worst: Float = 0
-                for t in 0..<(rendered.count - 4096) where t + shift < recorded[index].count {
-                    worst = max(worst, abs(recorded[index][t + shift] - rendered[t]))
-                }
-                if worst < best.error { best = (shift, worst) }
-            }
+            let best = bestAlignment(recorded[index], rendered)
             let energy = rendered.map { $0 * $0 }.reduce(0, +)
             #expect(energy > 100, "the rendered node \(label) is not silent")
             #expect(best.error < 1e-4, "\(label): best alignment \(best.shift) samples, largest difference \(best.error); serve log: \(log)")
@@ -178,12 +181,9 @@ struct JackTests {
         let input = [Float](repeating: 0, count: 8820) + Signals.noise(frames: 3 * 44100, seed: 9)
         try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [input]), to: dir.file("in.wav"))
         let labels = ["c", "d", "e", "f"]
-        try "/timbre/toggle c tiny-batched.ts\n/timbre/toggle d tiny-batched.ts\n/timbre/toggle e tiny-batched.ts\n/timbre/toggle f tiny-batched.ts encode\n"
-            .write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
-
-        let port = Int.random(in: 50000...59000)
-        let serve = try BackgroundProcess(["serve", "--session", dir.file("session.txt").path, "--models-dir", Signals.models.path,
-                                           "--no-connect", "--port", String(port), "--server", server.name])
+        let (serve, port) = try serveSession(
+            "/timbre/toggle c tiny-batched.ts\n/timbre/toggle d tiny-batched.ts\n/timbre/toggle e tiny-batched.ts\n/timbre/toggle f tiny-batched.ts encode\n",
+            in: dir, server: server)
         var log = ""
         defer { if serve.process.isRunning { log = serve.stop() } }
         let probe = try JackClient(name: "probe", server: server.name)
@@ -216,15 +216,7 @@ struct JackTests {
         #expect(render.status == 0, "\(render.stderr)")
         for (index, label) in labels.enumerated() {
             let rendered = try AudioFile.read(dir.file("out/\(label).wav")).channels[0]
-            var best = (shift: -1, error: Float.infinity)
-            for cycles in 0...8 {
-                let shift = cycles * 512
-                var worst: Float = 0
-                for t in 0..<(rendered.count - 4096) where t + shift < recorded[index].count {
-                    worst = max(worst, abs(recorded[index][t + shift] - rendered[t]))
-                }
-                if worst < best.error { best = (shift, worst) }
-            }
+            let best = bestAlignment(recorded[index], rendered)
             #expect(rendered.map { $0 * $0 }.reduce(0, +) > 100, "the rendered node \(label) is not silent")
             #expect(best.error < 1e-4, "\(label): best alignment \(best.shift) samples, largest difference \(best.error); serve log: \(log)")
             print("lanes through JACK vs render, node \(label) (lane \(byLabel[label]?.lane.map { "\($0.members) nodes, \($0.averageBatch) per call" } ?? "none")): aligned at \(best.shift), largest difference \(best.error)")

@@ -101,3 +101,13 @@ public func runTimbre(_ arguments: [String]) throws -> ProcessResult {
 public func runPython(_ script: URL, _ arguments: [String]) throws -> ProcessResult {
     try runProcess(TestPaths.python, [script.path] + arguments)
 }
+
+/// Polls `condition` every `interval` seconds until it holds, up to `seconds`; the last answer.
+public func waitUntil(_ seconds: Double, interval: Double = 0.02, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(useconds_t(interval * 1_000_000))
+    }
+    return condition()
+}
