@@ -115,6 +115,18 @@ struct JackTests {
         #expect(!JackServer.registeredServers().contains { $0.name == server.name }, "a clean stop frees the entry")
     }
 
+    /// `bench capacity` on the batchable test model: its nodes share lanes (the third node
+    /// joins the first one's), each step reports the nodes per call, and `--no-batch` turns it off.
+    @Test func capacityBenchmarkReportsSharedCalls() throws {
+        let model = TestPaths.fixture("models/tiny-batched.ts")
+        let lanes = try CapacityBenchmark.run(model: model, block: 512, seconds: 0.5, maximumNodes: 3) { _ in }
+        #expect(lanes.batched && lanes.batchLimit == 8)
+        #expect(lanes.steps.count == 3 && lanes.steps.allSatisfy { $0.averageBatch != nil })
+        #expect((lanes.steps.last?.averageBatch ?? 0) > 1, "three nodes in two lanes: one lane carries two per call")
+        let alone = try CapacityBenchmark.run(model: model, block: 512, seconds: 0.5, maximumNodes: 2, batch: false) { _ in }
+        #expect(!alone.batched && alone.steps.allSatisfy { $0.averageBatch == nil })
+    }
+
     /// `serve --session` through JACK gives the samples `timbre render` gives, after latency
     /// alignment; a second node, staggered to another block phase (period 512, block 2048),
     /// gives its render's samples too, at the same reported latency.
