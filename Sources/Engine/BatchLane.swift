@@ -120,6 +120,10 @@ final class BatchLane: @unchecked Sendable {
 
     var memberCount: Int { members.withLock { $0.count } }
 
+    /// Whether `node` may join: its instance and the lane's come from the same loaded model
+    /// (a model file changed on disk is loaded again, and its nodes need lanes of their own).
+    func serves(_ node: Node) -> Bool { node.sharesWeights(with: model) }
+
     func add(_ node: Node) { members.withLock { $0.append(node) } }
 
     /// Removes a node; returns once no worker is running the lane (the node is then untouched).

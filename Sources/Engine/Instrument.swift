@@ -77,6 +77,8 @@ public final class Instrument: @unchecked Sendable {
     private let loader = DispatchQueue(label: "timbre.loader")
     /// Lanes by model, method and block (or why that model cannot batch), made on first use.
     private let lanes = Mutex<[String: LaneEntry]>([:])
+    /// Lanes of models loaded again since (kept for the nodes still in them).
+    private let staleLanes = Mutex<[BatchLane]>([])
     private enum LaneEntry {
         case refused(String)
         case lanes([BatchLane])
@@ -231,6 +233,13 @@ public final class Instrument: @unchecked Sendable {
     private func lane(for node: Node) -> BatchLane? {
         let key = BatchLane.key(of: node)
         var entry = lanes.withLock { $0[key] }
+        if case .lanes(let list)? = entry, let first = list.first, !first.serves(node) {
+            // The file changed and was loaded again: new lanes; the old ones stay alive for
+            // the nodes still in them (the audio thread holds their pointers).
+            lanes.withLock { $0[key] = nil }
+            staleLanes.withLock { $0 += list }
+            entry = nil
+        }
         if entry == nil {
             do {
                 let support = try BatchLane.support(like: node, model: try library.instance(of: node.modelURL))

@@ -66,6 +66,9 @@ final class Node: @unchecked Sendable {
     /// This node's rows of the model's streaming state, kept here while the lane's instance
     /// runs other streams (nil for a stateless model).
     private(set) var laneState: UnsafeMutablePointer<Float>?
+    /// Whether this node's instance reads `other`'s weights (both made from one loaded prototype).
+    func sharesWeights(with other: NNModel) -> Bool { model.module.sharesParameters(with: other.module) }
+
     /// Whether blocks go through resamplers (such nodes never join a lane).
     var resamples: Bool { resampleIn != nil }
 

@@ -133,4 +133,24 @@ struct BatchLaneTests {
             #expect(worst < 1e-4, "\(label): largest difference \(worst) against the offline render")
         }
     }
+
+    /// A model file changed on disk is loaded again (the library checks its modification
+    /// time); its new nodes must not join lanes running the old weights.
+    @Test func aModelChangedOnDiskGetsLanesOfItsOwn() throws {
+        let dir = TemporaryDirectory()
+        let file = dir.file("m.ts")
+        try FileManager.default.copyItem(at: Signals.models.appendingPathComponent("tiny-batched.ts"), to: file)
+        var configuration = Instrument.Configuration(sampleRate: 44100, period: 512, modelsDirectories: [dir.url])
+        configuration.workers = 1  // one lane per model, method and block
+        let instrument = Instrument(configuration: configuration)
+        defer { instrument.stop() }
+        func members(_ label: String) -> Int? { instrument.status().nodes.first { $0.label == label }?.lane?.members }
+        try instrument.createNow(NodeSpec(label: "a", model: "m.ts", block: 512))
+        try instrument.createNow(NodeSpec(label: "b", model: "m.ts", block: 512))
+        #expect(members("a") == 2 && members("b") == 2)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(60)], ofItemAtPath: file.path)
+        try instrument.createNow(NodeSpec(label: "c", model: "m.ts", block: 512))
+        #expect(members("c") == 1, "the reloaded model's node has a lane of its own")
+        #expect(members("a") == 2)
+    }
 }
