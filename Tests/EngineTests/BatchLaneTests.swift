@@ -92,33 +92,10 @@ struct BatchLaneTests {
         let offline = try OfflineRenderer.render(input: AudioBuffer(sampleRate: 44100, channels: [input]), frames: frames,
                                                  configuration: Signals.configuration(), events: events)
 
-        var configuration = Signals.configuration()
-        configuration.workers = 2
-        let instrument = Instrument(configuration: configuration)
-        defer { instrument.stop() }
-        var buses: [String: [Float]] = [:]
-        var masterLeft = [Float](repeating: 0, count: period), masterRight = masterLeft
         var sawLane: LaneStatus?
-        for position in stride(from: 0, to: frames, by: period) {
-            for event in events where event.frame == position { try event.apply(instrument) }
-            input.withUnsafeBufferPointer { x in
-                instrument.kernel.process(frames: period, left: x.baseAddress! + position, right: x.baseAddress! + position,
-                                          masterLeft: &masterLeft, masterRight: &masterRight)
-            }
-            instrument.kernel.forEachNode { node in
-                if buses[node.label] == nil { buses[node.label] = [Float](repeating: 0, count: frames) }
-                for i in 0..<period { buses[node.label]![position + i] += node.bus[i] }
-            }
-            // Wait for the workers: every node's complete blocks done.
-            var nodes: [Node] = []
-            instrument.kernel.forEachNode { nodes.append($0) }
-            #expect(waitUntil(10) { nodes.allSatisfy { !$0.hasPendingBlock } })
-            if position == 30 * period {
-                sawLane = instrument.status().nodes.first { $0.label == "a" }?.lane
-            }
-            instrument.collectRetired()
+        let (buses, status) = try runLive(input: input, frames: frames, events: events) { instrument, position in
+            if position == 30 * 512 { sawLane = instrument.status().nodes.first { $0.label == "a" }?.lane }
         }
-        let status = instrument.status()
         #expect(status.nodes.allSatisfy { $0.dropouts == 0 }, "\(status.nodes.map { ($0.label, $0.dropouts) })")
         #expect(status.nodes.allSatisfy { $0.errors == 0 }, "\(status.nodes.compactMap(\.lastError))")
         let lane = try #require(sawLane, "node a ran alone")
@@ -132,6 +109,60 @@ struct BatchLaneTests {
             #expect(energy > 10, "\(label) is silent")
             #expect(worst < 1e-4, "\(label): largest difference \(worst) against the offline render")
         }
+    }
+
+    /// Drives a live instrument (two workers, lanes on) cycle by cycle from this thread,
+    /// waiting for the workers after each cycle so nothing is late; returns each label's
+    /// left bus and the final status. `each` runs after every cycle.
+    private func runLive(input: [Float], frames: Int, events: [RenderEvent],
+                         each: (Instrument, Int) -> Void = { _, _ in }) throws -> ([String: [Float]], EngineStatus) {
+        let period = 512
+        var configuration = Signals.configuration()
+        configuration.workers = 2
+        let instrument = Instrument(configuration: configuration)
+        defer { instrument.stop() }
+        var buses: [String: [Float]] = [:]
+        var masterLeft = [Float](repeating: 0, count: period), masterRight = masterLeft
+        for position in stride(from: 0, to: frames, by: period) {
+            for event in events where event.frame == position { try event.apply(instrument) }
+            input.withUnsafeBufferPointer { x in
+                instrument.kernel.process(frames: period, left: x.baseAddress! + position, right: x.baseAddress! + position,
+                                          masterLeft: &masterLeft, masterRight: &masterRight)
+            }
+            var nodes: [Node] = []
+            instrument.kernel.forEachNode { node in
+                nodes.append(node)
+                if buses[node.label] == nil { buses[node.label] = [Float](repeating: 0, count: frames) }
+                for i in 0..<period { buses[node.label]![position + i] += node.bus[i] }
+            }
+            #expect(waitUntil(10) { nodes.allSatisfy { !$0.hasPendingBlock } })
+            each(instrument, position)
+            instrument.collectRetired()
+        }
+        return (buses, instrument.status())
+    }
+
+    /// A seeded node in a lane runs its blocks alone, seeded as it would be outside a lane,
+    /// so a model that draws noise repeats when every node that draws noise has a seed (the
+    /// engine's rule, docs/ENGINE.md "Seeds"): live with lanes equals the offline render.
+    @Test func seededNodesInLanesRepeat() throws {
+        let frames = 512 * 120
+        let input = Signals.noise(frames: frames, seed: 6)
+        let specs = [NodeSpec(label: "s1", model: "tiny-batched-noisy.ts", block: 512, seed: 7),
+                     NodeSpec(label: "s2", model: "tiny-batched-noisy.ts", block: 512, seed: 8),
+                     NodeSpec(label: "s3", model: "tiny-batched-noisy.ts", block: 512, seed: 9)]
+        let events = specs.map { spec in RenderEvent(frame: 0) { try $0.createNow(spec) } }
+        let offline = try OfflineRenderer.render(input: AudioBuffer(sampleRate: 44100, channels: [input]), frames: frames,
+                                                 configuration: Signals.configuration(), events: events)
+        let (buses, status) = try runLive(input: input, frames: frames, events: events)
+        #expect(status.nodes.first { $0.label == "s3" }?.lane?.members == 2, "s3 joins s1's lane")
+        #expect(status.nodes.allSatisfy { $0.lane?.averageBatch == 1 }, "seeded nodes run alone in their lanes")
+        for label in ["s1", "s2", "s3"] {
+            let live = try #require(buses[label]), reference = try #require(offline.buses.first { $0.label == label }?.buffer.channels[0])
+            let worst = zip(live, reference).map { abs($0 - $1) }.max()!
+            #expect(worst < 1e-4, "\(label): largest difference \(worst)")
+        }
+        #expect(buses["s1"] != buses["s3"], "different seeds, different noise")
     }
 
     /// A model file changed on disk is loaded again (the library checks its modification

@@ -103,12 +103,13 @@ class TinyStreaming(torch.nn.Module):
 class TinyBatched(TinyStreaming):
     """Keeps its state the way RAVE's cached convolutions do: buffers with MAX_BATCH
     rows, updated in place, a call of batch B using the first B rows. One instance can
-    then run several streams in one batched call (the engine's lanes). Deterministic."""
+    then run several streams in one batched call (the engine's lanes). Deterministic,
+    or (the noisy variant) drawing noise in decode as RAVE's decoder does."""
 
     MAX_BATCH = 64
 
-    def __init__(self, seed: int):
-        super().__init__(channels=1, noise=0.0, seed=seed)
+    def __init__(self, seed: int, noise: float = 0.0):
+        super().__init__(channels=1, noise=noise, seed=seed)
         self.register_buffer("enc_cache", torch.zeros(self.MAX_BATCH, 1, RATIO))
         self.register_buffer("dec_cache", torch.zeros(self.MAX_BATCH, 1, RATIO))
 
@@ -127,6 +128,8 @@ class TinyBatched(TinyStreaming):
         head = y[..., :-self.ratio].clone()
         head[..., :self.ratio] = head[..., :self.ratio] + self.dec_cache[:b]
         self.dec_cache[:b].copy_(y[..., -self.ratio:])
+        if self.noise > 0:
+            head = head + self.noise * torch.randn_like(head)
         return torch.tanh(self.gain * head)
 
 
@@ -177,6 +180,7 @@ def main() -> None:
     save(TinyStreaming(channels=1, noise=0.0, seed=1), os.path.join(out, "tiny-deterministic.ts"))
     save(TinyStreaming(channels=2, noise=0.0, seed=2), os.path.join(out, "tiny-stereo.ts"))
     save(TinyBatched(seed=1), os.path.join(out, "tiny-batched.ts"))
+    save(TinyBatched(seed=1, noise=0.02), os.path.join(out, "tiny-batched-noisy.ts"))
     save(TinyV1(), os.path.join(out, "tiny-v1.ts"))
     save(Plain(), os.path.join(out, "plain.ts"))
 
