@@ -26,6 +26,9 @@ final class BatchLane: @unchecked Sendable {
     let rowFloats: Int
     /// The buffers that hold a stream's state.
     let stateBuffers: [String]
+    /// A new stream's state: row 0 after the warm-up a node alone gets (three calls on
+    /// silence from the model as loaded), set by `warmUp`.
+    private(set) var freshState: [Float] = []
     let method: NodeMethod
 
     private let model: NNModel
@@ -251,12 +254,13 @@ final class BatchLane: @unchecked Sendable {
 }
 
 extension BatchLane {
-    /// Runs the lane's calls on silence at every batch size up to its capacity, so the first
-    /// live calls do not pay TorchScript's first-call optimisation (state rows are loaded
-    /// from each node before every live call, so what this leaves in them does not matter).
+    /// Runs the lane's calls on silence: first three at batch 1, as a node alone is warmed
+    /// up, after which row 0 is a new stream's state (`freshState`); then at every batch size
+    /// up to the capacity, so the first live calls do not pay TorchScript's first-call
+    /// optimisation (live calls load each node's rows first, so what this leaves does not matter).
     func warmUp(rounds: Int = 2) {
         for b in 1...capacity {
-            for _ in 0..<rounds {
+            for _ in 0..<(b == 1 ? 3 : rounds) {
                 for i in inBatch.indices { inBatch[i] = method == .prior ? 1 : 0 }
                 for i in midBatch.indices { midBatch[i] = 0 }
                 switch method {
@@ -268,6 +272,10 @@ extension BatchLane {
                 case .decode:
                     try? call(firstCall, &midBatch, b, latent, into: &outBatch, out)
                 }
+            }
+            if b == 1, let state {
+                freshState = [Float](repeating: 0, count: rowFloats)
+                freshState.withUnsafeMutableBufferPointer { state.save(row: 0, into: $0.baseAddress!) }
             }
         }
     }

@@ -181,6 +181,7 @@ public final class Instrument: @unchecked Sendable {
     /// Loads, builds and warms up a node, gives it ports, and hands it to the audio thread.
     private func join(_ spec: NodeSpec, id: Int) throws -> NodeEvent {
         let node: Node
+        var lane: BatchLane?
         do {
             let url = try library.resolve(spec.model)
             let model = try library.instance(of: url)
@@ -189,7 +190,10 @@ public final class Instrument: @unchecked Sendable {
                             period: period.load(ordering: .relaxed), maxFrames: configuration.maxFrames,
                             defaultBlock: configuration.defaultBlock, allowanceBlocks: configuration.inferenceAllowance,
                             source: source, fadeSeconds: configuration.fadeSeconds)
-            node.warmUp()
+            // Live, a node of a model that batches runs in a lane: the lane's instance is warm
+            // already, and the node's own is released when it joins. Otherwise it warms its own up.
+            if !configuration.offline, configuration.batchNodes, !node.resamples { lane = self.lane(for: node) }
+            if lane == nil { node.warmUp() }
             if let ports {
                 // A node of the same label may still be fading out with its ports.
                 let deadline = Date().addingTimeInterval(5)
@@ -214,9 +218,9 @@ public final class Instrument: @unchecked Sendable {
             if let ports { ports.unregisterPorts(node.ports) }
             return .freed(label: spec.label)
         }
-        if !configuration.offline, configuration.batchNodes, !node.resamples, let lane = lane(for: node) {
-            // On failure the node simply runs alone on its own instance.
-            if (try? node.attach(to: lane)) != nil { lane.add(node) }
+        if let lane {
+            node.attach(to: lane)
+            lane.add(node)
         }
         send(.add(Unmanaged.passUnretained(node).toOpaque()))
         // Nodes that take this label as their input now follow this node.

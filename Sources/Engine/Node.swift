@@ -36,9 +36,11 @@ final class Node: @unchecked Sendable {
 
     // MARK: Model side (one worker at a time, or the offline renderer)
 
-    private let model: NNModel
-    private let firstCall: ScriptMethod  // forward, encode or prior
-    private let decodeCall: ScriptMethod?
+    /// The node's own instance and its methods; released when the node joins a lane
+    /// (its state then lives in `laneState` and the lane's instance runs it).
+    private var model: NNModel?
+    private var firstCall: ScriptMethod?  // forward, encode or prior
+    private var decodeCall: ScriptMethod?
     let firstInChannels: Int, firstInFrames: Int
     let latentFrames: Int
     var modelIn: [Float]
@@ -67,22 +69,24 @@ final class Node: @unchecked Sendable {
     /// runs other streams (nil for a stateless model).
     private(set) var laneState: UnsafeMutablePointer<Float>?
     /// Whether this node's instance reads `other`'s weights (both made from one loaded prototype).
-    func sharesWeights(with other: NNModel) -> Bool { model.module.sharesParameters(with: other.module) }
+    func sharesWeights(with other: NNModel) -> Bool { model?.module.sharesParameters(with: other.module) ?? false }
 
     /// Whether blocks go through resamplers (such nodes never join a lane).
     var resamples: Bool { resampleIn != nil }
 
-    /// Hands this node's blocks to `lane`. Its state starts as its own (warmed-up) instance's:
-    /// row 0 of that instance's state buffers. Call before the node joins the graph.
-    func attach(to lane: BatchLane) throws {
+    /// Hands this node's blocks to `lane`, instead of warming its own instance up: its state
+    /// starts as a fresh stream's after the same warm-up (`BatchLane.freshState`), and its own
+    /// instance (buffers, compiled graphs) is released. Call before the node joins the graph.
+    func attach(to lane: BatchLane) {
         if lane.rowFloats > 0 {
-            let own = try BatchState(module: model.module, rows: lane.stateRows, buffers: lane.stateBuffers)
-            precondition(own.rowFloats == lane.rowFloats, "an instance's state rows differ from its lane's")
-            let state = UnsafeMutablePointer<Float>.allocate(capacity: own.rowFloats)
-            own.save(row: 0, into: state)
+            let state = UnsafeMutablePointer<Float>.allocate(capacity: lane.rowFloats)
+            lane.freshState.withUnsafeBufferPointer { state.update(from: $0.baseAddress!, count: lane.rowFloats) }
             laneState = state
         }
         lanePointer = Unmanaged.passUnretained(lane).toOpaque()
+        firstCall = nil
+        decodeCall = nil
+        model = nil
     }
 
     // MARK: Shared with the control side
@@ -467,15 +471,15 @@ final class Node: @unchecked Sendable {
     private func callModel() throws {
         switch spec.method {
         case .forward:
-            try call(firstCall, input: modelIn, channels: inChannels, frames: block, into: &audioOut, outChannels: outChannels, outFrames: block)
+            try call(firstCall!, input: modelIn, channels: inChannels, frames: block, into: &audioOut, outChannels: outChannels, outFrames: block)
         case .encode:
-            try call(firstCall, input: modelIn, channels: inChannels, frames: block, into: &firstOut, outChannels: latentSize, outFrames: latentFrames)
+            try call(firstCall!, input: modelIn, channels: inChannels, frames: block, into: &firstOut, outChannels: latentSize, outFrames: latentFrames)
             transformLatents()
             try call(decodeCall!, input: firstOut, channels: latentSize, frames: latentFrames, into: &audioOut, outChannels: outChannels, outFrames: block)
         case .prior:
             let t = temperature[0]
             for i in modelIn.indices { modelIn[i] = t }
-            try call(firstCall, input: modelIn, channels: firstInChannels, frames: firstInFrames, into: &firstOut, outChannels: latentSize, outFrames: latentFrames)
+            try call(firstCall!, input: modelIn, channels: firstInChannels, frames: firstInFrames, into: &firstOut, outChannels: latentSize, outFrames: latentFrames)
             transformLatents()
             try call(decodeCall!, input: firstOut, channels: latentSize, frames: latentFrames, into: &audioOut, outChannels: outChannels, outFrames: block)
         case .decode:
