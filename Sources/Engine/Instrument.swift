@@ -84,6 +84,9 @@ public final class Instrument: @unchecked Sendable {
         case lanes([BatchLane])
     }
     private var janitor: DispatchSourceTimer?
+    /// The janitor's queue, and a key that tells code running on it that it does.
+    private let janitorQueue = DispatchQueue(label: "timbre.janitor")
+    private static let onJanitor = DispatchSpecificKey<Bool>()
     /// The audio cycle now (the driver updates it when JACK's buffer size changes).
     let period: Atomic<Int>
     /// JACK xruns, counted by the driver.
@@ -106,7 +109,8 @@ public final class Instrument: @unchecked Sendable {
         period = Atomic(configuration.period)
         if !configuration.offline {
             pool = WorkerPool(kernel: kernel, count: max(1, configuration.workers), realtimePriority: configuration.workerRealtimePriority, nice: configuration.workerNice)
-            let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "timbre.janitor"))
+            janitorQueue.setSpecific(key: Self.onJanitor, value: true)
+            let timer = DispatchSource.makeTimerSource(queue: janitorQueue)
             timer.schedule(deadline: .now(), repeating: .milliseconds(20))
             timer.setEventHandler { [weak self] in self?.collectRetired() }
             timer.resume()
@@ -118,6 +122,13 @@ public final class Instrument: @unchecked Sendable {
     public func stop() {
         janitor?.cancel()
         janitor = nil
+        // Cancelling does not wait for a run in progress; wait for it here, so no janitor run
+        // outlives `stop()`. Such a run holds the port host (the JACK driver) while it
+        // unregisters ports: if it outlived the caller's last reference, the driver would be
+        // released on the janitor's thread, and libjack deadlocked closing that client while
+        // another thread opened one (seen in CI: the 200-toggle test's janitor against the
+        // next test's new server). Not when the janitor itself stops the instrument.
+        if DispatchQueue.getSpecific(key: Self.onJanitor) != true { janitorQueue.sync {} }
         pool?.stop()
     }
 
