@@ -20,12 +20,8 @@ final class BatchLane: @unchecked Sendable {
     let key: String
     /// Streams per call.
     let capacity: Int
-    /// Rows of the model's state buffers (0: the model keeps no state).
-    let stateRows: Int
     /// Floats of one stream's state.
     let rowFloats: Int
-    /// The buffers that hold a stream's state.
-    let stateBuffers: [String]
     /// A new stream's state: row 0 after the warm-up a node alone gets (three calls on
     /// silence from the model as loaded), set by `warmUp`.
     private(set) var freshState: [Float] = []
@@ -75,14 +71,10 @@ final class BatchLane: @unchecked Sendable {
         self.model = model
         switch support {
         case .stateless:
-            stateRows = 0
             state = nil
             rowFloats = 0
-            stateBuffers = []
             self.capacity = max(1, capacity)
         case .rows(let rows, let buffers):
-            stateRows = rows
-            stateBuffers = buffers
             let state = try BatchState(module: model.module, rows: rows, buffers: buffers)
             self.state = state
             rowFloats = state.rowFloats

@@ -244,7 +244,7 @@ public final class Instrument: @unchecked Sendable {
 
     /// The lane with the fewest members among those for nodes like `node` (one per worker),
     /// made the first time, after a probe of the model on a throwaway copy; nil when the model
-    /// cannot batch (the reason is kept for `status`).
+    /// cannot batch (remembered, so the probe runs once per model, method and block).
     private func lane(for node: Node) -> BatchLane? {
         let key = BatchLane.key(of: node)
         var entry = lanes.withLock { $0[key] }
@@ -276,12 +276,6 @@ public final class Instrument: @unchecked Sendable {
         }
         guard case .lanes(let list)? = entry else { return nil }
         return list.min { $0.memberCount < $1.memberCount }
-    }
-
-    /// Why nodes of a model (file, method, block) run alone, when a probe refused batching.
-    func batchRefusal(for node: Node) -> String? {
-        if case .refused(let reason)? = lanes.withLock({ $0[BatchLane.key(of: node)] }) { return reason }
-        return nil
     }
 
     /// Fades a node out and frees it (its model and buffers once it has left the graph).

@@ -52,10 +52,12 @@ struct BenchCapacity: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard block > 0, seconds > 0, period > 0 else { throw ValidationError("--block, --seconds and --period must be positive") }
+        guard block > 0, seconds > 0, period > 0, batchLimit > 0 else {
+            throw ValidationError("--block, --seconds, --period and --batch-limit must be positive")
+        }
         let result = try CapacityBenchmark.run(model: URL(fileURLWithPath: model), block: block, seconds: seconds,
                                                period: period, server: server, retries: max(0, retries), workerRealtimePriority: realtimeWorkers ? 1 : 0, workerNice: workerNice,
-                                               inferenceAllowance: inferenceAllowance, batch: !noBatch, batchLimit: max(1, batchLimit)) { line in
+                                               inferenceAllowance: inferenceAllowance, batch: !noBatch, batchLimit: batchLimit) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         if json {
