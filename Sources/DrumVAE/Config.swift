@@ -50,6 +50,12 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     /// spectrum added to the waveform loss (nil in runs made before it existed: 0).
     public var spectrumWeight: Double? = nil
     public var spectrumLossWeight: Double { spectrumWeight ?? 0 }
+    /// Complex model: the phase maps give the phase relative to each bin's own rotation
+    /// (2π·k·hop/N per frame), so a steady partial or a click at a fixed place gives maps
+    /// that do not change from frame to frame. On in new configurations; nil in runs made
+    /// before it existed (read as false).
+    public var demodulatedPhase: Bool? = true
+    public var phaseDemodulated: Bool { representation == .complex && (demodulatedPhase ?? false) }
     /// FFT sizes of the multi-scale spectral loss and of the evaluation.
     public var lossScales = [1024]
 

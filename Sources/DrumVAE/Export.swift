@@ -52,6 +52,9 @@ public struct TorchScriptExport {
         case .complex:
             decoder.append("a = maps.narrow(1, \(f), \(f))")
             decoder.append("b = maps.narrow(1, \(2 * f), \(f))")
+            if m.rotation != nil {
+                decoder.append("a, b = a * self.phase_cos - b * self.phase_sin, a * self.phase_sin + b * self.phase_cos")
+            }
             decoder.append("scale = mag * torch.rsqrt(a.square() + b.square() + 1e-06)")
             decoder.append("spec = torch.cat([(a * scale).unsqueeze(3), (b * scale).unsqueeze(3)], 3)")
         case .magnitude:
@@ -155,6 +158,10 @@ public struct TorchScriptExport {
         let module = try ScriptModule.assemble(className: "TimbreDrumVAE")
         for (name, tensor) in run.model.namedParameters { try module.register(name, tensor.detached(), buffer: false) }
         try module.register("window", run.model.window, buffer: true)
+        if let rotation = run.model.rotation {
+            try module.register("phase_cos", rotation.cos, buffer: true)
+            try module.register("phase_sin", rotation.sin, buffer: true)
+        }
         let fadeLength = c.sampleRate / 100
         var fade = [Float](repeating: 1, count: c.clipSamples)
         for i in 0..<fadeLength { fade[c.clipSamples - fadeLength + i] = Float(fadeLength - 1 - i) / Float(fadeLength) }

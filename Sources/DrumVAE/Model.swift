@@ -22,6 +22,9 @@ public final class DrumVAEModel {
     let decoderRefine: Conv1d
     let decoderRefineNorm: GroupNorm
     let decoderOut: Conv1d
+    /// cos and sin of each bin's rotation 2π·k·hop·t/N at frame t, [bins, frames], for
+    /// `phaseDemodulated` (exact: the angle is reduced modulo N in integers).
+    let rotation: (cos: Tensor, sin: Tensor)?
 
     /// Output maps per bin.
     var outputMaps: Int { config.representation == .complex ? 3 : 1 }
@@ -47,6 +50,7 @@ public final class DrumVAEModel {
         decoderRefine = try Conv1d("dec_refine", c, c, kernel: 3, padding: 1, params)
         decoderRefineNorm = try GroupNorm("dec_refine_norm", groups: groups, channels: c, params)
         decoderOut = try Conv1d("dec_out", c, (config.representation == .complex ? 3 : 1) * config.bins, kernel: 1, params)
+        rotation = config.phaseDemodulated ? try Self.binRotation(config) : nil
         // Start quiet: log-magnitudes near -4, so the first sounds are soft rather than loud noise.
         try Torch.withoutGradients {
             let bias = try decoderOut.bias.floats()
@@ -54,6 +58,33 @@ public final class DrumVAEModel {
             for i in 0..<config.bins { start[i] = bias[i] - 4 }
             try decoderOut.bias.assign(start)
         }
+    }
+
+    /// cos and sin of 2π·((k·hop·t) mod N)/N for bin k and frame t, [bins, frames].
+    static func binRotation(_ config: DrumVAEConfig) throws -> (cos: Tensor, sin: Tensor) {
+        let f = config.bins, t = config.frames, n = config.fftSize
+        var c = [Float](repeating: 0, count: f * t), s = c
+        for k in 0..<f {
+            for frame in 0..<t {
+                let m = (k * config.hop % n) * frame % n
+                if m * 4 % n == 0 {
+                    // Quarter turns exactly (hop = N/4 gives only these).
+                    let q = m * 4 / n
+                    c[k * t + frame] = [1, 0, -1, 0][q]; s[k * t + frame] = [0, 1, 0, -1][q]
+                } else {
+                    let angle = 2 * Double.pi * Double(m) / Double(n)
+                    c[k * t + frame] = Float(Foundation.cos(angle)); s[k * t + frame] = Float(Foundation.sin(angle))
+                }
+            }
+        }
+        return (try Tensor(c, shape: [f, t]), try Tensor(s, shape: [f, t]))
+    }
+
+    /// The phase direction (a, b) [B, bins, frames] turned from the demodulated frame to
+    /// the STFT's (unchanged when the phase is not demodulated).
+    func modulate(_ a: Tensor, _ b: Tensor) throws -> (Tensor, Tensor) {
+        guard let r = rotation else { return (a, b) }
+        return (try a * r.cos - b * r.sin, try a * r.sin + b * r.cos)
     }
 
     /// Every trainable tensor by name.
@@ -104,7 +135,7 @@ public final class DrumVAEModel {
         let mag = try logMagnitude.exp()
         switch config.representation {
         case .complex:
-            let a = try maps.narrow(1, start: f, length: f), b = try maps.narrow(1, start: 2 * f, length: f)
+            let (a, b) = try modulate(maps.narrow(1, start: f, length: f), maps.narrow(1, start: 2 * f, length: f))
             let scale = try mag * (a.square() + b.square() + 1e-6).rsqrt()
             return try Tensor.cat([(a * scale).unsqueeze(3), (b * scale).unsqueeze(3)], dim: 3)
         case .magnitude:

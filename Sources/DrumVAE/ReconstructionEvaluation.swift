@@ -17,6 +17,8 @@ public enum ReconstructionEvaluation {
         public var clips: Int
         /// Mean over clips of the per-clip multi-scale spectral convergence, dB (lower is better).
         public var convergenceDB: Double
+        /// The same mean over the clips of each drum class of the validation split.
+        public var byClass: [String: Double] = [:]
     }
 
     /// The bar, read from rows: each complex run's best reconstruction (its own phase,
@@ -52,8 +54,10 @@ public enum ReconstructionEvaluation {
         let classes = clips.map { c.classes.firstIndex(of: $0.className) ?? 0 }
         func row(_ inversion: String, _ outputs: [[Float]]) throws -> Row {
             let db = try spectrum.convergenceDB(audio, outputs)
+            let byClass = Dictionary(grouping: zip(clips, db), by: { $0.0.className })
+                .mapValues { $0.map(\.1).reduce(0, +) / Double($0.count) }
             return Row(run: trained.folder.url.lastPathComponent, representation: c.representation.rawValue, inversion: inversion,
-                       step: trained.step, clips: clips.count, convergenceDB: db.reduce(0, +) / Double(db.count))
+                       step: trained.step, clips: clips.count, convergenceDB: db.reduce(0, +) / Double(db.count), byClass: byClass)
         }
         // Straight from the decoder: the complex run's own phase, or zero phase.
         let decoded = try trained.decode(means, classes: c.conditional ? classes : nil)

@@ -339,6 +339,7 @@ public final class TrainingCore {
     /// the energy sits, what Griffin-Lim smears at onsets) and along time (instantaneous
     /// frequency). Derivatives are compared as unit complex ratios, so no phase is unwrapped.
     func phaseLoss(_ a: Tensor, _ b: Tensor, spec: Tensor, magnitude target: Tensor) throws -> Tensor {
+        let (a, b) = try model.modulate(a, b)
         let norm = try (a.square() + b.square() + 1e-6).rsqrt()
         let pa = try a * norm, pb = try b * norm
         let (ta, tb, weight) = try Torch.withoutGradients {

@@ -158,6 +158,12 @@ public enum TrainingBenchmark {
             self.dec_refine_norm = nn.GroupNorm(G, C)
             self.dec_out = nn.Conv1d(C, (3 if complex_out else 1) * bins, 1, dilation=2)
             self.register_buffer("window", torch.hann_window(nfft))
+            # --demodulated-phase: each bin's rotation 2π·((k·hop·t) mod N)/N at frame t.
+            m = (torch.arange(bins).unsqueeze(1) * hop % nfft) * torch.arange(frames).unsqueeze(0) % nfft
+            angle = m.double() * (2 * np.pi / nfft)
+            self.register_buffer("rot_cos", angle.cos().float())
+            self.register_buffer("rot_sin", angle.sin().float())
+            self.demodulated = complex_out and bool(cfg.get("demodulatedPhase"))
 
         def encode(self, x):
             s = torch.view_as_real(torch.stft(x, nfft, hop, nfft, self.window, center=True, pad_mode="reflect", return_complex=True))
@@ -178,6 +184,8 @@ public enum TrainingBenchmark {
             mag = m[:, :bins].clamp(max=8).exp()
             if complex_out:
                 a, b = m[:, bins:2 * bins], m[:, 2 * bins:]
+                if self.demodulated:
+                    a, b = a * self.rot_cos - b * self.rot_sin, a * self.rot_sin + b * self.rot_cos
                 scale = mag * torch.rsqrt(a.square() + b.square() + 1e-6)
                 spec = torch.complex(a * scale, b * scale)
             else:

@@ -72,16 +72,24 @@ struct BenchReconstruction: ParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Flag(help: "Also print each row's mean per drum class of the validation split.")
+    var byClass = false
+
     @OptionGroup var torch: TorchOptions
 
     func run() throws {
         torch.apply()
         var rows: [ReconstructionEvaluation.Row] = []
+        var countByClass: [String: Int] = [:], counted: Set<String> = []
         for path in runs {
             let trained = try TrainedRun(URL(fileURLWithPath: path))
             let data = try OneShotDataset(directory: URL(fileURLWithPath: dataset), sampleRate: trained.config.sampleRate,
                                           clipSamples: trained.config.clipSamples)
             rows += try ReconstructionEvaluation.run(trained, dataset: data, griffinLimIterations: iterations)
+            for clip in data.validation where !counted.contains(clip.className + "\u{0}" + clip.path) {
+                counted.insert(clip.className + "\u{0}" + clip.path)
+                countByClass[clip.className, default: 0] += 1
+            }
         }
         if json {
             let encoder = JSONEncoder()
@@ -95,6 +103,16 @@ struct BenchReconstruction: ParsableCommand {
                   + r.representation.padding(toLength: 16, withPad: " ", startingAt: 0)
                   + r.inversion.padding(toLength: 27, withPad: " ", startingAt: 0)
                   + String(format: "%6d %6d  %8.2f dB", r.step, r.clips, r.convergenceDB))
+        }
+        if byClass {
+            let classes = Set(rows.flatMap(\.byClass.keys)).sorted()
+            print("\nper class (dB; clips: " + classes.map { c in "\(c) \(countByClass[c] ?? 0)" }.joined(separator: ", ") + ")")
+            print("run".padding(toLength: 24, withPad: " ", startingAt: 0) + "inversion".padding(toLength: 27, withPad: " ", startingAt: 0)
+                  + classes.map { $0.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined())
+            for r in rows {
+                print(r.run.padding(toLength: 24, withPad: " ", startingAt: 0) + r.inversion.padding(toLength: 27, withPad: " ", startingAt: 0)
+                      + classes.map { c in r.byClass[c].map { String(format: "%6.2f  ", $0) } ?? "     -  " }.joined())
+            }
         }
         for line in ReconstructionEvaluation.barSummary(rows) { print(line) }
     }

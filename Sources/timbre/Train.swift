@@ -70,6 +70,9 @@ struct Train: ParsableCommand {
     @Option(help: "Complex model: weight of the magnitude loss on the decoder's own spectrum, added to the waveform loss after the warm-up.")
     var spectrumWeight: Double = 0
 
+    @Flag(inversion: .prefixedNo, help: "Complex model: the phase maps give each bin's phase relative to its own rotation per frame (steady partials and clicks give maps constant in time).")
+    var demodulatedPhase = true
+
     @Option(help: "Learning rate (AdamW).")
     var learningRate: Double = 1e-3
 
@@ -113,6 +116,7 @@ struct Train: ParsableCommand {
         config.magnitudeWarmupSteps = magnitudeWarmup
         config.phaseWeight = phaseWeight
         config.spectrumWeight = spectrumWeight
+        config.demodulatedPhase = demodulatedPhase
         config.lossScales = lossScales.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         config.checkpointEvery = max(1, checkpointEvery)
         config.validateEvery = max(1, validateEvery)

@@ -50,11 +50,15 @@ struct ExportTests {
         var encodeTriggers: [Double]
     }
 
-    @Test func exportMatchesTimbreInPyTorch() throws {
+    /// With and without the demodulated phase frame (`--demodulated-phase`).
+    @Test(arguments: [false, true])
+    func exportMatchesTimbreInPyTorch(demodulated: Bool) throws {
         let kit = try makeTestKit(perKit: 3, kits: ["HardElectro1", "ElectricEmpireKit"])
         let dir = TemporaryDirectory()
         let runURL = dir.file("run")
-        try train(kit: kit.url, run: runURL, steps: 3, config: smallConfig(steps: 3))
+        var config = smallConfig(steps: 3)
+        config.demodulatedPhase = demodulated
+        try train(kit: kit.url, run: runURL, steps: 3, config: config)
         let run = try TrainedRun(runURL)
         let r = 2048, frames = 12, calls = 2, d = run.config.latentSize
         let model = dir.file("drums.ts")

@@ -9,17 +9,24 @@ import Torch
 struct ReconstructionEvaluationTests {
     /// The supervised phase loss: 0 for the clip's own phase; a constant rotation of every bin
     /// by π/2 costs the phase term fully (1) and the two derivative terms nothing, so a third;
-    /// the conjugate phase (time reversed within each frame) costs all three.
-    @Test func phaseLossMeasuresPhaseAndItsDerivatives() throws {
+    /// the conjugate phase (time reversed within each frame) costs all three. With the
+    /// demodulated phase frame the maps hold the clip's phase turned back by each bin's rotation.
+    @Test(arguments: [false, true])
+    func phaseLossMeasuresPhaseAndItsDerivatives(demodulated: Bool) throws {
+        let clip = Drums.kick(seconds: 0.5) + Drums.snare(seconds: 0.5)
         var config = smallConfig(steps: 2)
         config.representation = .complex
+        config.demodulatedPhase = demodulated
+        config.clipSamples = clip.count
         let model = try DrumVAEModel(config: config)
         let core = try TrainingCore(model: model)
-        let clip = Drums.kick(seconds: 0.5) + Drums.snare(seconds: 0.5)
         let x = try Tensor(clip, shape: [1, clip.count])
         let spec = try x.stft(nFFT: config.fftSize, hop: config.hop, window: model.window)
         let target = try magnitude(spec)
-        let re = try spec.narrow(3, start: 0, length: 1).squeeze(3), im = try spec.narrow(3, start: 1, length: 1).squeeze(3)
+        var re = try spec.narrow(3, start: 0, length: 1).squeeze(3), im = try spec.narrow(3, start: 1, length: 1).squeeze(3)
+        if let r = model.rotation {
+            (re, im) = (try re * r.cos + im * r.sin, try im * r.cos - re * r.sin)
+        }
         let own = try core.phaseLoss(re, im, spec: spec, magnitude: target).item()
         let rotated = try core.phaseLoss(im * -1.0, re, spec: spec, magnitude: target).item()
         let conjugate = try core.phaseLoss(re, im * -1.0, spec: spec, magnitude: target).item()
