@@ -87,6 +87,13 @@ public final class DrumVAEModel {
         return (try a * r.cos - b * r.sin, try a * r.sin + b * r.cos)
     }
 
+    /// The phase direction (a, b) [B, bins, frames] in the STFT's frame, not of unit length,
+    /// that the complex decoder's maps [B, 3 × bins, frames] describe.
+    func phaseDirection(_ maps: Tensor) throws -> (Tensor, Tensor) {
+        let f = config.bins
+        return try modulate(maps.narrow(1, start: f, length: f), maps.narrow(1, start: 2 * f, length: f))
+    }
+
     /// Every trainable tensor by name.
     public var namedParameters: [(name: String, tensor: Tensor)] { params.entries }
     public var parameters: [Tensor] { params.tensors }
@@ -135,7 +142,7 @@ public final class DrumVAEModel {
         let mag = try logMagnitude.exp()
         switch config.representation {
         case .complex:
-            let (a, b) = try modulate(maps.narrow(1, start: f, length: f), maps.narrow(1, start: 2 * f, length: f))
+            let (a, b) = try phaseDirection(maps)
             let scale = try mag * (a.square() + b.square() + 1e-6).rsqrt()
             return try Tensor.cat([(a * scale).unsqueeze(3), (b * scale).unsqueeze(3)], dim: 3)
         case .magnitude:

@@ -329,17 +329,16 @@ public final class TrainingCore {
         let convergence = try (target - mag).norm() / (target.norm() + 1e-7)
         let loss = try convergence + ((target + 1e-5).log() - (mag + 1e-5).log()).abs().mean() * config.logMagnitudeWeight
         guard config.representation == .complex, config.phaseLossWeight > 0 else { return loss }
-        return try loss + phaseLoss(maps.narrow(1, start: f, length: f), maps.narrow(1, start: 2 * f, length: f),
-                                    spec: spec, magnitude: target) * config.phaseLossWeight
+        let (a, b) = try model.phaseDirection(maps)
+        return try loss + phaseLoss(a, b, spec: spec, magnitude: target) * config.phaseLossWeight
     }
 
-    /// Supervised phase loss for the complex decoder's phase maps (a, b) [B, bins, frames]
-    /// against the clip's own STFT: magnitude-weighted 1 − cos of the phase difference, of
+    /// Supervised phase loss for the complex decoder's phase direction (a, b) [B, bins, frames]
+    /// in the STFT's frame (`DrumVAEModel.phaseDirection`) against the clip's own STFT: magnitude-weighted 1 − cos of the phase difference, of
     /// the phase itself, of its derivative along frequency (group delay: where in the frame
     /// the energy sits, what Griffin-Lim smears at onsets) and along time (instantaneous
     /// frequency). Derivatives are compared as unit complex ratios, so no phase is unwrapped.
     func phaseLoss(_ a: Tensor, _ b: Tensor, spec: Tensor, magnitude target: Tensor) throws -> Tensor {
-        let (a, b) = try model.modulate(a, b)
         let norm = try (a.square() + b.square() + 1e-6).rsqrt()
         let pa = try a * norm, pb = try b * norm
         let (ta, tb, weight) = try Torch.withoutGradients {

@@ -25,7 +25,10 @@ struct ReconstructionEvaluationTests {
         let target = try magnitude(spec)
         var re = try spec.narrow(3, start: 0, length: 1).squeeze(3), im = try spec.narrow(3, start: 1, length: 1).squeeze(3)
         if let r = model.rotation {
-            (re, im) = (try re * r.cos + im * r.sin, try im * r.cos - re * r.sin)
+            // Maps holding the clip's phase turned back by each bin's rotation: the model's
+            // direction turns them forward again.
+            let maps = try Tensor.cat([target, re * r.cos + im * r.sin, im * r.cos - re * r.sin], dim: 1)
+            (re, im) = try model.phaseDirection(maps)
         }
         let own = try core.phaseLoss(re, im, spec: spec, magnitude: target).item()
         let rotated = try core.phaseLoss(im * -1.0, re, spec: spec, magnitude: target).item()
@@ -76,6 +79,12 @@ struct ReconstructionEvaluationTests {
         for row in complexRows + magnitudeRows {
             #expect(row.clips == dataset.validation.count && row.step == 4)
             #expect(row.convergenceDB.isFinite, "\(row.run) \(row.inversion)")
+            // Per class: the validation split's classes, and weighted by their clips they
+            // give back the row's mean.
+            let counts = Dictionary(grouping: dataset.validation, by: \.className).mapValues(\.count)
+            #expect(Set(row.byClass.keys) == Set(counts.keys))
+            let weighted = row.byClass.reduce(0.0) { $0 + $1.value * Double(counts[$1.key] ?? 0) } / Double(row.clips)
+            #expect(Swift.abs(weighted - row.convergenceDB) < 1e-9, "\(row.run) \(row.inversion): \(weighted) against \(row.convergenceDB)")
         }
     }
 }

@@ -97,21 +97,27 @@ struct DrumVAECommandTests {
         #expect(described.stdout.contains("44100 Hz"))
     }
 
-    /// `bench reconstruction` on a complex and a magnitude run: every row, and the bar's line.
+    /// `bench reconstruction` on complex runs (the demodulated phase frame by default, the
+    /// STFT's own with `--no-demodulated-phase`) and a magnitude run: every row, the per-class
+    /// table, and the bar's line.
     @Test func benchReconstructionMeasuresBothRepresentations() throws {
         let kit = try Self.kit()
         let dir = TemporaryDirectory()
-        for (name, extra) in [("ours", [String]()), ("baseline", ["--representation", "magnitude"])] {
+        for (name, extra, demodulated) in [("ours", [String](), true), ("stft", ["--no-demodulated-phase"], false),
+                                           ("baseline", ["--representation", "magnitude"], true)] {
             let train = try runTimbre(["train", kit.url.path, "--out", dir.file(name).path, "--steps", "2", "--no-report"] + Self.tiny + extra)
             #expect(train.status == 0, "\(train.stderr)")
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.file(name).appendingPathComponent("config.json"))) as? [String: Any]
+            #expect(config?["demodulatedPhase"] as? Bool == demodulated, "\(name)")
         }
-        let bench = try runTimbre(["bench", "reconstruction", dir.file("ours").path, dir.file("baseline").path,
-                                   "--dataset", kit.url.path, "--iterations", "2"])
+        let bench = try runTimbre(["bench", "reconstruction", dir.file("ours").path, dir.file("stft").path, dir.file("baseline").path,
+                                   "--dataset", kit.url.path, "--iterations", "2", "--by-class"])
         #expect(bench.status == 0, "\(bench.stderr)")
         for inversion in ["decoder phase", "decoder phase + FGLA 2", "zero phase", "Griffin-Lim 2", "PGHI+FGLA 100", "true phase (ceiling)"] {
             #expect(bench.stdout.contains(inversion), "no '\(inversion)' row in:\n\(bench.stdout)")
         }
         #expect(bench.stdout.contains("against baseline: zero phase"))
+        #expect(bench.stdout.contains("per class (dB; clips: "), "no per-class table in:\n\(bench.stdout)")
         #expect(bench.stdout.contains("the bar (3 dB better than both) is"))
     }
 
