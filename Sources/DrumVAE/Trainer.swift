@@ -333,9 +333,9 @@ public final class TrainingCore {
         return try loss + phaseLoss(a, b, spec: spec, magnitude: target) * config.phaseLossWeight
     }
 
-    /// Supervised phase loss for the complex decoder's phase direction (a, b) [B, bins, frames]
-    /// in the STFT's frame (`DrumVAEModel.phaseDirection`) against the clip's own STFT: magnitude-weighted 1 − cos of the phase difference, of
-    /// the phase itself, of its derivative along frequency (group delay: where in the frame
+    /// Supervised phase loss for the complex decoder's phase direction (a, b) [B, bins,
+    /// frames] in the STFT's frame (`DrumVAEModel.phaseDirection`) against the clip's own
+    /// STFT: magnitude-weighted 1 − cos of the phase difference, of the phase itself, of its derivative along frequency (group delay: where in the frame
     /// the energy sits, what Griffin-Lim smears at onsets) and along time (instantaneous
     /// frequency). Derivatives are compared as unit complex ratios, so no phase is unwrapped.
     func phaseLoss(_ a: Tensor, _ b: Tensor, spec: Tensor, magnitude target: Tensor) throws -> Tensor {

@@ -80,16 +80,14 @@ struct BenchReconstruction: ParsableCommand {
     func run() throws {
         torch.apply()
         var rows: [ReconstructionEvaluation.Row] = []
-        var countByClass: [String: Int] = [:], counted: Set<String> = []
+        var countByClass: [String: Int] = [:]
         for path in runs {
             let trained = try TrainedRun(URL(fileURLWithPath: path))
             let data = try OneShotDataset(directory: URL(fileURLWithPath: dataset), sampleRate: trained.config.sampleRate,
                                           clipSamples: trained.config.clipSamples)
             rows += try ReconstructionEvaluation.run(trained, dataset: data, griffinLimIterations: iterations)
-            for clip in data.validation where !counted.contains(clip.className + "\u{0}" + clip.path) {
-                counted.insert(clip.className + "\u{0}" + clip.path)
-                countByClass[clip.className, default: 0] += 1
-            }
+            // Every run is measured on the validation split of the same --dataset.
+            countByClass = Dictionary(grouping: data.validation, by: \.className).mapValues(\.count)
         }
         if json {
             let encoder = JSONEncoder()
