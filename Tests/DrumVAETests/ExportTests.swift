@@ -50,7 +50,7 @@ struct ExportTests {
         var encodeTriggers: [Double]
     }
 
-    /// With and without the demodulated phase frame (`--demodulated-phase`).
+    /// With the demodulated phase frame (the default) and without it (`--no-demodulated-phase`).
     @Test(arguments: [false, true])
     func exportMatchesTimbreInPyTorch(demodulated: Bool) throws {
         let kit = try makeTestKit(perKit: 3, kits: ["HardElectro1", "ElectricEmpireKit"])
