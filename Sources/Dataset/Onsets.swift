@@ -10,7 +10,7 @@ import Synchronization
 public enum Onsets {
     static let plannerLock = Mutex(())
 
-    /// aubio's detection functions that were compared (see docs/PREP.md).
+    /// aubio's detection functions that were compared (see docs/BENCHMARKS.md).
     public enum Method: String, Sendable, CaseIterable {
         case hfc, complex, specflux, energy, phase, kl, mkl
     }

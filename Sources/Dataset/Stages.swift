@@ -76,7 +76,7 @@ public enum Stages {
     ///
     /// aubio proposes onsets on the mono mix (the "complex" detection function with a low
     /// threshold: of hfc, specflux, complex and energy it found the most of the amen loop's hits
-    /// while splitting the fewest of hydrogen's one-shots; docs/PREP.md has the numbers). A
+    /// while splitting the fewest of hydrogen's one-shots; docs/BENCHMARKS.md has the numbers). A
     /// proposal counts as a new hit only when its 1 ms peak envelope rises at least `riseDB`
     /// within `lookBackMs` before its peak, reaches within `relevanceDB` of the recording's peak,
     /// and comes at least `minimumGapMs` after the previous hit (so decay wobbles, flams and a

@@ -10,7 +10,7 @@ private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 /// and the top of the heap is trimmed back to the kernel, so every step faults the same
 /// pages in again (13% of the process's time was system time). Keeping them in the heap
 /// costs memory the process holds until it exits (a few hundred MB) and made steps
-/// 1.2× faster here (`timbre bench train`, docs/DRUMVAE.md). Not used by the engine, whose
+/// 1.2× faster here (`timbre bench train`, docs/BENCHMARKS.md). Not used by the engine, whose
 /// resident memory is measured while nodes come and go.
 public enum TrainingAllocator {
     /// The settings, as glibc's environment variables (for a child process to share them).
