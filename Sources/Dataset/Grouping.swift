@@ -54,10 +54,10 @@ public enum Grouping {
     /// STFT with hop 1024 over the first second after the start of the clip (prep puts every
     /// onset at the pre-roll, so clips are aligned).
     static let bands = 32, fftSize = 2048, hop = 1024, seconds = 1.0
-    /// dB below the loudest mel cell where the fingerprint stops caring (tails, silence).
-    static let floorDB: Float = 80
+    /// dB below the loudest mel cell where the fingerprint stops caring (tails, noise floors, silence).
+    static let floorDB: Float = 60
 
-    /// A clip's fingerprint: its log-mel cells in dB relative to the loudest, floored at -80 dB,
+    /// A clip's fingerprint: its log-mel cells in dB relative to the loudest, floored at -60 dB,
     /// so the level a clip was normalised to does not matter.
     public static func fingerprint(_ samples: [Float], sampleRate: Double, stft: STFT, mel: MelFilterbank) -> [Float] {
         let length = Int(seconds * sampleRate)
@@ -76,20 +76,26 @@ public enum Grouping {
         return cells
     }
 
-    /// The mean absolute difference of two fingerprints, in dB.
+    /// The mean absolute difference of two fingerprints in dB, over the cells where either
+    /// clip is above the floor: silence both share does not make two sounds alike.
     public static func distance(_ a: [Float], _ b: [Float]) -> Double {
         precondition(a.count == b.count)
         var sum: Float = 0
+        var active = 0
         a.withUnsafeBufferPointer { x in
             b.withUnsafeBufferPointer { y in
-                for i in 0..<x.count { sum += abs(x[i] - y[i]) }
+                for i in 0..<x.count {
+                    sum += abs(x[i] - y[i])
+                    if max(x[i], y[i]) > -floorDB { active += 1 }
+                }
             }
         }
-        return Double(sum) / Double(a.count)
+        return active == 0 ? 0 : Double(sum) / Double(active)
     }
 
     /// Per-band means over frames: the mean absolute difference of two of these never exceeds
-    /// `distance` of the fingerprints (|mean(x)| ≤ mean|x|), so it rules out most pairs cheaply.
+    /// `distance` of the fingerprints (|mean(x)| ≤ mean|x|, and `distance` divides the same sum
+    /// by fewer cells), so it rules out most pairs cheaply.
     static func bandMeans(_ cells: [Float]) -> [Float] {
         let frames = cells.count / bands
         var means = [Float](repeating: 0, count: bands)

@@ -31,10 +31,10 @@ struct Prep: ParsableCommand {
     var rate: Int = 44100
 
     @Option(help: "mono or stereo.")
-    var channels: String = "mono"
+    var channels: ChannelMode = .mono
 
     @Option(help: "peak, loudness or none.")
-    var normalize: String = "peak"
+    var normalize: NormalizeMode = .peak
 
     // `.unconditional`: the value is negative, and `--target -1` must not read "-1" as a flag.
     @Option(parsing: .unconditional, help: "dBFS for peak (default -1), LUFS for loudness (default -20).")
@@ -59,7 +59,7 @@ struct Prep: ParsableCommand {
     var noiseProfile: String?
 
     @Option(help: "Output sample format: 16, 24 or float.")
-    var format: String = "float"
+    var format: SampleFormat = .float32
 
     @Option(help: "Parallel workers (the default is the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -68,10 +68,8 @@ struct Prep: ParsableCommand {
         var options = PrepOptions()
         options.lengthSeconds = length
         options.sampleRate = rate
-        guard let channelMode = ChannelMode(rawValue: channels) else { throw UserError("--channels must be mono or stereo") }
-        options.channels = channelMode
-        guard let mode = NormalizeMode(rawValue: normalize) else { throw UserError("--normalize must be peak, loudness or none") }
-        options.normalize = mode
+        options.channels = channels
+        options.normalize = normalize
         options.target = target
         options.peakCeilingDBFS = peakCeiling
         options.prerollSeconds = preroll / 1000
@@ -79,8 +77,7 @@ struct Prep: ParsableCommand {
         options.highPassHz = highpass
         options.denoise = denoise
         options.noiseProfile = noiseProfile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        guard let sampleFormat = SampleFormat(userName: format) else { throw UserError("--format must be 16, 24 or float") }
-        options.format = sampleFormat.rawValue
+        options.format = format.rawValue
 
         let reporter = Mutex(ProgressReporter("prep"))
         let summary = try Pipeline.run(

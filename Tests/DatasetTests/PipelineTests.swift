@@ -208,6 +208,8 @@ import TestSupport
         let manifest = try Manifest.read(out.appendingPathComponent("manifest.jsonl"))
         #expect(manifest.map(\.path) == ["snare/a_snare.wav"])
         #expect(summary.skipped["duplicate"] == 1)
+        // The copy sat in another kit (the root's own files are kit "in"): the two kits are one group.
+        #expect(manifest.map(\.kit) == ["a"] && manifest.map(\.group) == ["a"] && summary.mergedGroups == 1)
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("snare/b-snare.wav").path))
     }
 }
