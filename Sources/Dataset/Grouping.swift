@@ -221,3 +221,56 @@ public enum Grouping {
         }.sorted { $0.group < $1.group }
     }
 }
+
+/// How far each clip of a prepared folder is from its nearest neighbours: the numbers behind
+/// `Grouping.nearIdenticalDB` (`timbre groups DIR`).
+public struct GroupingSurvey: Sendable {
+    /// One clip's nearest distances (dB): to another clip of its own kit and class (a distinct
+    /// recording of the same kind of drum, since exact copies are gone), and to any clip of
+    /// another kit. Nil when there is no such clip.
+    public struct Clip: Sendable {
+        public var path: String, kit: String
+        public var sameKitSameClass: Double?
+        public var otherKit: Double?
+        /// The clip nearest in another kit.
+        public var otherKitPath: String?
+    }
+
+    public var clips: [Clip]
+
+    /// Measures every clip of `folder`'s manifest against every other (all pairs, no shortcut).
+    public static func measure(folder: URL, workers: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> GroupingSurvey {
+        let entries = try Manifest.read(folder.appendingPathComponent("manifest.jsonl"))
+        let prints = try Grouping.fingerprints(of: entries, in: folder, workers: workers)
+        let results = Mutex([Int: Clip]())
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
+            while true {
+                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard i < entries.count else { break }
+                var same: Double?, other: Double?, otherPath: String?
+                for j in entries.indices where j != i {
+                    let d = Grouping.distance(prints[i], prints[j])
+                    if entries[j].kit == entries[i].kit {
+                        if entries[j].drumClass == entries[i].drumClass, d < (same ?? .infinity) { same = d }
+                    } else if d < (other ?? .infinity) {
+                        other = d
+                        otherPath = entries[j].path
+                    }
+                }
+                let clip = Clip(path: entries[i].path, kit: entries[i].kit ?? "", sameKitSameClass: same, otherKit: other,
+                                otherKitPath: otherPath)
+                results.withLock { $0[i] = clip }
+            }
+        }
+        let all = results.withLock { $0 }
+        return GroupingSurvey(clips: entries.indices.map { all[$0]! })
+    }
+
+    /// The `q` quantile (0…1) of some distances, nil when there are none.
+    public static func quantile(_ values: [Double], _ q: Double) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((q * Double(sorted.count - 1)).rounded()))]
+    }
+}
