@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
-        .testTarget(name: "DrumVAETests", dependencies: ["DrumVAE", "TestSupport"]),
+        .testTarget(name: "DrumVAETests", dependencies: ["DrumVAE", "Dataset", "TestSupport"]),
         .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "DSP", "TestSupport"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO", "Engine"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),

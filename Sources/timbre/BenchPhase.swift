@@ -28,7 +28,7 @@ struct BenchPhase: ParsableCommand {
     var seconds: Double = 2
 
     @Option(help: "Iteration counts, comma-separated.")
-    var iterations: String = "32,100"
+    var iterations: CountList = CountList([32, 100])
 
     @Option(help: "FFT size.")
     var fft: Int = 1024
@@ -55,8 +55,7 @@ struct BenchPhase: ParsableCommand {
     static let rate = 44100.0
 
     func run() throws {
-        let counts = iterations.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !counts.isEmpty, counts.allSatisfy({ $0 >= 1 }) else { throw UserError("--iterations must be positive counts like 32,100") }
+        let counts = iterations.counts
         guard limit >= 1, seconds > 0, fft >= 16, fft % 2 == 0, hop >= 1, hop <= fft / 2 else {
             throw UserError("need --limit ≥ 1, --seconds > 0, an even --fft ≥ 16 and 1 ≤ --hop ≤ fft/2")
         }

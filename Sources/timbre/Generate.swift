@@ -41,7 +41,7 @@ struct Generate: ParsableCommand {
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         if let check {
             let dataset = try OneShotDataset(directory: URL(fileURLWithPath: check), sampleRate: trained.config.sampleRate,
-                                             clipSamples: trained.config.clipSamples)
+                                             clipSamples: trained.config.clipSamples, split: trained.split)
             let (report, shots) = try GenerationCheck.run(trained, dataset: dataset, count: count, seed: seed, temperature: temperature)
             for (i, shot) in shots.enumerated() {
                 try trained.write(shot, to: outURL.appendingPathComponent(String(format: "oneshot-%03d.wav", i + 1)))

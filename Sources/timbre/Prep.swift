@@ -11,8 +11,9 @@ struct Prep: ParsableCommand {
         Stages per file: decode (resampled to --rate), 20 Hz high-pass, slice at onsets, balance \
         and downmix, trim (peak-based, the onset put at --preroll), denoise, fix the length with \
         a fade, normalise last (see docs/PREP.md). Writes \
-        DIR/<class>/<name>.wav, DIR/manifest.jsonl (one line per one-shot, sorted by path) and \
-        DIR/errors.jsonl. A rerun (after an interruption, even kill -9) skips sources already \
+        DIR/<class>/<name>.wav, DIR/manifest.jsonl (one line per one-shot, sorted by path, with \
+        its kit and group), DIR/groups.json and DIR/errors.jsonl. A kit is the first folder below \
+        each input; kits sharing identical or near-identical one-shots form one group. A rerun (after an interruption, even kill -9) skips sources already \
         done and ends with the same files. Exit status: 0 when every input succeeded, \
         3 when some sources failed (listed in errors.jsonl), 1 for a usage or output error.
         """)
@@ -30,10 +31,10 @@ struct Prep: ParsableCommand {
     var rate: Int = 44100
 
     @Option(help: "mono or stereo.")
-    var channels: String = "mono"
+    var channels: ChannelMode = .mono
 
     @Option(help: "peak, loudness or none.")
-    var normalize: String = "peak"
+    var normalize: NormalizeMode = .peak
 
     // `.unconditional`: the value is negative, and `--target -1` must not read "-1" as a flag.
     @Option(parsing: .unconditional, help: "dBFS for peak (default -1), LUFS for loudness (default -20).")
@@ -58,7 +59,7 @@ struct Prep: ParsableCommand {
     var noiseProfile: String?
 
     @Option(help: "Output sample format: 16, 24 or float.")
-    var format: String = "float"
+    var format: SampleFormat = .float32
 
     @Option(help: "Parallel workers (the default is the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -67,10 +68,8 @@ struct Prep: ParsableCommand {
         var options = PrepOptions()
         options.lengthSeconds = length
         options.sampleRate = rate
-        guard let channelMode = ChannelMode(rawValue: channels) else { throw UserError("--channels must be mono or stereo") }
-        options.channels = channelMode
-        guard let mode = NormalizeMode(rawValue: normalize) else { throw UserError("--normalize must be peak, loudness or none") }
-        options.normalize = mode
+        options.channels = channels
+        options.normalize = normalize
         options.target = target
         options.peakCeilingDBFS = peakCeiling
         options.prerollSeconds = preroll / 1000
@@ -78,8 +77,7 @@ struct Prep: ParsableCommand {
         options.highPassHz = highpass
         options.denoise = denoise
         options.noiseProfile = noiseProfile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        guard let sampleFormat = SampleFormat(userName: format) else { throw UserError("--format must be 16, 24 or float") }
-        options.format = sampleFormat.rawValue
+        options.format = format.rawValue
 
         let reporter = Mutex(ProgressReporter("prep"))
         let summary = try Pipeline.run(
@@ -94,6 +92,7 @@ struct Prep: ParsableCommand {
         lines.append("\(out): \(s.oneShotsWritten) one-shots from \(s.filesRead) files read"
                      + (s.resumed > 0 ? " (\(s.resumed) already done by an earlier run)" : "")
                      + String(format: " in %.1f s", s.seconds))
+        lines.append("  groups: \(s.groups) (\(s.mergedGroups) merging kits that share sounds; see groups.json)")
         let skipped = s.skipped.filter { $0.value > 0 }.sorted { $0.key < $1.key }
         lines.append("  skipped: " + (skipped.isEmpty ? "none" : skipped.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))
         if s.failures.isEmpty {

@@ -44,7 +44,7 @@ struct Train: ParsableCommand {
     var resume = false
 
     @Option(help: "Decoder output: complex (phase-aware, the default) or magnitude (the baseline).")
-    var representation: String = "complex"
+    var representation: Representation = .complex
 
     @Option(help: "Convolution channels.")
     var channels: Int = 96
@@ -55,8 +55,8 @@ struct Train: ParsableCommand {
     @Option(help: "Steps of KL warm-up.")
     var klWarmup: Int = 1000
 
-    @Option(help: ArgumentHelp("FFT sizes of the training loss, comma-separated (the evaluation always uses 2048,1024,512,256,128).", valueName: "sizes"))
-    var lossScales: String = "1024"
+    @Option(help: ArgumentHelp("FFT sizes of the training loss, comma-separated powers of two from 16 up (the evaluation always uses 2048,1024,512,256,128).", valueName: "sizes"))
+    var lossScales: LossScales = LossScales(sizes: [1024])
 
     @Option(help: "Weight of the log-magnitude term of the loss (spectral convergence has weight 1).")
     var logWeight: Double = 1
@@ -89,15 +89,22 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         if minutes == nil && steps == nil { throw ValidationError("give --minutes or --steps") }
+        if let minutes, !(minutes > 0) { throw ValidationError("--minutes must be more than 0") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if batch < 1 || latent < 1 || channels < 16 { throw ValidationError("--batch and --latent must be at least 1, --channels at least 16") }
-        let scales = lossScales.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        if scales.isEmpty || scales.contains(where: { $0 == nil || $0! < 16 || $0! & ($0! - 1) != 0 }) {
-            throw ValidationError("--loss-scales is a comma-separated list of powers of two from 16 up, e.g. 2048,512,128")
-        }
         if !(logWeight >= 0) || magnitudeWarmup < 0 || !(phaseWeight >= 0) || !(spectrumWeight >= 0) {
             throw ValidationError("--log-weight, --magnitude-warmup, --phase-weight and --spectrum-weight must be 0 or more")
         }
-        if Representation(rawValue: representation) == nil { throw ValidationError("--representation is complex or magnitude") }
+        if !(beta >= 0) || klWarmup < 0 { throw ValidationError("--beta and --kl-warmup must be 0 or more") }
+        if !(learningRate > 0) { throw ValidationError("--learning-rate must be more than 0") }
+        if checkpointEvery < 1 || validateEvery < 1 { throw ValidationError("--checkpoint-every and --validate-every must be at least 1") }
+        // Options that would do nothing are refused rather than silently ignored.
+        if representation == .magnitude && (magnitudeWarmup > 0 || phaseWeight > 0 || spectrumWeight > 0 || !demodulatedPhase) {
+            throw ValidationError("--magnitude-warmup, --phase-weight, --spectrum-weight and --no-demodulated-phase are for the complex model")
+        }
+        if phaseWeight > 0 && magnitudeWarmup == 0 && spectrumWeight == 0 {
+            throw ValidationError("--phase-weight acts on the magnitude loss: give --magnitude-warmup or --spectrum-weight with it")
+        }
     }
 
     func run() throws {
@@ -107,7 +114,7 @@ struct Train: ParsableCommand {
         config.latentSize = latent
         config.seed = seed
         config.conditional = conditional
-        config.representation = Representation(rawValue: representation)!
+        config.representation = representation
         config.channels = channels
         config.beta = beta
         config.klWarmupSteps = klWarmup
@@ -117,9 +124,9 @@ struct Train: ParsableCommand {
         config.phaseWeight = phaseWeight
         config.spectrumWeight = spectrumWeight
         config.demodulatedPhase = demodulatedPhase
-        config.lossScales = lossScales.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        config.checkpointEvery = max(1, checkpointEvery)
-        config.validateEvery = max(1, validateEvery)
+        config.lossScales = lossScales.sizes
+        config.checkpointEvery = checkpointEvery
+        config.validateEvery = validateEvery
         let request = TrainingRequest(dataset: URL(fileURLWithPath: dataset), run: URL(fileURLWithPath: out),
                                       steps: steps, minutes: minutes, resume: resume, config: config)
         let trainer = try Trainer(request: request)
@@ -132,6 +139,7 @@ struct Train: ParsableCommand {
         sigaddset(&handled, SIGTERM)
         sigprocmask(SIG_UNBLOCK, &handled, nil)
         let c = trainer.config
+        FileHandle.standardError.write(Data((trainer.dataset.splitDescription + "\n").utf8))
         FileHandle.standardError.write(Data(("train: \(trainer.dataset.training.count) training + \(trainer.dataset.validation.count) validation clips, "
             + "\(c.representation.rawValue) model, \(trainer.model.parameterCount) parameters, from step \(trainer.step)\n").utf8))
         let bar = TrainingBar()

@@ -11,7 +11,8 @@ import Torch
 /// nearest above the model's validation reconstruction distance).
 @Suite(.serialized)
 struct GenerationTests {
-    @Test func hundredOneShotsPassTheBar() throws {
+    @Test(.needsHydrogenKits)
+    func hundredOneShotsPassTheBar() throws {
         let kit = try makeTestKit(perKit: 8, kits: ["HardElectro1", "ElectricEmpireKit", "Millo-Drums_v.1"])
         let dir = TemporaryDirectory()
         let runURL = dir.file("run")
