@@ -34,6 +34,12 @@ struct BenchDrums: ParsableCommand {
     @Option(help: "Folder for result.json, report.html and the classifier cache.")
     var out: String = "bench-drums"
 
+    @Option(help: "Training steps of the drum classifier (cached per corpus, split, seed and steps).")
+    var classifierSteps: Int = 800
+
+    @Option(help: "Bootstrap draws of KID's 95 % interval.")
+    var bootstrap: Int = 1000
+
     @Flag(help: "Print result.json on stdout instead of the table.")
     var json = false
 
@@ -41,6 +47,7 @@ struct BenchDrums: ParsableCommand {
 
     func validate() throws {
         if count < 10 { throw ValidationError("--count must be at least 10") }
+        if classifierSteps < 1 || bootstrap < 1 { throw ValidationError("--classifier-steps and --bootstrap must be at least 1") }
         if runs.isEmpty && dataset == nil && reference == nil { throw ValidationError("give a RUN, --dataset or --reference") }
     }
 
@@ -51,6 +58,8 @@ struct BenchDrums: ParsableCommand {
         options.count = count
         options.temperature = temperature
         options.seed = seed
+        options.classifierSteps = classifierSteps
+        options.bootstrapDraws = bootstrap
         var reporter: ProgressReporter?
         var stage = ""
         let started = Date()
