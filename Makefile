@@ -1,7 +1,10 @@
 # timbre: the README's two commands are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: bootstrap build release test demo fixtures clean
+.PHONY: bootstrap build release test demo fixtures drums-data clean
+
+# Where `make drums-data` puts the drum corpus (outside git: data/ is ignored).
+DRUMS ?= data/drums
 
 bootstrap:
 	@scripts/bootstrap
@@ -20,6 +23,11 @@ test: bootstrap
 
 demo: release
 	scripts/demo
+
+# The drum corpus: Debian's hydrogen kits and the General MIDI kits of fluid-soundfont-gm,
+# rendered and prepared with kits and groups (docs/PREP.md). A rerun reuses what is done.
+drums-data: release
+	.build/release/timbre corpus --out $(DRUMS)
 
 # Rebuild the committed fixture models (needs /usr/bin/python3 with python3-torch).
 fixtures: bootstrap

@@ -33,10 +33,42 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     public var warnings: [String]
     /// Seconds in the source of the hit's onset (sits at the pre-roll in the output). Extra key.
     public var onset: Double
+    /// The kit the source belongs to: the first folder below the input root it was found in (the
+    /// root's own name for a file directly in it, the parent folder's for a file given alone).
+    /// Nil in manifests written before groups existed.
+    public var kit: String?
+    /// The group for splits: the kit, or, when clips of two kits are identical or near-identical,
+    /// the union of those kits (named after its first kit in sorted order; `DIR/groups.json` says
+    /// why). Splits never put two clips of one group on different sides. Nil in older manifests.
+    public var group: String?
 
     enum CodingKeys: String, CodingKey {
         case path, source, sliceStart, sliceEnd, drumClass = "class", sampleRate, channels, peakDBFS, loudnessLUFS
-        case loudnessGated, rmsDBFS, durationBeforePadding, hash, warnings, onset
+        case loudnessGated, rmsDBFS, durationBeforePadding, hash, warnings, onset, kit, group
+    }
+
+    /// Makes an entry (prep fills every field; tests and tools that write manifests use this too).
+    public init(path: String, source: String, sliceStart: Double, sliceEnd: Double, drumClass: DrumClass,
+                sampleRate: Int, channels: Int, peakDBFS: Double, loudnessLUFS: Double?, loudnessGated: Bool,
+                rmsDBFS: Double, durationBeforePadding: Double, hash: String, warnings: [String], onset: Double,
+                kit: String? = nil, group: String? = nil) {
+        self.path = path
+        self.source = source
+        self.sliceStart = sliceStart
+        self.sliceEnd = sliceEnd
+        self.drumClass = drumClass
+        self.sampleRate = sampleRate
+        self.channels = channels
+        self.peakDBFS = peakDBFS
+        self.loudnessLUFS = loudnessLUFS
+        self.loudnessGated = loudnessGated
+        self.rmsDBFS = rmsDBFS
+        self.durationBeforePadding = durationBeforePadding
+        self.hash = hash
+        self.warnings = warnings
+        self.onset = onset
+        self.kit = kit
+        self.group = group
     }
 
     /// One JSON line (sorted keys, no escaped slashes), without the newline.
@@ -61,10 +93,27 @@ public enum Manifest {
         return e
     }()
 
-    /// Reads `DIR/manifest.jsonl`.
+    /// Reads `DIR/manifest.jsonl` (or the file itself when `url` names one). Throws a one-line
+    /// `PrepError` naming the file: missing, or the first line that is not a manifest entry.
     public static func read(_ url: URL) throws -> [ManifestEntry] {
-        let text = try String(contentsOf: url, encoding: .utf8)
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(ManifestEntry.self, from: Data($0.utf8)) }
+        var isDirectory: ObjCBool = false
+        let file = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? url.appendingPathComponent("manifest.jsonl") : url
+        guard let data = FileManager.default.contents(atPath: file.path) else {
+            throw PrepError(path: file.path, reason: "no manifest (prepare the folder with `timbre prep`)")
+        }
+        var entries = [ManifestEntry]()
+        let decoder = JSONDecoder()
+        for (number, line) in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).enumerated() {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            do {
+                entries.append(try decoder.decode(ManifestEntry.self, from: Data(text.utf8)))
+            } catch {
+                throw PrepError(path: file.path, reason: "line \(number + 1) is not a manifest entry (made by an older `timbre prep`? run it again)")
+            }
+        }
+        return entries
     }
 
     /// Writes JSON Lines atomically.

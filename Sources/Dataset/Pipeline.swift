@@ -13,6 +13,8 @@ public struct SourceFile: Sendable, Equatable {
     /// Bytes, and modification time in nanoseconds: a rerun trusts a journal entry only when both match.
     public var size: Int
     public var modificationNanos: Int64
+    /// The kit: the first folder below the input root (see `Grouping.kit`).
+    public var kit: String = ""
 }
 
 /// What the scan found.
@@ -57,13 +59,16 @@ public struct PrepSummary: Sendable {
     public var failedByReason: [String: Int] {
         failures.reduce(into: [:]) { $0[$1.reason, default: 0] += 1 }
     }
+    /// Groups in the manifest, and how many of them merge more than one kit.
+    public var groups = 0, mergedGroups = 0
     /// Wall time of the run in seconds.
     public var seconds = 0.0
 }
 
 /// The journal entry of one finished source: `DIR/.prep/<sha256 of the source path>.json`.
 struct JournalEntry: Codable, Equatable {
-    var version = 1
+    /// 2 since manifest lines carry the kit: older entries are redone.
+    var version = 2
     var source: String
     var size: Int
     var modificationNanos: Int64
@@ -72,7 +77,7 @@ struct JournalEntry: Codable, Equatable {
     var silent: Int
 
     func matches(_ file: SourceFile, fingerprint: String) -> Bool {
-        version == 1 && source == file.url.path && size == file.size && modificationNanos == file.modificationNanos
+        version == 2 && source == file.url.path && size == file.size && modificationNanos == file.modificationNanos
             && options == fingerprint
     }
 }
@@ -99,7 +104,7 @@ public enum Pipeline {
         var missing: [FailedSource] = []
         let excluded = excluding?.standardizedFileURL.resolvingSymlinksInPath().path
         let fm = FileManager.default
-        func consider(_ url: URL, relative: String) {
+        func consider(_ url: URL, relative: String, root: URL, rootIsFile: Bool) {
             let ext = url.pathExtension.lowercased()
             guard audioExtensions.contains(ext) else { notAudio.append(url.path); return }
             guard let attributes = try? fm.attributesOfItem(atPath: url.resolvingSymlinksInPath().path) else {
@@ -109,7 +114,8 @@ public enum Pipeline {
             let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
             let date = (attributes[.modificationDate] as? Date) ?? .distantPast
             found[url.path] = SourceFile(url: url, relativePath: relative, size: size,
-                                         modificationNanos: Int64((date.timeIntervalSince1970 * 1e9).rounded()))
+                                         modificationNanos: Int64((date.timeIntervalSince1970 * 1e9).rounded()),
+                                         kit: Grouping.kit(relativePath: relative, root: root, rootIsFile: rootIsFile))
         }
         for input in inputs {
             // Paths stay as the user sees them (a symlinked folder keeps its own name in the
@@ -121,7 +127,7 @@ public enum Pipeline {
                 continue
             }
             if !isDirectory.boolValue {
-                consider(root, relative: root.lastPathComponent)
+                consider(root, relative: root.lastPathComponent, root: root, rootIsFile: true)
                 continue
             }
             guard let walker = fm.enumerator(at: root, includingPropertiesForKeys: [.isDirectoryKey],
@@ -139,7 +145,7 @@ public enum Pipeline {
                 guard file.path.hasPrefix(root.path) else { continue }
                 var relative = String(file.path.dropFirst(root.path.count))
                 while relative.hasPrefix("/") { relative.removeFirst() }
-                consider(file, relative: relative)
+                consider(file, relative: relative, root: root, rootIsFile: false)
             }
         }
         return ScanResult(sources: found.values.sorted { $0.url.path < $1.url.path },
@@ -355,19 +361,25 @@ public enum Pipeline {
                 failures.append(failure)
             }
         }
-        var seen = Set<String>()
+        var seen = [String: String]()
         var kept = [ManifestEntry]()
-        var duplicates = 0
+        var duplicates = [Grouping.DroppedDuplicate]()
         for entry in entries.sorted(by: { ($0.source, $0.sliceStart, $0.path) < ($1.source, $1.sliceStart, $1.path) }) {
-            if seen.insert(entry.hash).inserted {
-                kept.append(entry)
-            } else {
-                duplicates += 1
+            if let first = seen[entry.hash] {
+                duplicates.append(Grouping.DroppedDuplicate(kept: first, dropped: entry.path, droppedKit: entry.kit ?? ""))
                 try? fm.removeItem(at: output.appendingPathComponent(entry.path))
+            } else {
+                seen[entry.hash] = entry.path
+                kept.append(entry)
             }
         }
         kept.sort { $0.path < $1.path }
-        summary.skipped["duplicate"] = duplicates
+        // Groups: kits sharing an identical or near-identical clip become one (Grouping).
+        let groups = try Grouping.assign(&kept, folder: output, duplicates: duplicates, workers: width)
+        summary.groups = groups.count
+        summary.mergedGroups = groups.filter { $0.kits.count > 1 }.count
+        try AtomicFile.write(try Grouping.encoder.encode(groups) + Data("\n".utf8), to: output.appendingPathComponent("groups.json"))
+        summary.skipped["duplicate"] = duplicates.count
         summary.skipped["silent"] = silent
         summary.oneShotsWritten = kept.count
         summary.failures = failures.sorted { $0.source < $1.source }
@@ -401,7 +413,7 @@ public enum Pipeline {
                 drumClass: classGuess, sampleRate: options.sampleRate, channels: shot.buffer.channelCount,
                 peakDBFS: shot.peakDBFS, loudnessLUFS: shot.loudness?.lufs, loudnessGated: shot.loudness?.gated ?? false,
                 rmsDBFS: shot.rmsDBFS, durationBeforePadding: shot.durationBeforePadding, hash: shot.hash,
-                warnings: shot.warnings, onset: shot.onset))
+                warnings: shot.warnings, onset: shot.onset, kit: source.kit))
         }
         return JournalEntry(source: source.url.path, size: source.size, modificationNanos: source.modificationNanos,
                             options: fingerprint, outputs: outputs, silent: silent)

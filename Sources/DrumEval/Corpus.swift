@@ -1,4 +1,5 @@
 import AudioIO
+import Dataset
 import DrumVAE
 import Foundation
 
@@ -37,20 +38,36 @@ public struct EvalCorpus: Sendable {
         (Set(training.map(\.group)).sorted(), Set(validation.map(\.group)).sorted(), Set(test.map(\.group)).sorted())
     }
 
-    /// Reads DIR/manifest.jsonl and its WAVs (mono, cut or padded to `clipSamples`) and splits by group.
-    public init(directory: URL, sampleRate: Int, clipSamples: Int, testFraction: Double = 0.2,
+    /// Reads DIR/manifest.jsonl and its WAVs (mono, cut or padded to `clipSamples`) and splits by group:
+    /// with `split` (a run's RUN/split.json), as it says; otherwise with Dataset's `KitSplit.make`
+    /// when the manifest has groups (the current `timbre prep`), or, for older manifests, by a
+    /// stable hash of the kit derived from each clip's source (`testFraction`, `validationFraction`).
+    public init(directory: URL, sampleRate: Int, clipSamples: Int, split: KitSplit? = nil, testFraction: Double = 0.2,
                 validationFraction: Double = 0.1) throws {
         self.directory = directory
         self.sampleRate = sampleRate
         let entries = try Self.entries(directory: directory)
         let clips = try Self.clips(directory: directory, entries: entries, sampleRate: sampleRate, clipSamples: clipSamples)
         classes = Set(clips.map(\.className)).sorted()
-        let split = Self.split(clips.map { ($0.group, 1) }, testFraction: testFraction, validationFraction: validationFraction)
-        training = clips.filter { split.training.contains($0.group) }
-        validation = clips.filter { split.validation.contains($0.group) }
-        test = clips.filter { split.test.contains($0.group) }
+        let sides: (training: Set<String>, validation: Set<String>, test: Set<String>)
+        if let split {
+            sides = (Set(split.train), Set(split.validation), Set(split.test))
+        } else if entries.allSatisfy({ $0.group != nil }) {
+            let made: KitSplit
+            do {
+                made = try KitSplit.make(Manifest.read(directory))
+            } catch let error as PrepError {
+                throw DrumEvalError(path: error.path, reason: error.reason)
+            }
+            sides = (Set(made.train), Set(made.validation), Set(made.test))
+        } else {
+            sides = Self.split(clips.map { ($0.group, 1) }, testFraction: testFraction, validationFraction: validationFraction)
+        }
+        training = clips.filter { sides.training.contains($0.group) }
+        validation = clips.filter { sides.validation.contains($0.group) }
+        test = clips.filter { sides.test.contains($0.group) }
         guard !training.isEmpty, !test.isEmpty else {
-            throw DrumEvalError(path: directory.path, reason: "needs at least 2 kits (groups) to hold one out, has \(Set(clips.map(\.group)).count)")
+            throw DrumEvalError(path: directory.path, reason: "the split by kit leaves \(training.isEmpty ? "no training" : "no test") kit (\(Set(clips.map(\.group)).count) groups); give --reference")
         }
     }
 

@@ -176,7 +176,9 @@ public enum DrumBench {
         }
 
         progress("loading clips", 0)
-        let corpus = try EvalCorpus(directory: datasetURL, sampleRate: sampleRate, clipSamples: clipSamples)
+        // The first run's own split when it recorded one (RUN/split.json), else the corpus's default.
+        let corpus = try EvalCorpus(directory: datasetURL, sampleRate: sampleRate, clipSamples: clipSamples,
+                                    split: runs.lazy.compactMap(\.split).first)
         let separateReference = options.reference.map { $0.standardizedFileURL.path != datasetURL.standardizedFileURL.path } ?? false
         let reference = separateReference
             ? try EvalCorpus.clips(directory: options.reference!, sampleRate: sampleRate, clipSamples: clipSamples) : corpus.test

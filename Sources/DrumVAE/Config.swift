@@ -58,6 +58,10 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     public var phaseDemodulated: Bool { representation == .complex && (demodulatedPhase ?? false) }
     /// FFT sizes of the multi-scale spectral loss and of the evaluation.
     public var lossScales = [1024]
+    /// True when the run holds whole groups out (RUN/split.json is a `KitSplit`); nil or false
+    /// in runs made before kit splits, and in runs on a folder with a single group: those
+    /// validate on the path-hash split.
+    public var splitByKit: Bool? = nil
 
     public init() {}
 

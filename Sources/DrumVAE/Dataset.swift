@@ -1,45 +1,50 @@
 import AudioIO
+import Dataset
 import Foundation
 
-/// One line of a `timbre prep` manifest (unknown keys are ignored).
-public struct ManifestEntry: Codable, Sendable, Equatable {
-    public var path: String
-    public var `class`: String
-    public var sampleRate: Int?
-}
-
-/// The one-shots of a prepared folder, in memory, split deterministically into training and validation.
+/// The one-shots of a prepared folder, in memory, split into training, validation and test.
+///
+/// The manifest is Dataset's (`Manifest.read`): the contract `timbre prep` writes. A run made
+/// since kit splits exist holds whole groups out (`KitSplit`); a run made before keeps the
+/// path-hash split it was trained with (about 10% of files, any kit, no test side).
 public struct OneShotDataset: Sendable {
+    /// One clip: its manifest path, class, group and mono samples.
     public struct Clip: Sendable {
         public var path: String
         public var className: String
+        /// The clip's group (nil in manifests made before groups existed).
+        public var group: String?
         public var samples: [Float]
     }
 
     public var training: [Clip]
     public var validation: [Clip]
+    /// Clips of the test groups: never trained on, never used to choose anything during training.
+    /// Empty for the path-hash split.
+    public var test: [Clip]
     /// Every class in the manifest, sorted.
     public var classes: [String]
+    /// The split by kit, or nil for the path-hash split of older runs.
+    public let split: KitSplit?
 
-    /// Reads DIR/manifest.jsonl and its WAVs. Every clip is checked for the rate and
-    /// cut or zero-padded to `clipSamples` (prep writes them exactly that long).
-    public init(directory: URL, sampleRate: Int, clipSamples: Int, validationFraction: Double = 0.1) throws {
-        let manifestURL = directory.appendingPathComponent("manifest.jsonl")
-        guard let data = FileManager.default.contents(atPath: manifestURL.path) else {
-            throw DrumVAEError(path: manifestURL.path, reason: "no manifest (prepare the folder with `timbre prep`)")
-        }
-        var entries: [ManifestEntry] = []
-        for (number, line) in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).enumerated() {
-            let text = line.trimmingCharacters(in: .whitespaces)
-            if text.isEmpty { continue }
-            do {
-                entries.append(try JSONDecoder().decode(ManifestEntry.self, from: Data(text.utf8)))
-            } catch {
-                throw DrumVAEError(path: manifestURL.path, reason: "line \(number + 1) is not a manifest entry")
-            }
-        }
+    /// The split a new run uses for the folder: by kit when every clip has a group and there
+    /// are at least two; nil (the path-hash split) otherwise, e.g. for a single kit.
+    public static func defaultSplit(directory: URL) throws -> KitSplit? {
+        let manifest = try readManifest(directory)
+        guard manifest.allSatisfy({ $0.group != nil }), Set(manifest.compactMap(\.group)).count >= 2 else { return nil }
+        return try KitSplit.make(manifest)
+    }
+
+    /// Reads DIR/manifest.jsonl and its WAVs. Every clip is checked for the rate and cut or
+    /// zero-padded to `clipSamples` (prep writes them exactly that long). With `split`, clips go
+    /// to the side of their group (a clip of a group the split does not name is left out);
+    /// without, a stable hash of the path puts `validationFraction` of them in validation.
+    public init(directory: URL, sampleRate: Int, clipSamples: Int, split: KitSplit?,
+                validationFraction: Double = 0.1) throws {
+        let entries = try Self.readManifest(directory)
         guard entries.count >= 2 else {
-            throw DrumVAEError(path: manifestURL.path, reason: "needs at least 2 one-shots, has \(entries.count)")
+            throw DrumVAEError(path: directory.appendingPathComponent("manifest.jsonl").path,
+                               reason: "needs at least 2 one-shots, has \(entries.count)")
         }
         var clips: [Clip] = []
         for entry in entries.sorted(by: { $0.path < $1.path }) {
@@ -56,28 +61,61 @@ public struct OneShotDataset: Sendable {
             }
             if mono.count > clipSamples { mono.removeLast(mono.count - clipSamples) }
             if mono.count < clipSamples { mono += [Float](repeating: 0, count: clipSamples - mono.count) }
-            clips.append(Clip(path: entry.path, className: entry.class, samples: mono))
+            clips.append(Clip(path: entry.path, className: entry.drumClass.rawValue, group: entry.group, samples: mono))
         }
         classes = Array(Set(clips.map(\.className))).sorted()
+        self.split = split
+        if let split {
+            let sides = clips.map { clip in clip.group.flatMap { split.side(ofGroup: $0) } }
+            training = zip(clips, sides).filter { $0.1 == .train }.map(\.0)
+            validation = zip(clips, sides).filter { $0.1 == .validation }.map(\.0)
+            test = zip(clips, sides).filter { $0.1 == .test }.map(\.0)
+            guard !training.isEmpty, !validation.isEmpty else {
+                throw DrumVAEError(path: directory.path, reason: "the kit split leaves no clips for training or for validation")
+            }
+            return
+        }
+        test = []
         // A stable hash of the path decides, so adding clips never moves existing ones between sets.
-        let isValidation = clips.map { Self.stableHash($0.path) % 1000 < UInt64(validationFraction * 1000) }
+        let isValidation = clips.map { KitSplit.stableHash($0.path) % 1000 < UInt64(validationFraction * 1000) }
         validation = zip(clips, isValidation).filter { $0.1 }.map(\.0)
         training = zip(clips, isValidation).filter { !$0.1 }.map(\.0)
         if validation.isEmpty {
-            let pick = clips.indices.min(by: { Self.stableHash(clips[$0].path) < Self.stableHash(clips[$1].path) })!
+            let pick = clips.indices.min(by: { KitSplit.stableHash(clips[$0].path) < KitSplit.stableHash(clips[$1].path) })!
             validation = [clips[pick]]
             training = clips.enumerated().filter { $0.offset != pick }.map(\.element)
         }
     }
 
-    /// FNV-1a over the UTF-8 bytes.
-    static func stableHash(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
+    /// The split for the terminal: per side, its groups and clips per class.
+    public var splitDescription: String {
+        guard let split else {
+            return "split by path hash (one group, or a run made before kit splits): validation holds "
+                + "\(validation.count) clips of the training kits"
         }
-        return hash
+        func line(_ side: SplitSide, _ clips: [Clip]) -> String {
+            let perClass = Dictionary(grouping: clips, by: \.className).mapValues(\.count)
+            let classes = perClass.keys.sorted().map { "\($0) \(perClass[$0]!)" }.joined(separator: ", ")
+            let groups = split.groups(side)
+            return "  \(side.rawValue): \(groups.count) groups, \(clips.count) clips (\(classes))"
+                + (side == .train ? "" : ": " + groups.joined(separator: ", "))
+        }
+        return "split by kit (whole groups held out):\n" + [line(.train, training), line(.validation, validation),
+                                                          line(.test, test)].joined(separator: "\n")
+    }
+
+    /// The folder split as a new run would split it (`defaultSplit`).
+    public init(directory: URL, sampleRate: Int, clipSamples: Int) throws {
+        try self.init(directory: directory, sampleRate: sampleRate, clipSamples: clipSamples,
+                      split: try Self.defaultSplit(directory: directory))
+    }
+
+    /// Dataset's manifest reader, its error turned into this module's.
+    static func readManifest(_ directory: URL) throws -> [ManifestEntry] {
+        do {
+            return try Manifest.read(directory.appendingPathComponent("manifest.jsonl"))
+        } catch let error as PrepError {
+            throw DrumVAEError(path: error.path, reason: error.reason)
+        }
     }
 }
-

@@ -1,4 +1,5 @@
 import AudioIO
+import Dataset
 import Foundation
 import Torch
 
@@ -12,6 +13,9 @@ public final class TrainedRun {
     /// The generation prior fitted when training ended (RUN/prior.json); nil for a run
     /// without one (then N(0, T²)).
     public let prior: LatentPrior?
+    /// The groups the run trained, validated and was tested on; nil for a run on the
+    /// path-hash split (made before kit splits, or on a single kit).
+    public let split: KitSplit?
 
     /// Loads RUN/config.json and RUN/checkpoint.pt.
     public init(_ url: URL) throws {
@@ -27,6 +31,7 @@ public final class TrainedRun {
         }
         step = Int(try archive.tensor("step").item())
         prior = FileManager.default.fileExists(atPath: folder.prior.path) ? try LatentPrior.read(from: folder.prior) : nil
+        split = try folder.kitSplit(config)
     }
 
     /// The class index for a name, or an error naming the ones the run knows.

@@ -1,4 +1,5 @@
 import DSP
+import Dataset
 import Foundation
 import Torch
 
@@ -56,6 +57,17 @@ public struct RunFolder: Sendable {
     public var split: URL { url.appendingPathComponent("split.json") }
     public var report: URL { url.appendingPathComponent("report.html") }
     public var prior: URL { url.appendingPathComponent("prior.json") }
+
+    /// The run's kit split (RUN/split.json) when its configuration says it has one; nil for
+    /// the path-hash split.
+    public func kitSplit(_ config: DrumVAEConfig) throws -> KitSplit? {
+        guard config.splitByKit == true else { return nil }
+        do {
+            return try KitSplit.read(from: split)
+        } catch let error as PrepError {
+            throw DrumVAEError(path: error.path, reason: error.reason)
+        }
+    }
 }
 
 /// The training loop: β-VAE with KL warm-up, AdamW, gradient clipping, a log, and
@@ -91,7 +103,11 @@ public final class Trainer {
         } else if fm.fileExists(atPath: folder.checkpoint.path) || fm.fileExists(atPath: folder.config.path) {
             throw DrumVAEError(path: request.run.path, reason: "already holds a run; pass --resume to continue it, or choose another --out")
         }
-        dataset = try OneShotDataset(directory: request.dataset, sampleRate: config.sampleRate, clipSamples: config.clipSamples)
+        // A new run splits by kit when it can; a resumed run keeps the split it was made with.
+        let split = request.resume ? try folder.kitSplit(config) : try OneShotDataset.defaultSplit(directory: request.dataset)
+        if !request.resume { config.splitByKit = split != nil }
+        dataset = try OneShotDataset(directory: request.dataset, sampleRate: config.sampleRate, clipSamples: config.clipSamples,
+                                     split: split)
         if request.resume {
             if config.conditional, let missing = dataset.classes.first(where: { !config.classes.contains($0) }) {
                 throw DrumVAEError(path: request.dataset.path, reason: "class '\(missing)' is not one the run was trained on")
@@ -111,8 +127,12 @@ public final class Trainer {
             try truncateLog(after: step)
         } else {
             try config.write(to: folder.config)
-            let split = ["training": dataset.training.map(\.path), "validation": dataset.validation.map(\.path)]
-            try writeAtomically(try JSONSerialization.data(withJSONObject: split, options: [.prettyPrinted, .sortedKeys]), to: folder.split)
+            if let split {
+                try writeJSON(split, to: folder.split, pretty: true)
+            } else {
+                let paths = ["training": dataset.training.map(\.path), "validation": dataset.validation.map(\.path)]
+                try writeAtomically(try JSONSerialization.data(withJSONObject: paths, options: [.prettyPrinted, .sortedKeys]), to: folder.split)
+            }
             try writeAtomically(Data(), to: folder.log)
         }
     }

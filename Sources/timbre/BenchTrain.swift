@@ -84,7 +84,7 @@ struct BenchReconstruction: ParsableCommand {
         for path in runs {
             let trained = try TrainedRun(URL(fileURLWithPath: path))
             let data = try OneShotDataset(directory: URL(fileURLWithPath: dataset), sampleRate: trained.config.sampleRate,
-                                          clipSamples: trained.config.clipSamples)
+                                          clipSamples: trained.config.clipSamples, split: trained.split)
             rows += try ReconstructionEvaluation.run(trained, dataset: data, griffinLimIterations: iterations)
             // Every run is measured on the validation split of the same --dataset.
             countByClass = Dictionary(grouping: data.validation, by: \.className).mapValues(\.count)

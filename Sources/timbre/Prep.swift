@@ -11,8 +11,9 @@ struct Prep: ParsableCommand {
         Stages per file: decode (resampled to --rate), 20 Hz high-pass, slice at onsets, balance \
         and downmix, trim (peak-based, the onset put at --preroll), denoise, fix the length with \
         a fade, normalise last (see docs/PREP.md). Writes \
-        DIR/<class>/<name>.wav, DIR/manifest.jsonl (one line per one-shot, sorted by path) and \
-        DIR/errors.jsonl. A rerun (after an interruption, even kill -9) skips sources already \
+        DIR/<class>/<name>.wav, DIR/manifest.jsonl (one line per one-shot, sorted by path, with \
+        its kit and group), DIR/groups.json and DIR/errors.jsonl. A kit is the first folder below \
+        each input; kits sharing identical or near-identical one-shots form one group. A rerun (after an interruption, even kill -9) skips sources already \
         done and ends with the same files. Exit status: 0 when every input succeeded, \
         3 when some sources failed (listed in errors.jsonl), 1 for a usage or output error.
         """)
@@ -94,6 +95,7 @@ struct Prep: ParsableCommand {
         lines.append("\(out): \(s.oneShotsWritten) one-shots from \(s.filesRead) files read"
                      + (s.resumed > 0 ? " (\(s.resumed) already done by an earlier run)" : "")
                      + String(format: " in %.1f s", s.seconds))
+        lines.append("  groups: \(s.groups) (\(s.mergedGroups) merging kits that share sounds; see groups.json)")
         let skipped = s.skipped.filter { $0.value > 0 }.sorted { $0.key < $1.key }
         lines.append("  skipped: " + (skipped.isEmpty ? "none" : skipped.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))
         if s.failures.isEmpty {

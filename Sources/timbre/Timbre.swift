@@ -19,7 +19,7 @@ struct Timbre: ParsableCommand {
             Info.self, Process.self,
 
             // Dataset preparation (add here).
-            Prep.self,
+            Prep.self, Corpus.self,
 
             // Spectra and phase reconstruction.
             Invert.self, Spectrogram.self,

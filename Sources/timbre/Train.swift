@@ -132,6 +132,7 @@ struct Train: ParsableCommand {
         sigaddset(&handled, SIGTERM)
         sigprocmask(SIG_UNBLOCK, &handled, nil)
         let c = trainer.config
+        FileHandle.standardError.write(Data((trainer.dataset.splitDescription + "\n").utf8))
         FileHandle.standardError.write(Data(("train: \(trainer.dataset.training.count) training + \(trainer.dataset.validation.count) validation clips, "
             + "\(c.representation.rawValue) model, \(trainer.model.parameterCount) parameters, from step \(trainer.step)\n").utf8))
         let bar = TrainingBar()

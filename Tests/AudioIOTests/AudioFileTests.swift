@@ -196,22 +196,15 @@ struct RoundTripCase: CustomTestStringConvertible, Sendable {
         }
     }
 
-    @Test func readsHydrogenDrumSamplesWhenInstalled() throws {
-        let root = URL(fileURLWithPath: "/usr/share/hydrogen/data/drumkits")
-        guard FileManager.default.fileExists(atPath: root.path),
-            let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
-        else {
-            print("SKIPPED (readsHydrogenDrumSamplesWhenInstalled): \(root.path) is absent")
-            return
-        }
+    @Test(.needsHydrogenKits)
+    func readsHydrogenDrumSamples() throws {
+        let root = TestPaths.hydrogenKits
+        let enumerator = try #require(FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil))
         let samples = enumerator.compactMap { $0 as? URL }
             .filter { ["wav", "flac"].contains($0.pathExtension.lowercased()) }
             .sorted { $0.path < $1.path }
             .prefix(5)
-        guard !samples.isEmpty else {
-            print("SKIPPED (readsHydrogenDrumSamplesWhenInstalled): no samples under \(root.path)")
-            return
-        }
+        #expect(!samples.isEmpty, "no samples under \(root.path)")
         for url in samples {
             let info = try AudioFile.info(url)
             let buffer = try AudioFile.read(url)

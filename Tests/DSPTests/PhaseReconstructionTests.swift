@@ -35,8 +35,11 @@ struct PhaseReconstructionTests {
         #expect(best < -25)
     }
 
-    @Test func realHydrogenDrumsReconstruct() throws {
-        for url in ["kick", "snare", "hat"].compactMap({ Drums.hydrogen($0).first }) {
+    @Test(.needsHydrogenKits)
+    func realHydrogenDrumsReconstruct() throws {
+        let urls = ["kick", "snare", "hat"].compactMap { Drums.hydrogen($0).first }
+        #expect(urls.count == 3, "hydrogen-drumkits lacks a kick, snare or hat sample")
+        for url in urls {
             var audio = try AudioFile.read(url)
             if audio.sampleRate != 44100 { audio = try Resampler.resample(audio, to: 44100) }
             let x = Array(audio.channels[0].prefix(44100 / 2))

@@ -8,8 +8,8 @@ import TestSupport
 /// Signals and helpers shared by the Dataset tests.
 enum Fixtures {
     static let rate = 44100.0
-    static let hydrogen = URL(fileURLWithPath: "/usr/share/hydrogen/data/drumkits")
-    static let amen = URL(fileURLWithPath: "/usr/share/sonic-pi/samples/loop_amen.flac")
+    static let hydrogen = TestPaths.hydrogenKits
+    static let amen = TestPaths.sonicPiSamples.appendingPathComponent("loop_amen.flac")
 
     /// A synthetic drum hit: 1 ms linear attack, then a decaying 180 Hz tone plus decaying
     /// (deterministic) noise, peak about 0.8.
@@ -31,13 +31,9 @@ enum Fixtures {
         return (0..<count).map { _ in Float(g.gaussian() * a) }
     }
 
-    /// Hydrogen's files (sorted), or nil with a printed message when hydrogen-drumkits is absent.
-    static func hydrogenFiles(for test: String = #function) -> [SourceFile]? {
-        guard FileManager.default.fileExists(atPath: hydrogen.path) else {
-            print("SKIPPED (\(test)): /usr/share/hydrogen/data/drumkits is absent (apt-get install hydrogen-drumkits)")
-            return nil
-        }
-        return Pipeline.scan([hydrogen]).sources
+    /// Hydrogen's files (sorted); tests using them are `.needsHydrogenKits`.
+    static func hydrogenFiles() -> [SourceFile] {
+        Pipeline.scan([hydrogen]).sources
     }
 
     static func rmsDB(_ x: ArraySlice<Float>) -> Double {

@@ -9,8 +9,9 @@ import TestSupport
 @Suite(.serialized) struct PipelineTests {
     /// The bar: 20 different hydrogen hits placed at known times in one long file come out as
     /// 20 one-shots whose onsets sit at the pre-roll, within 5 ms of where each was placed.
-    @Test func twentyPlacedHitsComeOutAsTwentyOneShots() throws {
-        guard let files = Fixtures.hydrogenFiles() else { return }
+    @Test(.needsHydrogenKits)
+    func twentyPlacedHitsComeOutAsTwentyOneShots() throws {
+        let files = Fixtures.hydrogenFiles()
         // Twenty different short hits: kicks, snares, toms, hats, claps, percussion from several kits,
         // a fixed choice (every k-th of the sorted candidates).
         let candidates = files.filter {
@@ -63,11 +64,8 @@ import TestSupport
 
     /// The bar: sonic-pi's amen loop comes out as its separate hits (12 in its one bar, on the
     /// 16th-note grid at steps 0 2 4 6 7 8 9 10 11 12 14 15).
-    @Test func amenSplitsIntoItsHits() throws {
-        guard FileManager.default.fileExists(atPath: Fixtures.amen.path) else {
-            print("SKIPPED (amenSplitsIntoItsHits): sonic-pi-samples is not installed")
-            return
-        }
+    @Test(.needsSonicPiSamples)
+    func amenSplitsIntoItsHits() throws {
         let dir = TemporaryDirectory()
         let out = dir.file("out")
         _ = try Pipeline.run(inputs: [Fixtures.amen], output: out, options: PrepOptions())
@@ -82,9 +80,9 @@ import TestSupport
 
     /// The hydrogen bar, on a fixed selection of 40 files (every n-th of the sorted list): in peak
     /// mode, and in loudness mode with the denoiser on (onsets still at the pre-roll, peaks under the ceiling).
-    @Test(arguments: ["peak", "loudness+denoise"])
+    @Test(.needsHydrogenKits, arguments: ["peak", "loudness+denoise"])
     func hydrogenSubsetMeetsTheBar(mode: String) throws {
-        guard let files = Fixtures.hydrogenFiles() else { return }
+        let files = Fixtures.hydrogenFiles()
         let stride = max(1, files.count / 40)
         let picked = (0..<40).map { files[min(files.count - 1, $0 * stride)] }
         let dir = TemporaryDirectory()
@@ -170,8 +168,9 @@ import TestSupport
     }
 
     /// Same output whatever the scheduling, and a rerun resumes from the journal.
-    @Test func deterministicAndResumable() throws {
-        guard let files = Fixtures.hydrogenFiles() else { return }
+    @Test(.needsHydrogenKits, .needsSonicPiSamples)
+    func deterministicAndResumable() throws {
+        let files = Fixtures.hydrogenFiles()
         let picked = Array(files.prefix(12)) + [SourceFile(url: Fixtures.amen, relativePath: "loop_amen.flac", size: 0, modificationNanos: 0)]
         let dir = TemporaryDirectory()
         let one = dir.file("one"), two = dir.file("two")

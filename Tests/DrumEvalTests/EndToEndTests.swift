@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import Testing
 import TestSupport
@@ -7,14 +8,14 @@ import TestSupport
 /// controls must get the verdicts they must, and the calibration row must pass the copy test.
 @Suite(.serialized)
 struct EndToEndTests {
-    static let hydrogen = FileManager.default.fileExists(atPath: "/usr/share/hydrogen/data/drumkits")
-
-    @Test(.enabled(if: hydrogen, "needs hydrogen-drumkits (apt-get install hydrogen-drumkits)"))
+    @Test(.needsHydrogenKits)
     func controlsGetTheirVerdictsOnRealKits() throws {
         let kit = TemporaryDirectory("timbre-drumeval-kit")
-        let script = TestPaths.packageRoot.appendingPathComponent("scripts/vae-test-kit")
-        let made = try runProcess(URL(fileURLWithPath: "/bin/bash"), [script.path, kit.url.path, "\(Self.perKit)"])
-        try #require(made.status == 0, "\(made.stderr)")
+        let sources = TemporaryDirectory("timbre-drumeval-sources")
+        let kits = try FileManager.default.contentsOfDirectory(atPath: TestPaths.hydrogenKits.path).sorted()
+        try HydrogenKits.stage(perKit: Self.perKit, kits: kits, into: sources.url)
+        let summary = try Pipeline.run(inputs: [sources.url], output: kit.url, options: PrepOptions(), workers: 2)
+        try #require(summary.failures.isEmpty, "\(summary.failures)")
         let out = TemporaryDirectory("timbre-drumeval-out")
         var options = DrumBenchOptions(runs: [], dataset: kit.url, out: out.url)
         options.count = Self.count

@@ -51,7 +51,7 @@ struct ExportTests {
     }
 
     /// With the demodulated phase frame (the default) and without it (`--no-demodulated-phase`).
-    @Test(arguments: [false, true])
+    @Test(.needsHydrogenKits, arguments: [false, true])
     func exportMatchesTimbreInPyTorch(demodulated: Bool) throws {
         let kit = try makeTestKit(perKit: 3, kits: ["HardElectro1", "ElectricEmpireKit"])
         let dir = TemporaryDirectory()
@@ -108,7 +108,8 @@ struct ExportTests {
         #expect(try nn.method(named: "decode").inRatio == r)
     }
 
-    @Test func blockMustBeAPowerOfTwoInRange() throws {
+    @Test(.needsHydrogenKits)
+    func blockMustBeAPowerOfTwoInRange() throws {
         let kit = try makeTestKit(perKit: 2, kits: ["HardElectro1"])
         let dir = TemporaryDirectory()
         try train(kit: kit.url, run: dir.file("run"), steps: 1, config: smallConfig(steps: 1))

@@ -9,7 +9,8 @@ import Torch
 /// and no clipping. Realism and copying are judged by DrumEval's bench against held-out kits.
 @Suite(.serialized)
 struct GenerationTests {
-    @Test func hundredOneShotsAreFiniteAndDoNotClip() throws {
+    @Test(.needsHydrogenKits)
+    func hundredOneShotsAreFiniteAndDoNotClip() throws {
         let kit = try makeTestKit(perKit: 8, kits: ["HardElectro1", "ElectricEmpireKit", "Millo-Drums_v.1"])
         let dir = TemporaryDirectory()
         let runURL = dir.file("run")

@@ -41,7 +41,8 @@ struct ReconstructionEvaluationTests {
 
     /// Every row the benchmark prints, for both representations, on runs trained in the test
     /// (the complex one with the phase loss in its warm-up and the spectrum loss after it).
-    @Test func rowsForBothRepresentations() throws {
+    @Test(.needsHydrogenKits)
+    func rowsForBothRepresentations() throws {
         let kit = try makeTestKit(perKit: 4, kits: ["HardElectro1", "ElectricEmpireKit"])
         let dir = TemporaryDirectory()
         var complex = smallConfig(steps: 4)

@@ -22,7 +22,8 @@ struct ReportTests {
     print(len(set(raw)), len(raw))
     """
 
-    @Test func reportOpensInHeadlessChromium() throws {
+    @Test(.needsHydrogenKits)
+    func reportOpensInHeadlessChromium() throws {
         let chromium = URL(fileURLWithPath: "/usr/bin/chromium")
         try #require(FileManager.default.fileExists(atPath: chromium.path), "chromium is missing: run scripts/bootstrap")
         let kit = try makeTestKit(perKit: 3, kits: ["HardElectro1", "ElectricEmpireKit"])

@@ -1,15 +1,19 @@
 import AudioIO
+import Dataset
 import DrumVAE
 import Foundation
 import TestSupport
 import Torch
 
-/// A prepared-like drum folder made by scripts/vae-test-kit from Debian's hydrogen kits.
+/// A folder prepared by `timbre prep`'s pipeline (defaults) from the first `perKit` files of
+/// each of Debian's hydrogen kits named: one group per kit. Tests using it are
+/// `.needsHydrogenKits`.
 func makeTestKit(perKit: Int, kits: [String]) throws -> TemporaryDirectory {
     let dir = TemporaryDirectory("timbre-vae-kit")
-    let script = TestPaths.packageRoot.appendingPathComponent("scripts/vae-test-kit")
-    let result = try runProcess(URL(fileURLWithPath: "/bin/bash"), [script.path, dir.url.path, String(perKit)] + kits)
-    guard result.status == 0 else { throw DrumVAEError(path: script.path, reason: result.stderr) }
+    let sources = TemporaryDirectory("timbre-vae-kit-sources")
+    try HydrogenKits.stage(perKit: perKit, kits: kits, into: sources.url)
+    let summary = try Pipeline.run(inputs: [sources.url], output: dir.url, options: PrepOptions(), workers: 1)
+    guard summary.failures.isEmpty else { throw DrumVAEError(path: dir.url.path, reason: "\(summary.failures)") }
     return dir
 }
 

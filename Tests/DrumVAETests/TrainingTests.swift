@@ -9,7 +9,8 @@ import Torch
 struct TrainingTests {
     static let kits = ["HardElectro1", "ElectricEmpireKit"]
 
-    @Test func datasetSplitIsDeterministicAndDisjoint() throws {
+    @Test(.needsHydrogenKits)
+    func datasetSplitIsDeterministicAndDisjoint() throws {
         let kit = try makeTestKit(perKit: 6, kits: Self.kits)
         let a = try OneShotDataset(directory: kit.url, sampleRate: 44100, clipSamples: 88200)
         let b = try OneShotDataset(directory: kit.url, sampleRate: 44100, clipSamples: 88200)
@@ -17,13 +18,19 @@ struct TrainingTests {
         #expect(a.validation.map(\.path) == b.validation.map(\.path))
         #expect(!a.validation.isEmpty && !a.training.isEmpty)
         #expect(Set(a.training.map(\.path)).isDisjoint(with: a.validation.map(\.path)))
+        // Two kits, two groups: one trains, the other validates, whole.
+        let split = try #require(a.split)
+        #expect(split.train.count == 1 && split.validation.count == 1 && split.test.isEmpty)
+        #expect(Set(a.training.compactMap(\.group)) == Set(split.train))
+        #expect(Set(a.validation.compactMap(\.group)) == Set(split.validation))
         #expect(a.training.allSatisfy { $0.samples.count == 88200 })
         #expect(a.classes == a.classes.sorted() && !a.classes.isEmpty)
     }
 
     /// Training 6 steps straight equals training 3, stopping, and resuming to 6:
     /// same weights, same optimiser state (the checkpoint holds AdamW's moments), same step.
-    @Test func resumeContinuesExactly() throws {
+    @Test(.needsHydrogenKits)
+    func resumeContinuesExactly() throws {
         let kit = try makeTestKit(perKit: 4, kits: Self.kits)
         let dir = TemporaryDirectory()
         var config = smallConfig(steps: 6)

@@ -29,8 +29,9 @@ struct BatchLaneTests {
     }
 
     /// The real RAVE export (../shared): its cached convolutions hold 64 rows.
-    @Test func aRealRAVEExportBatches() throws {
-        guard let dir = TestPaths.sharedModels() else { return }
+    @Test(.needsSharedModels)
+    func aRealRAVEExportBatches() throws {
+        let dir = TestPaths.sharedModels
         let model = dir.appendingPathComponent("drums-v2small-causal.ts")
         let forward = try support(model, [("forward", 1, 512)])
         guard case .rows(64, let forwardState) = forward else {

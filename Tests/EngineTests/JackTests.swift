@@ -294,8 +294,9 @@ struct JackTests {
 
     /// Loading a real RAVE model (hundreds of milliseconds of work, ports registered) while a
     /// node plays: the playing node never drops out and JACK never misses a cycle.
-    @Test func loadingARealModelNeverCostsTheAudioThreadACycle() throws {
-        guard let shared = TestPaths.sharedModels() else { return }
+    @Test(.needsSharedModels)
+    func loadingARealModelNeverCostsTheAudioThreadACycle() throws {
+        let shared = TestPaths.sharedModels
         let server = try JackServer(sampleRate: 44100, period: 512)
         defer { server.stop() }
         let driver = try JackDriver.open(clientName: "timbre", server: server.name) {

@@ -72,9 +72,9 @@ struct OfflineProcessorTests {
     }
 
     /// The bar: the drum model at block 2048 with seed 7 gives python3-torch's samples within 1e-4.
-    @Test func drumModelMatchesPyTorch() throws {
-        guard let dir = TestPaths.sharedModels() else { return }
-        let diff = try compareWithPyTorch(model: dir.appendingPathComponent("drums-v2small-causal.ts"), block: 2048, seed: 7, seconds: 3)
+    @Test(.needsSharedModels)
+    func drumModelMatchesPyTorch() throws {
+        let diff = try compareWithPyTorch(model: TestPaths.sharedModels.appendingPathComponent("drums-v2small-causal.ts"), block: 2048, seed: 7, seconds: 3)
         #expect(diff < 1e-4)
     }
 

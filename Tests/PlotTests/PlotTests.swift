@@ -121,9 +121,11 @@ struct SpectrogramPictureTests {
         }
     }
 
-    @Test(arguments: ["kick", "snare", "hat"])
+    @Test(.needsHydrogenKits, arguments: ["kick", "snare", "hat"])
     func realHydrogenHitsLookRight(kind: String) throws {
-        for url in Drums.hydrogen(kind) {
+        let urls = Drums.hydrogen(kind)
+        #expect(!urls.isEmpty, "no \(kind) samples in hydrogen-drumkits")
+        for url in urls {
             let audio = try AudioFile.read(url)
             let x = Array(audio.channels[0].prefix(Int(audio.sampleRate)))
             let name = url.deletingPathExtension().lastPathComponent

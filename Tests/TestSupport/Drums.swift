@@ -44,9 +44,9 @@ public enum Drums {
         return (0..<n).map { i in Float(0.12 * exp(-Double(i) / rate / 0.03)) * x[i] }
     }
 
-    /// Real one-shots of a kind from hydrogen-drumkits (acoustic and electronic kits), or none
-    /// (with a printed message) when the package is not installed.
-    public static func hydrogen(_ kind: String, for test: String = #function) -> [URL] {
+    /// Real one-shots of a kind from hydrogen-drumkits (acoustic and electronic kits); tests
+    /// using them are `.needsHydrogenKits`.
+    public static func hydrogen(_ kind: String) -> [URL] {
         let root = "/usr/share/hydrogen/data/drumkits"
         let chosen = [
             "kick": ["ElectricEmpireKit/EE_Kick_Hard_2.flac", "ForzeeStereo/Kick-2.wav",
@@ -56,8 +56,33 @@ public enum Drums {
             "hat": ["ColomboAcousticDrumkit/hihat-closed-1.flac", "ForzeeStereo/HiHatClosed-3.wav",
                     "The Black Pearl 1.0/SabianHatClosed-Hard.wav"],
         ][kind] ?? []
-        let found = chosen.map { URL(fileURLWithPath: "\(root)/\($0)") }.filter { FileManager.default.fileExists(atPath: $0.path) }
-        if found.isEmpty { print("SKIPPED (\(test)): no \(kind) samples under \(root) (apt-get install hydrogen-drumkits)") }
-        return found
+        return chosen.map { URL(fileURLWithPath: "\(root)/\($0)") }.filter { FileManager.default.fileExists(atPath: $0.path) }
+    }
+}
+
+/// Hydrogen kits for tests that prepare a small dataset.
+public enum HydrogenKits {
+    /// A folder `into/<kit>/<file>` of symlinks to the first `perKit` WAV and FLAC files (sorted
+    /// by path) of each hydrogen kit named: the input `timbre prep` makes one group per kit from.
+    @discardableResult
+    public static func stage(perKit: Int, kits: [String], into folder: URL) throws -> URL {
+        let fm = FileManager.default
+        for kit in kits {
+            let root = TestPaths.hydrogenKits.appendingPathComponent(kit)
+            guard let walker = fm.enumerator(at: root, includingPropertiesForKeys: nil) else {
+                throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: root.path])
+            }
+            let files = walker.compactMap { $0 as? URL }
+                .filter { ["wav", "flac"].contains($0.pathExtension.lowercased()) }
+                .sorted { $0.path < $1.path }
+                .prefix(perKit)
+            let target = folder.appendingPathComponent(kit)
+            try fm.createDirectory(at: target, withIntermediateDirectories: true)
+            for file in files {
+                let relative = String(file.path.dropFirst(root.path.count + 1)).replacingOccurrences(of: "/", with: "_")
+                try fm.createSymbolicLink(at: target.appendingPathComponent(relative), withDestinationURL: file)
+            }
+        }
+        return folder
     }
 }

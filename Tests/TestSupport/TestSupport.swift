@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Locations and helpers shared by every test target.
 public enum TestPaths {
@@ -15,22 +16,22 @@ public enum TestPaths {
 
     public static func fixture(_ name: String) -> URL { fixtures.appendingPathComponent(name) }
 
-    /// `../shared/models` beside the checkout, or nil (with a visible message) when absent.
-    public static func sharedModels(for test: String = #function) -> URL? {
-        let dir = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/models")
-        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("README.md").path) {
-            return dir
-        }
-        print("SKIPPED (\(test)): ../shared/models is not beside this checkout")
-        return nil
+    /// `../shared/models` beside the checkout. Tests that use it are
+    /// `.enabled(if: Available.sharedModels, Available.sharedModelsReason)`.
+    public static let sharedModels = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/models")
+
+    /// Every `.ts` in ../shared/models (empty when the folder is absent).
+    public static var sharedModelFiles: [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: sharedModels.path)) ?? []
+        return names.filter { $0.hasSuffix(".ts") }.sorted().map { sharedModels.appendingPathComponent($0) }
     }
 
-    /// Every `.ts` in ../shared/models (empty, with a message, when the folder is absent).
-    public static func sharedModelFiles(for test: String = #function) -> [URL] {
-        guard let dir = sharedModels(for: test) else { return [] }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        return names.filter { $0.hasSuffix(".ts") }.sorted().map { dir.appendingPathComponent($0) }
-    }
+    /// Debian's hydrogen-drumkits (and hydrogen-drumkits-effects) install here.
+    public static let hydrogenKits = URL(fileURLWithPath: "/usr/share/hydrogen/data/drumkits")
+    /// sonic-pi-samples installs here.
+    public static let sonicPiSamples = URL(fileURLWithPath: "/usr/share/sonic-pi/samples")
+    /// fluid-soundfont-gm's SoundFont.
+    public static let generalMIDISoundFont = URL(fileURLWithPath: "/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
     /// The `timbre` executable built beside the test bundle (`make test` builds it first).
     public static var timbreExecutable: URL {
@@ -40,6 +41,45 @@ public enum TestPaths {
 
     /// Debian's interpreter, which has python3-torch (the first `python3` on PATH may not).
     public static let python = URL(fileURLWithPath: "/usr/bin/python3")
+}
+
+/// What a test needs from outside the repository, for `.enabled(if:)` traits, so a test that
+/// cannot run shows as skipped with its reason instead of passing silently.
+public enum Available {
+    private static func exists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
+
+    /// ../shared/models (the real RAVE models) is beside this checkout.
+    public static let sharedModels = exists(TestPaths.sharedModels.appendingPathComponent("README.md"))
+    public static let sharedModelsReason: Comment = "needs ../shared/models beside the checkout"
+
+    /// Debian's hydrogen-drumkits is installed.
+    public static let hydrogenKits = exists(TestPaths.hydrogenKits.appendingPathComponent("HardElectro1"))
+    public static let hydrogenKitsReason: Comment = "needs Debian's hydrogen-drumkits (scripts/bootstrap)"
+
+    /// Debian's sonic-pi-samples is installed.
+    public static let sonicPiSamples = exists(TestPaths.sonicPiSamples.appendingPathComponent("loop_amen.flac"))
+    public static let sonicPiSamplesReason: Comment = "needs Debian's sonic-pi-samples (scripts/bootstrap)"
+
+    /// Everything the drum corpus is built from: hydrogen-drumkits, hydrogen-drumkits-effects,
+    /// fluid-soundfont-gm and the fluidsynth program.
+    public static let drumCorpusSources = hydrogenKits
+        && exists(TestPaths.hydrogenKits.appendingPathComponent("belofilms_GuitarStrums"))
+        && exists(TestPaths.generalMIDISoundFont) && exists(URL(fileURLWithPath: "/usr/bin/fluidsynth"))
+    public static let drumCorpusSourcesReason: Comment =
+        "needs Debian's hydrogen-drumkits, hydrogen-drumkits-effects, fluid-soundfont-gm and fluidsynth (scripts/bootstrap)"
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs the test only with ../shared/models beside the checkout; skipped, with the reason, otherwise.
+    public static var needsSharedModels: Self { .enabled(if: Available.sharedModels, Available.sharedModelsReason) }
+    /// Runs the test only with Debian's hydrogen-drumkits installed.
+    public static var needsHydrogenKits: Self { .enabled(if: Available.hydrogenKits, Available.hydrogenKitsReason) }
+    /// Runs the test only with Debian's sonic-pi-samples installed.
+    public static var needsSonicPiSamples: Self { .enabled(if: Available.sonicPiSamples, Available.sonicPiSamplesReason) }
+    /// Runs the test only with every source of the drum corpus installed.
+    public static var needsDrumCorpusSources: Self {
+        .enabled(if: Available.drumCorpusSources, Available.drumCorpusSourcesReason)
+    }
 }
 
 /// A fresh temporary directory, removed when the value is released.

@@ -22,8 +22,11 @@ struct CommandLineTests {
         #expect((object?["methods"] as? [[String: Any]])?.count == 3)
     }
 
-    @Test func infoOnSharedModelsReportsTheirInterface() throws {
-        for url in TestPaths.sharedModelFiles() {
+    @Test(.needsSharedModels)
+    func infoOnSharedModelsReportsTheirInterface() throws {
+        let models = TestPaths.sharedModelFiles
+        #expect(!models.isEmpty, "no .ts in ../shared/models")
+        for url in models {
             let result = try runTimbre(["info", url.path])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("44100 Hz"))

@@ -7,11 +7,12 @@ import TestSupport
 /// interruption paths (SIGTERM checkpoints; `kill -9` then `--resume`).
 @Suite(.serialized)
 struct DrumVAECommandTests {
-    /// A prepared-like folder from two hydrogen kits (scripts/vae-test-kit).
+    /// A folder made by `timbre prep` from the first files of two hydrogen kits (two groups).
     static func kit(perKit: Int = 4) throws -> TemporaryDirectory {
         let dir = TemporaryDirectory("timbre-vae-cli-kit")
-        let script = TestPaths.packageRoot.appendingPathComponent("scripts/vae-test-kit")
-        let result = try runProcess(URL(fileURLWithPath: "/bin/bash"), [script.path, dir.url.path, String(perKit), "HardElectro1", "ElectricEmpireKit"])
+        let sources = TemporaryDirectory("timbre-vae-cli-kit-sources")
+        try HydrogenKits.stage(perKit: perKit, kits: ["HardElectro1", "ElectricEmpireKit"], into: sources.url)
+        let result = try runTimbre(["prep", sources.url.path, "--out", dir.url.path, "--jobs", "1"])
         #expect(result.status == 0, "\(result.stderr)")
         return dir
     }
@@ -42,7 +43,8 @@ struct DrumVAECommandTests {
         #expect(!FileManager.default.fileExists(atPath: dir.file("run").path))
     }
 
-    @Test func trainGenerateMorphEncodeExport() throws {
+    @Test(.needsHydrogenKits)
+    func trainGenerateMorphEncodeExport() throws {
         let kit = try Self.kit()
         let dir = TemporaryDirectory()
         let run = dir.file("run")
@@ -100,7 +102,8 @@ struct DrumVAECommandTests {
     /// `bench reconstruction` on complex runs (the demodulated phase frame by default, the
     /// STFT's own with `--no-demodulated-phase`) and a magnitude run: every row, the per-class
     /// table, and the bar's line.
-    @Test func benchReconstructionMeasuresBothRepresentations() throws {
+    @Test(.needsHydrogenKits)
+    func benchReconstructionMeasuresBothRepresentations() throws {
         let kit = try Self.kit()
         let dir = TemporaryDirectory()
         for (name, extra, demodulated) in [("ours", [String](), true), ("stft", ["--no-demodulated-phase"], false),
@@ -156,7 +159,8 @@ struct DrumVAECommandTests {
         return process
     }
 
-    @Test func resumesAfterKillNine() throws {
+    @Test(.needsHydrogenKits)
+    func resumesAfterKillNine() throws {
         let kit = try Self.kit()
         let dir = TemporaryDirectory()
         let run = dir.file("run")
@@ -178,7 +182,8 @@ struct DrumVAECommandTests {
         #expect(steps == steps.sorted() && Set(steps).count == steps.count, "log has repeated or unordered steps: \(steps)")
     }
 
-    @Test func sigtermCheckpointsAndExits() throws {
+    @Test(.needsHydrogenKits)
+    func sigtermCheckpointsAndExits() throws {
         let kit = try Self.kit()
         let dir = TemporaryDirectory()
         let run = dir.file("run")
@@ -197,7 +202,8 @@ struct DrumVAECommandTests {
 
     /// The exported model in the live engine's offline render: `forward` finds the hits of a
     /// drum loop and re-synthesises each from its own latent.
-    @Test func renderPlaysTheExportInASession() throws {
+    @Test(.needsHydrogenKits)
+    func renderPlaysTheExportInASession() throws {
         let kit = try Self.kit(perKit: 3)
         let dir = TemporaryDirectory()
         let run = dir.file("run")
@@ -232,11 +238,13 @@ struct DrumVAECommandTests {
 /// `timbre bench drums --json` on a tiny run: every row and key the issue lists.
 @Suite(.serialized)
 struct BenchDrumsCommandTests {
-    @Test func jsonHasEveryRowAndKey() throws {
+    @Test(.needsHydrogenKits)
+    func jsonHasEveryRowAndKey() throws {
         let kit = TemporaryDirectory("timbre-bench-drums-kit")
-        let script = TestPaths.packageRoot.appendingPathComponent("scripts/vae-test-kit")
-        let made = try runProcess(URL(fileURLWithPath: "/bin/bash"),
-                                  [script.path, kit.url.path, "6", "HardElectro1", "ElectricEmpireKit", "Millo-Drums_v.1", "Audiophob"])
+        let sources = TemporaryDirectory("timbre-bench-drums-sources")
+        try HydrogenKits.stage(perKit: 6, kits: ["HardElectro1", "ElectricEmpireKit", "Millo-Drums_v.1", "Audiophob", "ForzeeStereo"],
+                               into: sources.url)
+        let made = try runTimbre(["prep", sources.url.path, "--out", kit.url.path, "--jobs", "1"])
         try #require(made.status == 0, "\(made.stderr)")
         let dir = TemporaryDirectory()
         let run = dir.file("run")

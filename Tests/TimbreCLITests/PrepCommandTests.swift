@@ -15,12 +15,9 @@ struct PrepCommandTests {
         #expect(result.stdout.contains("USAGE"))
     }
 
-    /// A folder of symlinks to a fixed, sorted selection of hydrogen's files (nil when absent).
-    static func sampleFolder(_ dir: TemporaryDirectory, count: Int, for test: String = #function) throws -> URL? {
-        guard FileManager.default.fileExists(atPath: hydrogen.path) else {
-            print("SKIPPED (\(test)): /usr/share/hydrogen/data/drumkits is absent")
-            return nil
-        }
+    /// A folder of symlinks to a fixed, sorted selection of hydrogen's files (tests using it are
+    /// `.needsHydrogenKits`).
+    static func sampleFolder(_ dir: TemporaryDirectory, count: Int) throws -> URL {
         var all = [URL]()
         let walker = FileManager.default.enumerator(at: hydrogen, includingPropertiesForKeys: nil)!
         for case let url as URL in walker where ["wav", "flac", "aiff"].contains(url.pathExtension.lowercased()) {
@@ -56,9 +53,10 @@ struct PrepCommandTests {
 
     /// The bar: kill -9 in the middle of a run, rerun, and the folder is identical (names and
     /// hashes of every file) to the one an uninterrupted run makes.
-    @Test func killNineThenRerunGivesIdenticalOutput() throws {
+    @Test(.needsHydrogenKits)
+    func killNineThenRerunGivesIdenticalOutput() throws {
         let dir = TemporaryDirectory()
-        guard let folder = try Self.sampleFolder(dir, count: 150) else { return }
+        let folder = try Self.sampleFolder(dir, count: 150)
         let reference = dir.file("reference"), interrupted = dir.file("interrupted")
         let full = try runTimbre(["prep", folder.path, "--out", reference.path, "--denoise", "0.3"])
         #expect(full.status == 0, "\(full.stderr)")
@@ -133,9 +131,10 @@ struct PrepCommandTests {
         #expect(abs(20 * log10(Double(peak)) + 6) < 0.1)
     }
 
-    @Test func benchPrepReportsBothTimesAndTheRatio() throws {
+    @Test(.needsHydrogenKits)
+    func benchPrepReportsBothTimesAndTheRatio() throws {
         let dir = TemporaryDirectory()
-        guard let folder = try Self.sampleFolder(dir, count: 6) else { return }
+        let folder = try Self.sampleFolder(dir, count: 6)
         let result = try runTimbre(["bench", "prep", folder.path, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]

@@ -144,13 +144,12 @@ struct NNModelTests {
     }
 
     /// The models in ../shared/models match their README.
-    @Test(arguments: [
+    @Test(.needsSharedModels, arguments: [
         ("drums-v2small-causal.ts", 44100, [("encode", [1, 1, 8, 512]), ("decode", [8, 512, 1, 1]), ("forward", [1, 1, 1, 1])], 8, 128, 512),
         ("v2small-noncausal.ts", 44100, [("encode", [1, 1, 1, 512]), ("decode", [1, 512, 1, 1]), ("forward", [1, 1, 1, 1])], 1, 128, 512),
     ])
     func describesSharedModels(file: String, rate: Int, methods: [(String, [Int])], latent: Int, full: Int, block: Int) throws {
-        guard let dir = TestPaths.sharedModels() else { return }
-        let model = try NNModel(contentsOf: dir.appendingPathComponent(file))
+        let model = try NNModel(contentsOf: TestPaths.sharedModels.appendingPathComponent(file))
         #expect(model.sampleRate == rate)
         for (name, params) in methods {
             let m = try model.method(named: name)
