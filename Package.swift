@@ -48,12 +48,13 @@ let package = Package(
             ]
         ),
         .target(name: "DrumVAE", dependencies: ["Torch", "AudioIO", "DSP", "Plot", "Dataset"]),
+        .target(name: "DrumEval", dependencies: ["DrumVAE", "Torch", "DSP", "Plot", "Dataset", "AudioIO"]),
 
         // MARK: The command line.
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "Torch", "AudioIO", "DSP", "Plot", "ModelHost", "Dataset", "Engine", "Control", "DrumVAE",
+                "Torch", "AudioIO", "DSP", "Plot", "ModelHost", "Dataset", "Engine", "Control", "DrumVAE", "DrumEval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,6 +68,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
         .testTarget(name: "DrumVAETests", dependencies: ["DrumVAE", "Dataset", "TestSupport"]),
+        .testTarget(name: "DrumEvalTests", dependencies: ["DrumEval", "DrumVAE", "Dataset", "DSP", "TestSupport"]),
         .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "DSP", "TestSupport"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO", "Engine"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -2,7 +2,7 @@ import DSP
 import Foundation
 import Torch
 
-/// The bar's measurement: validation multi-scale spectral convergence (FFT 2048…128) of
+/// Validation multi-scale spectral convergence (FFT 2048…128) of
 /// reconstructions from the posterior means. A complex run is measured as it decodes; a
 /// magnitude-only run twice: inverted with zero phase, and with 32 Griffin-Lim iterations
 /// (DSP.PhaseReconstruction, at the decoder's own STFT settings), plus PGHI+FGLA. A complex run
@@ -19,29 +19,6 @@ public enum ReconstructionEvaluation {
         public var convergenceDB: Double
         /// The same mean over the clips of each drum class of the validation split.
         public var byClass: [String: Double] = [:]
-    }
-
-    /// The issue's bar, read from rows: each complex run's best reconstruction (its own phase,
-    /// or refined by FGLA; never the ceiling) against each magnitude run's zero-phase and
-    /// Griffin-Lim rows. A line per pair: the margins in dB (positive: ours is better) and
-    /// whether both reach `margin`.
-    public static func barSummary(_ rows: [Row], margin: Double = 3) -> [String] {
-        let ours = Dictionary(grouping: rows.filter { $0.representation == Representation.complex.rawValue && !$0.inversion.hasPrefix("true phase") },
-                              by: \.run).compactMap { $0.value.min { $0.convergenceDB < $1.convergenceDB } }
-        let baselines = Dictionary(grouping: rows.filter { $0.representation == Representation.magnitude.rawValue }, by: \.run)
-        var lines: [String] = []
-        for best in ours.sorted(by: { $0.run < $1.run }) {
-            for (run, baseline) in baselines.sorted(by: { $0.key < $1.key }) {
-                let compared = baseline.filter { $0.inversion == "zero phase" || $0.inversion.hasPrefix("Griffin-Lim") }
-                guard !compared.isEmpty else { continue }
-                let margins = compared.map { ($0.inversion, $0.convergenceDB - best.convergenceDB) }
-                let met = margins.allSatisfy { $0.1 >= margin }
-                lines.append("\(best.run) (\(best.inversion), \(String(format: "%.2f", best.convergenceDB)) dB) against \(run): "
-                             + margins.map { "\($0.0) \(String(format: "%+.2f", $0.1)) dB" }.joined(separator: ", ")
-                             + ": the bar (\(String(format: "%g", margin)) dB better than both) is \(met ? "met" : "not met")")
-            }
-        }
-        return lines
     }
 
     public static func run(_ trained: TrainedRun, dataset: OneShotDataset, griffinLimIterations: Int = 32,

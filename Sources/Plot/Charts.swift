@@ -112,3 +112,63 @@ public struct ScatterPlot: Sendable {
 
     public func write(to url: URL) throws { try render().writePNG(to: url) }
 }
+
+/// Grouped bars: one group per category (drum classes) on the x axis, one coloured bar per
+/// series (runs, reference rows) in each group, named in a legend.
+public struct BarChart: Sendable {
+    /// One named series: a value per category (NaN leaves the bar out).
+    public struct Series: Sendable {
+        public var name: String
+        public var values: [Double]
+        public init(_ name: String, values: [Double]) { (self.name, self.values) = (name, values) }
+    }
+
+    public var categories: [String]
+    public var series: [Series]
+    public var title: String
+    public var yLabel: String
+    public var width: Int = 900
+    public var height: Int = 500
+
+    public init(categories: [String], series: [Series], title: String = "", yLabel: String = "") {
+        precondition(series.allSatisfy { $0.values.count == categories.count }, "a series needs a value per category")
+        (self.categories, self.series, self.title, self.yLabel) = (categories, series, title, yLabel)
+    }
+
+    public var plotArea: PixelRect { PixelRect(x: 84, y: 44, width: Double(width) - 84 - 24, height: Double(height) - 44 - 58) }
+
+    public func render() throws -> Canvas {
+        let canvas = try Canvas(width: width, height: height)
+        let values = series.flatMap(\.values).filter(\.isFinite)
+        // Bars start at zero, so zero is always on the axis.
+        let frame = ChartFrame(canvas: canvas, area: plotArea,
+                               x: Axis("", from: 0, to: Double(max(categories.count, 1))),
+                               y: Axis.fitting(yLabel, values: values + [0]))
+        let area = plotArea
+        if !title.isEmpty { canvas.text(title, x: area.x + area.width / 2, y: area.y - 18, size: 15, align: .centre, bold: true) }
+        let grey = Color(red: 0.88, green: 0.88, blue: 0.88)
+        for t in frame.y.ticks() {
+            let py = frame.point(0, t).1
+            canvas.line([(area.x, py), (area.x + area.width, py)], grey, lineWidth: 1)
+            canvas.text(frame.y.format(t), x: area.x - 8, y: py, size: 11, align: .right)
+        }
+        canvas.text(yLabel, x: area.x - 58, y: area.y + area.height / 2, size: 13, align: .centre, rotated: true)
+        let groupWidth = area.width / Double(max(categories.count, 1))
+        let barWidth = groupWidth * 0.8 / Double(max(series.count, 1))
+        let zero = frame.point(0, 0).1
+        for (c, name) in categories.enumerated() {
+            let left = area.x + Double(c) * groupWidth + groupWidth * 0.1
+            for (s, one) in series.enumerated() where one.values[c].isFinite {
+                let top = frame.point(0, one.values[c]).1
+                canvas.fill(PixelRect(x: left + Double(s) * barWidth, y: min(top, zero), width: barWidth * 0.92,
+                                      height: Swift.abs(zero - top)), Color.category(s))
+            }
+            canvas.text(name, x: left + groupWidth * 0.4, y: area.y + area.height + 15, size: 11, align: .centre)
+        }
+        frame.drawBorder()
+        frame.drawLegend(series.enumerated().map { ($0.element.name, Color.category($0.offset), .point) })
+        return canvas
+    }
+
+    public func write(to url: URL) throws { try render().writePNG(to: url) }
+}

@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
             BenchPhase.self,
 
             // bench training / generation (add here).
-            BenchTrain.self, BenchReconstruction.self,
+            BenchTrain.self, BenchReconstruction.self, BenchDrums.self,
 
             // bench capacity (add here).
             BenchCapacity.self,

@@ -112,6 +112,5 @@ struct BenchReconstruction: ParsableCommand {
                       + classes.map { c in r.byClass[c].map { String(format: "%6.2f  ", $0) } ?? "     -  " }.joined())
             }
         }
-        for line in ReconstructionEvaluation.barSummary(rows) { print(line) }
     }
 }

@@ -39,23 +39,6 @@ struct ReconstructionEvaluationTests {
         #expect(conjugate > 0.3)
     }
 
-    /// The bar's margins: ours is each complex run's best row (not its ceiling), compared with
-    /// every magnitude run's zero-phase and Griffin-Lim rows.
-    @Test func barSummaryReadsTheMargins() {
-        func row(_ run: String, _ representation: Representation, _ inversion: String, _ db: Double) -> ReconstructionEvaluation.Row {
-            .init(run: run, representation: representation.rawValue, inversion: inversion, step: 1, clips: 10, convergenceDB: db)
-        }
-        let rows = [row("c", .complex, "decoder phase", -2.0), row("c", .complex, "decoder phase + FGLA 32", -2.5),
-                    row("c", .complex, "true phase (ceiling)", -9.0),
-                    row("m", .magnitude, "zero phase", -0.5), row("m", .magnitude, "Griffin-Lim 32", -3.0),
-                    row("m", .magnitude, "PGHI+FGLA 100", -3.2), row("m", .magnitude, "true phase (ceiling)", -6.0)]
-        let lines = ReconstructionEvaluation.barSummary(rows)
-        #expect(lines == ["c (decoder phase + FGLA 32, -2.50 dB) against m: zero phase +2.00 dB, Griffin-Lim 32 -0.50 dB: the bar (3 dB better than both) is not met"])
-        let good = rows.filter { $0.run == "m" } + [row("d", .complex, "decoder phase", -6.5)]
-        #expect(ReconstructionEvaluation.barSummary(good).first?.hasSuffix("is met") == true)
-        #expect(ReconstructionEvaluation.barSummary(rows.filter { $0.run == "m" }).isEmpty)
-    }
-
     /// Every row the benchmark prints, for both representations, on runs trained in the test
     /// (the complex one with the phase loss in its warm-up and the spectrum loss after it).
     @Test(.needsHydrogenKits)

@@ -27,7 +27,7 @@ struct DrumVAECommandTests {
         }
     }
 
-    @Test(arguments: [["train"], ["generate"], ["morph"], ["encode"], ["export"], ["bench", "train"], ["bench", "reconstruction"]])
+    @Test(arguments: [["train"], ["generate"], ["morph"], ["encode"], ["export"], ["bench", "train"], ["bench", "reconstruction"], ["bench", "drums"]])
     func helpIsThere(_ path: [String]) throws {
         let result = try runTimbre(path + ["--help"])
         #expect(result.status == 0)
@@ -121,7 +121,6 @@ struct DrumVAECommandTests {
         }
         #expect(bench.stdout.contains("against baseline: zero phase"))
         #expect(bench.stdout.contains("per class (dB; clips: "), "no per-class table in:\n\(bench.stdout)")
-        #expect(bench.stdout.contains("the bar (3 dB better than both) is"))
     }
 
     @Test func badInputIsOneLineAndExitsWithOne() throws {
@@ -233,5 +232,52 @@ struct DrumVAECommandTests {
         #expect(finite)
         let rms = (samples.reduce(0) { $0 + Double($1) * Double($1) } / Double(samples.count)).squareRoot()
         #expect(rms > 1e-6, "the render is silent")
+    }
+}
+
+/// `timbre bench drums --json` on a tiny run: every row and key the issue lists.
+@Suite(.serialized)
+struct BenchDrumsCommandTests {
+    @Test(.needsHydrogenKits)
+    func jsonHasEveryRowAndKey() throws {
+        let kit = TemporaryDirectory("timbre-bench-drums-kit")
+        let sources = TemporaryDirectory("timbre-bench-drums-sources")
+        try HydrogenKits.stage(perKit: 6, kits: ["HardElectro1", "ElectricEmpireKit", "Millo-Drums_v.1", "Audiophob", "ForzeeStereo"],
+                               into: sources.url)
+        let made = try runTimbre(["prep", sources.url.path, "--out", kit.url.path, "--jobs", "1"])
+        try #require(made.status == 0, "\(made.stderr)")
+        let dir = TemporaryDirectory()
+        let run = dir.file("run")
+        let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "2", "--no-report"] + DrumVAECommandTests.tiny)
+        try #require(train.status == 0, "\(train.stderr)")
+        let bench = try runTimbre(["bench", "drums", run.path, "--dataset", kit.url.path, "--count", "12", "--classifier-steps", "20",
+                                   "--bootstrap", "20", "--out", dir.file("bench").path, "--json"])
+        try #require(bench.status == 0, "\(bench.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any])
+        for row in ["retrieval", "realVsReal", "randomPhase", "noiseBursts", "jittered", run.path] {
+            #expect(object[row] != nil, "no row \(row) in \(object.keys.sorted())")
+        }
+        for row in ["realVsReal", "randomPhase", "noiseBursts", "jittered", run.path] {
+            let r = try #require(object[row] as? [String: Any])
+            for space in ["handcrafted", "classifier"] {
+                let s = try #require(r[space] as? [String: Any], "\(row) has no \(space)")
+                for key in ["kid", "kidLow", "kidHigh", "precision", "recall", "density", "coverage"] {
+                    #expect(s[key] is Double, "\(row).\(space).\(key)")
+                }
+            }
+            #expect(r["meehanZ"] is Double && r["copyShare"] is Double, "\(row)")
+            #expect(r["verdict"] is [String: Any], "\(row)")
+        }
+        for row in ["randomPhase", "noiseBursts", "jittered"] {
+            let verdict = try #require((object[row] as? [String: Any])?["verdict"] as? [String: Any])
+            #expect(["passes", "fails"].contains(verdict["realism"] as? String) && ["passes", "fails"].contains(verdict["copying"] as? String))
+            #expect((verdict["rule"] as? String)?.contains("0.8") == true)
+        }
+        let reconstruction = try #require((object[run.path] as? [String: Any])?["reconstruction"] as? [String: Any])
+        #expect(!reconstruction.isEmpty)
+        #expect((object["retrieval"] as? [String: Any])?["reconstruction"] is [String: Any])
+        for file in ["result.json", "report.html", "embedding.png", "classes.png", "reconstruction.png"] {
+            #expect(FileManager.default.fileExists(atPath: dir.file("bench").appendingPathComponent(file).path), "\(file)")
+        }
     }
 }

@@ -1,0 +1,143 @@
+import DSP
+import Foundation
+import Torch
+
+/// A small drum-class classifier on log-mel input, trained on the training kits: its penultimate
+/// layer is the evaluation's learned feature space, its predictions name generated sounds' classes.
+///
+/// Input: the first 1.5 s of the 64-band log-mel (hop 256), (dB + 60) / 20. Three strided
+/// convolutions (64 → 64 → 96 → 128 channels), mean and max over time, a 64-unit layer (the
+/// embedding), then one logit per class. Trained with Adam, class-balanced batches, random
+/// gain (±6 dB) and shifts (0–3 frames), seeded.
+public final class DrumClassifier {
+    public static let inputFrames = 259
+    public static let embeddingSize = 64
+    /// Bumped whenever the architecture or training changes, so caches made by another version are not read.
+    public static let version = 1
+
+    public let classes: [String]
+    let parameters: [(String, Tensor)]
+    var p: [String: Tensor] { Dictionary(uniqueKeysWithValues: parameters) }
+
+    init(classes: [String]) throws {
+        self.classes = classes
+        func layer(_ name: String, _ shape: [Int], fanIn: Int) throws -> [(String, Tensor)] {
+            let bound = 1 / Double(fanIn).squareRoot()
+            let w = try Torch.withoutGradients { try (Tensor.rand(shape) * 2.0 - 1.0) * bound }
+            let b = try Torch.withoutGradients { try (Tensor.rand([shape[0]]) * 2.0 - 1.0) * bound }
+            w.requiresGrad = true
+            b.requiresGrad = true
+            return [("\(name)_w", w), ("\(name)_b", b)]
+        }
+        parameters = try layer("c1", [64, ClipAnalysis.bands, 5], fanIn: ClipAnalysis.bands * 5)
+            + layer("c2", [96, 64, 5], fanIn: 64 * 5)
+            + layer("c3", [128, 96, 3], fanIn: 96 * 3)
+            + layer("e", [Self.embeddingSize, 256], fanIn: 256)
+            + layer("o", [classes.count, Self.embeddingSize], fanIn: Self.embeddingSize)
+    }
+
+    /// [B, bands, frames] → (embedding [B, 64], logits [B, classes]).
+    func forward(_ x: Tensor) throws -> (Tensor, Tensor) {
+        let p = self.p
+        var h = try x.conv1d(p["c1_w"]!, bias: p["c1_b"]!, stride: 2, padding: 2).relu()
+        h = try h.conv1d(p["c2_w"]!, bias: p["c2_b"]!, stride: 2, padding: 2).relu()
+        h = try h.conv1d(p["c3_w"]!, bias: p["c3_b"]!, stride: 2, padding: 1).relu()
+        let pooled = try Tensor.cat([h.mean([2]), h.max([2])], dim: 1)
+        let embedding = try pooled.linear(p["e_w"]!, bias: p["e_b"]!).relu()
+        return (embedding, try embedding.linear(p["o_w"]!, bias: p["o_b"]!))
+    }
+
+    /// The network's input for one clip: the first `inputFrames` frames, band-major, scaled.
+    static func input(_ a: ClipAnalysis, shift: Int = 0, gainDB: Float = 0) -> [Float] {
+        let bands = ClipAnalysis.bands, frames = inputFrames
+        var out = [Float](repeating: (ClipAnalysis.floorDB + 60) / 20, count: bands * frames)
+        for t in 0..<frames {
+            let source = t - shift
+            guard source >= 0 && source < a.frames else { continue }
+            for b in 0..<bands {
+                out[b * frames + t] = (Swift.max(ClipAnalysis.floorDB, a.logMel[source * bands + b] + gainDB) + 60) / 20
+            }
+        }
+        return out
+    }
+
+    /// Trains on `analyses` labelled `labels` (indices into `classes`) for `steps` steps.
+    public static func train(_ analyses: [ClipAnalysis], labels: [Int], classes: [String], steps: Int = 800,
+                             batch: Int = 32, seed: UInt64, progress: (Double) -> Void = { _ in }) throws -> DrumClassifier {
+        Torch.manualSeed(seed)
+        let model = try DrumClassifier(classes: classes)
+        let optimizer = try AdamOptimizer(parameters: model.parameters.map(\.1), learningRate: 2e-3, weightDecay: 1e-4)
+        var rng = SplitMix64(seed: seed)
+        let byClass = (0..<classes.count).map { c in labels.indices.filter { labels[$0] == c } }.filter { !$0.isEmpty }
+        let size = ClipAnalysis.bands * inputFrames
+        for step in 0..<steps {
+            if step == steps * 3 / 4 { try optimizer.setLearningRate(5e-4) }
+            var x: [Float] = [], y: [Float] = []
+            x.reserveCapacity(batch * size)
+            for _ in 0..<batch {
+                let members = byClass[Int(rng.next() % UInt64(byClass.count))]
+                let i = members[Int(rng.next() % UInt64(members.count))]
+                x += input(analyses[i], shift: Int(rng.next() % 4), gainDB: Float(rng.nextUnit() * 12 - 6))
+                var onehot = [Float](repeating: 0, count: classes.count)
+                onehot[labels[i]] = 1
+                y += onehot
+            }
+            let (_, logits) = try model.forward(Tensor(x, shape: [batch, ClipAnalysis.bands, inputFrames]))
+            let target = try Tensor(y, shape: [batch, classes.count])
+            let m = try logits.max([1], keepDims: true).detached()
+            let logSumExp = try (logits - m).exp().sum([1], keepDims: true).log() + m
+            let loss = try (logSumExp - (logits * target).sum([1], keepDims: true)).mean()
+            try optimizer.zeroGrad()
+            try loss.backward()
+            try optimizer.step()
+            progress(Double(step + 1) / Double(steps))
+        }
+        return model
+    }
+
+    /// Embeddings (penultimate layer) and predicted class indices of clips.
+    public func apply(_ analyses: [ClipAnalysis]) throws -> (embeddings: FeatureMatrix, predictions: [Int]) {
+        try Torch.withoutGradients {
+            var rows: [Double] = [], predictions: [Int] = []
+            for start in stride(from: 0, to: analyses.count, by: 64) {
+                let chunk = analyses[start..<min(analyses.count, start + 64)]
+                let x = try Tensor(chunk.flatMap { Self.input($0) }, shape: [chunk.count, ClipAnalysis.bands, Self.inputFrames])
+                let (e, logits) = try forward(x)
+                rows += try e.floats().map(Double.init)
+                let l = try logits.floats()
+                for r in 0..<chunk.count {
+                    let row = l[r * classes.count..<(r + 1) * classes.count]
+                    predictions.append(row.indices.max { row[$0] < row[$1] }! - r * classes.count)
+                }
+            }
+            return (FeatureMatrix(count: analyses.count, dimensions: Self.embeddingSize, values: rows), predictions)
+        }
+    }
+
+    /// Saves the weights and classes.
+    public func save(to url: URL) throws {
+        let archive = try TensorArchive()
+        for (name, t) in parameters { try archive.write(name, t) }
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        try archive.save(to: tmp)
+        guard rename(tmp.path, url.path) == 0 else { throw DrumEvalError(path: url.path, reason: "cannot rename into place") }
+    }
+
+    /// Loads weights saved by `save` for the same classes.
+    public static func load(from url: URL, classes: [String]) throws -> DrumClassifier {
+        let model = try DrumClassifier(classes: classes)
+        let archive = try TensorArchive(contentsOf: url)
+        try Torch.withoutGradients {
+            for (name, t) in model.parameters { try t.assign(archive.tensor(name)) }
+        }
+        return model
+    }
+}
+
+/// Accuracy of predictions per class.
+public struct ClassAccuracy: Codable, Sendable, Equatable {
+    public var className: String
+    public var clips: Int
+    public var correct: Int
+    public var accuracy: Double { clips > 0 ? Double(correct) / Double(clips) : .nan }
+}

@@ -1,0 +1,400 @@
+import DSP
+import DrumVAE
+import Foundation
+import Torch
+
+/// What `timbre bench drums` evaluates, and how.
+public struct DrumBenchOptions: Sendable {
+    /// Trained runs (folders made by `timbre train`).
+    public var runs: [URL]
+    /// The prepared corpus the runs were trained on: its training kits are "training", its
+    /// validation kits the calibration row, its test kits the default reference.
+    public var dataset: URL?
+    /// Real clips to compare against instead of the corpus's test kits (any prepared folder).
+    public var reference: URL?
+    /// Sounds generated per run and per control.
+    public var count = 500
+    public var temperature = 1.0
+    public var seed: UInt64 = 1
+    /// Where result.json, report.html, the pictures and the classifier cache go.
+    public var out: URL
+    public var bootstrapDraws = 1000
+    /// Neighbours for precision, recall, density and coverage.
+    public var neighbours = 3
+    public var classifierSteps = 800
+
+    public init(runs: [URL], dataset: URL? = nil, reference: URL? = nil, out: URL) {
+        (self.runs, self.dataset, self.reference, self.out) = (runs, dataset, reference, out)
+    }
+}
+
+/// Scores of one set of sounds in one feature space, against the real reference clips.
+public struct SpaceScores: Codable, Sendable, Equatable {
+    public var kid: Double
+    public var kidLow: Double
+    public var kidHigh: Double
+    public var precision: Double
+    public var recall: Double
+    public var density: Double
+    public var coverage: Double
+    /// The copy test in this space (the row's top-level `meehanZ` and `copyShare` are the handcrafted space's).
+    public var meehanZ: Double
+    public var copyShare: Double
+}
+
+/// A row's verdicts and the rules behind them.
+public struct Verdict: Codable, Sendable, Equatable {
+    /// Precision and recall both ≥ 0.8 × realVsReal's, in both spaces.
+    public var realism: String
+    /// Recall ≥ 0.8 × realVsReal's in both spaces.
+    public var recall: String
+    /// Coverage ≥ 0.8 × realVsReal's in both spaces.
+    public var coverage: String
+    /// copyShare ≤ 10 % and meehanZ > −3.
+    public var copying: String
+    public var rule: String
+    /// What a control or the calibration row must get, and whether it did.
+    public var expected: String?
+    public var asExpected: Bool?
+}
+
+/// One row of the evaluation: a run, a reference or a control.
+public struct DrumBenchRow: Codable, Sendable {
+    /// model, reference, control or calibration.
+    public var kind: String
+    /// Sounds scored (generated, or standing in for generated).
+    public var sounds: Int
+    public var handcrafted: SpaceScores?
+    public var classifier: SpaceScores?
+    public var meehanZ: Double?
+    public var copyShare: Double?
+    /// Share of the sounds the classifier puts in each class.
+    public var classHistogram: [String: Double]?
+    /// KL(real histogram ‖ this one), nats (shares floored at 0.001).
+    public var classHistogramKL: Double?
+    /// Conditional runs: per class, the share of sounds generated for it that the classifier names as it.
+    public var namedAsItsClass: [String: Double]?
+    /// Held-out reconstruction per class (runs and retrieval).
+    public var reconstruction: [String: HeldOutReconstruction.ClassScores]?
+    /// Gap closure of the run's own phase per class (kick, tom, snare, perc).
+    public var phase: [String: PhaseGap.ClassGap]?
+    public var verdict: Verdict?
+    public var seconds: Double
+}
+
+/// The whole evaluation: the setup and every row, written as result.json.
+public struct DrumBenchResult: Encodable, Sendable {
+    public struct Setup: Codable, Sendable {
+        public var date: String
+        public var dataset: String
+        public var reference: String
+        public var referenceClips: Int
+        public var trainingClips: Int
+        public var validationClips: Int
+        public var split: [String: [String]]
+        public var count: Int
+        public var seed: UInt64
+        public var temperature: Double
+        public var neighbours: Int
+        public var bootstrapDraws: Int
+        /// Per class: the classifier's accuracy on the corpus's held-out test kits.
+        public var classifierAccuracy: [String: Double]
+        public var classifierTestClips: [String: Int]
+        /// The same on the reference folder when it is not the test kits.
+        public var classifierReferenceAccuracy: [String: Double]?
+        public var classifierCached: Bool
+        /// The classifier's class histogram of the real reference clips.
+        public var realClassHistogram: [String: Double]
+        public var seconds: Double
+    }
+
+    public var setup: Setup
+    /// Row names in order: references, controls, calibration, then runs.
+    public var order: [String]
+    public var rows: [String: DrumBenchRow]
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Rows at the top level under their names, beside `setup`.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(setup, forKey: Key("setup"))
+        for (name, row) in rows { try c.encode(row, forKey: Key(name)) }
+    }
+
+    /// result.json's bytes (sorted keys, pretty).
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try encoder.encode(self)
+    }
+}
+
+/// `timbre bench drums`: every row computed in one run on the same features.
+public enum DrumBench {
+    public static let realismFactor = 0.8
+    public static let maximumCopyShare = 0.10
+    public static let minimumMeehanZ = -3.0
+    public static let clipSamples = 88200
+    public static let sampleRate = 44100
+
+    /// The corpus a run was trained on, when the run recorded it (RUN/split.json's or RUN/config.json's `dataset`).
+    public static func recordedDataset(of run: URL) -> URL? {
+        for name in ["split.json", "config.json"] {
+            guard let data = FileManager.default.contents(atPath: run.appendingPathComponent(name).path),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let path = object["dataset"] as? String else { continue }
+            return URL(fileURLWithPath: path)
+        }
+        return nil
+    }
+
+    /// Runs the evaluation, writes OUT/result.json, OUT/report.html and its pictures, and returns the result.
+    /// `progress` gets a stage name and the fraction of it done.
+    public static func run(_ options: DrumBenchOptions, log: (String) -> Void = { _ in },
+                           progress: (String, Double) -> Void = { _, _ in }) throws -> DrumBenchResult {
+        let started = Date()
+        Torch.applyDefaults()
+        guard options.count >= 10 else { throw DrumEvalError(path: options.out.path, reason: "--count must be at least 10") }
+        guard let datasetURL = options.dataset ?? options.runs.lazy.compactMap(recordedDataset).first ?? options.reference else {
+            throw DrumEvalError(path: options.runs.first?.path ?? ".", reason: "the run does not record its dataset: give --dataset (or --reference)")
+        }
+        try FileManager.default.createDirectory(at: options.out.appendingPathComponent("cache"), withIntermediateDirectories: true)
+        let runs = try options.runs.map { url -> TrainedRun in
+            let run = try TrainedRun(url)
+            guard run.config.sampleRate == sampleRate, run.config.clipSamples == clipSamples else {
+                throw DrumEvalError(path: url.path, reason: "the evaluation scores 2-s clips at 44.1 kHz; the run makes \(run.config.clipSamples) samples at \(run.config.sampleRate) Hz")
+            }
+            return run
+        }
+
+        progress("loading clips", 0)
+        // The first run's own split when it recorded one (RUN/split.json), else the corpus's default.
+        let corpus = try EvalCorpus(directory: datasetURL, sampleRate: sampleRate, clipSamples: clipSamples,
+                                    split: runs.lazy.compactMap(\.split).first)
+        let separateReference = options.reference.map { $0.standardizedFileURL.path != datasetURL.standardizedFileURL.path } ?? false
+        let reference = separateReference
+            ? try EvalCorpus.clips(directory: options.reference!, sampleRate: sampleRate, clipSamples: clipSamples) : corpus.test
+        let groups = corpus.groups
+        log("split by kit: training \(groups.training.count) kits (\(corpus.training.count) clips), validation \(groups.validation.count) (\(corpus.validation.count)), test \(groups.test.count) (\(corpus.test.count))")
+        log("  validation kits: \(groups.validation.joined(separator: ", "))")
+        log("  test kits: \(groups.test.joined(separator: ", "))")
+        log("reference: \(separateReference ? options.reference!.path + " (all \(reference.count) clips)" : "the test kits (\(reference.count) clips)")")
+
+        progress("analysing real clips", 0.5)
+        let rate = Double(sampleRate)
+        let trainingA = ClipAnalysis.analyse(corpus.training.map(\.samples), sampleRate: rate)
+        let validationA = ClipAnalysis.analyse(corpus.validation.map(\.samples), sampleRate: rate)
+        let testA = ClipAnalysis.analyse(corpus.test.map(\.samples), sampleRate: rate)
+        let referenceA = separateReference ? ClipAnalysis.analyse(reference.map(\.samples), sampleRate: rate) : testA
+        progress("analysing real clips", 1)
+
+        // The classifier, cached by corpus, split, version and seed.
+        let classes = corpus.classes
+        let manifest = FileManager.default.contents(atPath: datasetURL.appendingPathComponent("manifest.jsonl").path) ?? Data()
+        var key = EvalCorpus.stableHash(String(decoding: manifest, as: UTF8.self))
+        for text in groups.training + ["|"] + groups.test + ["v\(DrumClassifier.version)", "s\(options.seed)", "n\(options.classifierSteps)"] {
+            key = EvalCorpus.stableHash(String(key, radix: 16) + text)
+        }
+        let cacheURL = options.out.appendingPathComponent("cache/classifier-\(String(key, radix: 16)).pt")
+        let classifier: DrumClassifier
+        var cached = false
+        if let loaded = try? DrumClassifier.load(from: cacheURL, classes: classes) {
+            classifier = loaded
+            cached = true
+            log("classifier: cached \(cacheURL.lastPathComponent)")
+        } else {
+            let labels = corpus.training.map { classes.firstIndex(of: $0.className)! }
+            let t0 = Date()
+            classifier = try DrumClassifier.train(trainingA, labels: labels, classes: classes, steps: options.classifierSteps,
+                                                  seed: options.seed) { progress("training the classifier", $0) }
+            try classifier.save(to: cacheURL)
+            log(String(format: "classifier: trained on %d training-kit clips in %.0f s", corpus.training.count, Date().timeIntervalSince(t0)))
+        }
+        func accuracy(_ clips: [EvalCorpus.Clip], _ predictions: [Int]) -> [ClassAccuracy] {
+            classes.map { c in
+                let members = clips.indices.filter { clips[$0].className == c }
+                return ClassAccuracy(className: c, clips: members.count, correct: members.filter { classes[predictions[$0]] == c }.count)
+            }
+        }
+
+        // Feature spaces, both standardised on the training clips.
+        let trainingHand = HandcraftedFeatures.matrix(trainingA)
+        let handStandard = Standardiser(fitting: trainingHand)
+        let (trainingEmbedding, _) = try classifier.apply(trainingA)
+        let embeddingStandard = Standardiser(fitting: trainingEmbedding)
+        struct Embedded { var hand: FeatureMatrix; var learned: FeatureMatrix; var predictions: [Int] }
+        func embed(_ analyses: [ClipAnalysis]) throws -> Embedded {
+            let (e, p) = try classifier.apply(analyses)
+            return Embedded(hand: handStandard.apply(HandcraftedFeatures.matrix(analyses)), learned: embeddingStandard.apply(e), predictions: p)
+        }
+        let training = Embedded(hand: handStandard.apply(trainingHand), learned: embeddingStandard.apply(trainingEmbedding), predictions: [])
+        let real = try embed(referenceA)
+        let test = separateReference ? try embed(testA) : real
+        let testAccuracy = accuracy(corpus.test, test.predictions)
+        log("classifier accuracy on the held-out test kits: " + testAccuracy.filter { $0.clips > 0 }
+            .map { String(format: "%@ %.0f%% (%d)", $0.className, $0.accuracy * 100, $0.clips) }.joined(separator: ", "))
+        var referenceAccuracy: [ClassAccuracy]?
+        if separateReference {
+            referenceAccuracy = accuracy(reference, real.predictions)
+            log("classifier accuracy on the reference: " + referenceAccuracy!.filter { $0.clips > 0 }
+                .map { String(format: "%@ %.0f%% (%d)", $0.className, $0.accuracy * 100, $0.clips) }.joined(separator: ", "))
+        }
+        func histogram(_ predictions: [Int]) -> [String: Double] {
+            var h: [String: Double] = [:]
+            for c in classes { h[c] = 0 }
+            for p in predictions { h[classes[p], default: 0] += 1 / Double(max(predictions.count, 1)) }
+            return h
+        }
+        let realHistogram = histogram(real.predictions)
+        let cells = max(1, min(8, reference.count / 30))
+
+        func scores(_ set: Embedded, seed: UInt64) -> (SpaceScores, SpaceScores) {
+            func space(_ g: FeatureMatrix, _ r: FeatureMatrix, _ t: FeatureMatrix) -> SpaceScores {
+                let kid = DistributionMetrics.kid(real: r, generated: g, draws: options.bootstrapDraws, seed: seed)
+                let m = DistributionMetrics.manifold(real: r, generated: g, k: options.neighbours)
+                let c = DistributionMetrics.copying(training: t, heldOut: r, generated: g, cells: cells, seed: options.seed)
+                return SpaceScores(kid: kid.value, kidLow: kid.low, kidHigh: kid.high, precision: m.precision, recall: m.recall,
+                                   density: m.density, coverage: m.coverage, meehanZ: c.meehanZ, copyShare: c.copyShare)
+            }
+            return (space(set.hand, real.hand, training.hand), space(set.learned, real.learned, training.learned))
+        }
+        var rows: [String: DrumBenchRow] = [:]
+        var order: [String] = []
+        var embeddingsForMap: [(String, FeatureMatrix)] = [("real (reference)", real.learned)]
+        func scoreRow(_ name: String, kind: String, audio: [[Float]]? = nil, analyses: [ClipAnalysis]? = nil,
+                      intended: [String]? = nil, seed: UInt64) throws -> DrumBenchRow {
+            let t0 = Date()
+            progress("scoring \(name)", 0)
+            let a = analyses ?? ClipAnalysis.analyse(audio!, sampleRate: rate)
+            let set = try embed(a)
+            let (hand, learned) = scores(set, seed: seed)
+            let h = histogram(set.predictions)
+            let kl = classes.reduce(0.0) { s, c in
+                let p = realHistogram[c] ?? 0, q = max(h[c] ?? 0, 0.001)
+                return p > 0 ? s + p * Foundation.log(max(p, 0.001) / q) : s
+            }
+            var named: [String: Double]?
+            if let intended {
+                named = [:]
+                for c in Set(intended) {
+                    let members = intended.indices.filter { intended[$0] == c }
+                    named![c] = Double(members.filter { classes[set.predictions[$0]] == c }.count) / Double(members.count)
+                }
+            }
+            progress("scoring \(name)", 1)
+            if kind != "calibration" && name != "realVsReal" { embeddingsForMap.append((name, set.learned)) }
+            return DrumBenchRow(kind: kind, sounds: a.count, handcrafted: hand, classifier: learned, meehanZ: hand.meehanZ,
+                                copyShare: hand.copyShare, classHistogram: h, classHistogramKL: kl, namedAsItsClass: named,
+                                reconstruction: nil, phase: nil, verdict: nil, seconds: Date().timeIntervalSince(t0))
+        }
+
+        // The ceiling: training kits standing in for generated sounds (as many as a model makes, at most all).
+        let n = min(options.count, corpus.training.count)
+        var rng = SplitMix64(seed: options.seed)
+        let sample = Controls.pick(n, of: corpus.training.count, rng: &rng)
+        rows["realVsReal"] = try scoreRow("realVsReal", kind: "reference", analyses: sample.map { trainingA[$0] }, seed: options.seed)
+        order.append("realVsReal")
+
+        // Retrieval: each reference clip replaced by its nearest training clip in log-mel space.
+        do {
+            let t0 = Date()
+            progress("retrieval", 0)
+            let nearest = HeldOutReconstruction.retrieve(targets: referenceA, training: trainingA)
+            let reconstruction = try HeldOutReconstruction.score(targets: reference.map(\.samples),
+                                                                 outputs: nearest.map { corpus.training[$0].samples },
+                                                                 classes: reference.map(\.className), sampleRate: sampleRate,
+                                                                 targetAnalyses: referenceA)
+            rows["retrieval"] = DrumBenchRow(kind: "reference", sounds: reference.count, reconstruction: reconstruction,
+                                             seconds: Date().timeIntervalSince(t0))
+            order.append("retrieval")
+            progress("retrieval", 1)
+        }
+
+        progress("making controls", 0)
+        rows["randomPhase"] = try scoreRow("randomPhase", kind: "control",
+                                           audio: Controls.randomPhase(corpus.training, count: options.count, seed: options.seed &+ 11),
+                                           seed: options.seed)
+        rows["noiseBursts"] = try scoreRow("noiseBursts", kind: "control",
+                                           audio: Controls.noiseBursts(corpus.training, count: options.count, sampleRate: sampleRate,
+                                                                       seed: options.seed &+ 12), seed: options.seed)
+        rows["jittered"] = try scoreRow("jittered", kind: "control",
+                                        audio: Controls.jittered(corpus.training, count: n, sampleRate: sampleRate, seed: options.seed &+ 13),
+                                        seed: options.seed)
+        order += ["randomPhase", "noiseBursts", "jittered"]
+        if !corpus.validation.isEmpty {
+            rows["calibration"] = try scoreRow("calibration", kind: "calibration", analyses: validationA, seed: options.seed)
+            order.append("calibration")
+        }
+
+        for run in runs {
+            let name = run.folder.url.path
+            log("\(name): generating \(options.count) one-shots (temperature \(options.temperature), seed \(options.seed))")
+            progress("generating from \(run.folder.url.lastPathComponent)", 0)
+            let t0 = Date()
+            let generated = try run.generate(count: options.count, className: nil, temperature: options.temperature, seed: options.seed)
+            var row = try scoreRow(name, kind: "model", audio: generated.map(\.1),
+                                   intended: run.config.conditional ? generated.map { $0.0 ?? "" } : nil, seed: options.seed)
+            progress("reconstructing with \(run.folder.url.lastPathComponent)", 0)
+            let means = try run.encode(reference.map(\.samples)).map(\.mean)
+            let classIndices = reference.map { run.config.classes.firstIndex(of: $0.className) ?? 0 }
+            let decoded = try run.decode(means, classes: run.config.conditional ? classIndices : nil)
+            row.reconstruction = try HeldOutReconstruction.score(targets: reference.map(\.samples), outputs: decoded,
+                                                                 classes: reference.map(\.className), sampleRate: sampleRate,
+                                                                 targetAnalyses: referenceA)
+            row.phase = try PhaseGap.measure(run, clips: reference) { progress("phase gap of \(run.folder.url.lastPathComponent)", $0) }
+            row.seconds = Date().timeIntervalSince(t0)
+            rows[name] = row
+            order.append(name)
+        }
+
+        // Verdicts against the ceiling measured above.
+        let ceiling = rows["realVsReal"]!
+        for name in order {
+            guard var row = rows[name], let hand = row.handcrafted, let learned = row.classifier else { continue }
+            let pairs = [(hand, ceiling.handcrafted!), (learned, ceiling.classifier!)]
+            func passes(_ ok: Bool) -> String { ok ? "passes" : "fails" }
+            let realism = pairs.allSatisfy { $0.0.precision >= realismFactor * $0.1.precision && $0.0.recall >= realismFactor * $0.1.recall }
+            let recall = pairs.allSatisfy { $0.0.recall >= realismFactor * $0.1.recall }
+            let coverage = pairs.allSatisfy { $0.0.coverage >= realismFactor * $0.1.coverage }
+            let copying = hand.copyShare <= maximumCopyShare && hand.meehanZ > minimumMeehanZ
+            var verdict = Verdict(realism: passes(realism), recall: passes(recall), coverage: passes(coverage), copying: passes(copying),
+                                  rule: "realism passes when precision and recall are both at least 0.8 × realVsReal's in each space (handcrafted and classifier); recall and coverage likewise on their own; copying passes when copyShare ≤ 10 % and meehanZ > −3 (handcrafted space)")
+            switch name {
+            case "randomPhase": verdict.expected = "recall fails and coverage fails"; verdict.asExpected = !recall && !coverage
+            case "noiseBursts": verdict.expected = "realism fails"; verdict.asExpected = !realism
+            case "jittered": verdict.expected = "realism passes and copying fails"; verdict.asExpected = realism && !copying
+            case "calibration": verdict.expected = "copying passes"; verdict.asExpected = copying
+            default: break
+            }
+            row.verdict = verdict
+            rows[name] = row
+        }
+
+        let setup = DrumBenchResult.Setup(
+            date: ISO8601DateFormatter().string(from: Date()), dataset: datasetURL.path,
+            reference: separateReference ? options.reference!.path : "\(datasetURL.path) (test kits)", referenceClips: reference.count,
+            trainingClips: corpus.training.count, validationClips: corpus.validation.count,
+            split: ["training": groups.training, "validation": groups.validation, "test": groups.test],
+            count: options.count, seed: options.seed, temperature: options.temperature, neighbours: options.neighbours,
+            bootstrapDraws: options.bootstrapDraws,
+            classifierAccuracy: Dictionary(uniqueKeysWithValues: testAccuracy.filter { $0.clips > 0 }.map { ($0.className, $0.accuracy) }),
+            classifierTestClips: Dictionary(uniqueKeysWithValues: testAccuracy.map { ($0.className, $0.clips) }),
+            classifierReferenceAccuracy: referenceAccuracy.map { a in
+                Dictionary(uniqueKeysWithValues: a.filter { $0.clips > 0 }.map { ($0.className, $0.accuracy) })
+            },
+            classifierCached: cached, realClassHistogram: realHistogram, seconds: Date().timeIntervalSince(started))
+        let result = DrumBenchResult(setup: setup, order: order, rows: rows)
+        progress("writing the report", 0)
+        try DrumBenchReport.write(result, embeddings: embeddingsForMap, classes: classes, to: options.out)
+        progress("writing the report", 1)
+        return result
+    }
+}
