@@ -333,6 +333,13 @@ int tb_at_upsample_nearest1d(tb_tensor a, int64_t frames, tb_tensor *out) {
   PROTECT(return give(at::upsample_nearest1d(a->tensor, at::IntArrayRef{frames}, c10::optional<double>()), out);)
 }
 
+int tb_at_upsample_linear1d(tb_tensor a, int64_t frames, int align_corners, tb_tensor *out) {
+  PROTECT(return give(at::upsample_linear1d(a->tensor, at::IntArrayRef{frames}, align_corners != 0,
+                                            c10::optional<double>()), out);)
+}
+
+int tb_at_cumsum(tb_tensor a, int64_t dim, tb_tensor *out) { PROTECT(return give(a->tensor.cumsum(dim), out);) }
+
 int tb_at_stft(tb_tensor x, int64_t n_fft, int64_t hop, tb_tensor window, tb_tensor *out) {
   PROTECT({
     at::Tensor s = at::stft(x->tensor, n_fft, hop, n_fft, optional_tensor(window), /*center=*/true, "reflect",

@@ -317,6 +317,20 @@ extension Tensor {
     public func upsampleNearest(frames: Int) throws -> Tensor {
         try Tensor.make("upsample_nearest1d of \(shape) to \(frames)") { tb_at_upsample_nearest1d(handle, Int64(frames), $0) }
     }
+
+    /// Linear interpolation of [batch, channels, frames] to `frames` frames
+    /// (`F.interpolate(mode="linear", align_corners=alignCorners)`): with `alignCorners` the
+    /// first and last input frames land exactly on the first and last output frames.
+    public func upsampleLinear(frames: Int, alignCorners: Bool) throws -> Tensor {
+        try Tensor.make("upsample_linear1d of \(shape) to \(frames)") {
+            tb_at_upsample_linear1d(handle, Int64(frames), alignCorners ? 1 : 0, $0)
+        }
+    }
+
+    /// The running sum along `dim` (`torch.cumsum`).
+    public func cumsum(_ dim: Int) throws -> Tensor {
+        try Tensor.make("cumsum of \(shape) along \(dim)") { tb_at_cumsum(handle, Int64(dim), $0) }
+    }
 }
 
 // MARK: Spectra

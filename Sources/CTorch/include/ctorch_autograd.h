@@ -100,6 +100,12 @@ int tb_at_pad(tb_tensor a, const int64_t *pads, int npads, int mode, double valu
 
 /* Nearest-neighbour upsampling of [batch, channels, frames] to `frames` output frames. */
 int tb_at_upsample_nearest1d(tb_tensor a, int64_t frames, tb_tensor *out);
+/* Linear interpolation of [batch, channels, frames] to `frames` output frames
+ * (F.interpolate(mode="linear", align_corners=...)). */
+int tb_at_upsample_linear1d(tb_tensor a, int64_t frames, int align_corners, tb_tensor *out);
+
+/* Running sum along `dim` (torch.cumsum). */
+int tb_at_cumsum(tb_tensor a, int64_t dim, tb_tensor *out);
 
 /* Spectra. stft takes [batch, samples] and returns [batch, bins, frames, 2]
  * (real, imaginary; centred frames, reflect padding, onesided); istft takes that
