@@ -120,9 +120,12 @@ struct SynthDecoder {
     }
 
     /// The sum of sinusoids [B, clipSamples] for frame-rate frequencies (Hz) and amplitudes
-    /// [B, K, F]: phase = running sum of 2π·f/sr over samples.
+    /// [B, K, F]: phase = running sum of 2π·f/sr over samples, accumulated in float64 and
+    /// reduced modulo 2π (a float32 running sum reaches 10⁴–10⁵ rad over 2 s, where float32
+    /// values are 0.001–0.008 rad apart, so every addition would round by that much).
     func oscillators(frequency: Tensor, amplitude: Tensor) throws -> Tensor {
-        let phase = try (toSamples(frequency) * (2 * Double.pi / Double(config.sampleRate))).cumsum(2)
+        let phase = try (toSamples(frequency) * (2 * Double.pi / Double(config.sampleRate))).cumsum(2, float64: true)
+            .remainder(2 * Double.pi).toFloat()
         return try (phase.sin() * toSamples(amplitude)).sum([1])
     }
 
@@ -170,7 +173,7 @@ struct SynthDecoder {
         let k = sinusoids, m = noiseBands, c = config
         let n = interpolatedSamples, l = c.clipSamples, f = c.frames, t = c.transientLength
         func samples(_ x: String) -> String {
-            let up = "torch._C._nn.upsample_linear1d(\(x), [\(n)], True, None)"
+            let up = "torch.upsample_linear1d(\(x), [\(n)], True, None)"
             guard l > n else { return "\(up).narrow(2, 0, \(l))" }
             return "torch.cat([\(up), \(x).narrow(2, \(f - 1), 1).expand([\(x).shape[0], \(x).shape[1], \(l - n)])], 2)"
         }
@@ -186,7 +189,7 @@ struct SynthDecoder {
             "freq = (log2f * \(M_LN2)).exp()",
             "audible = ((\(ceiling) - freq) > 0.0).float()",
             "amp = torch.clamp_max(onset + level - decay * self.synth_times, 2.0).exp() * audible",
-            "phase = (\(samples("freq")) * \(2 * Double.pi / Double(c.sampleRate))).cumsum(2)",
+            "phase = torch.remainder(torch.cumsum(\(samples("freq")) * \(2 * Double.pi / Double(c.sampleRate)), 2, dtype=7), \(2 * Double.pi)).float()",
             "x = (phase.sin() * \(samples("amp"))).sum([1])",
             "band = torch.clamp_max(maps.narrow(1, \(2 * k), \(m)), 8.0).exp()",
             "nmag = band.transpose(1, 2).matmul(self.synth_bands).transpose(1, 2)",

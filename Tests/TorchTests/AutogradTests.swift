@@ -26,7 +26,8 @@ struct AutogradTests {
     /// The graph: conv1d, group norm, leaky ReLU, transposed conv1d, tanh, linear, softplus,
     /// STFT magnitude (log), iSTFT, conv2d, transposed conv2d, layer norm, gelu, sigmoid, padding,
     /// narrow, cat, permute, index_select, reductions, element-wise arithmetic, and the synth
-    /// decoder's linear interpolation (both corner modes), cumsum, sin and cos.
+    /// decoder's linear interpolation (both corner modes), cumsum (float32, and float64 with
+    /// remainder and the cast back), sin and cos.
     static func loss(_ p: [String: Tensor]) throws -> Tensor {
         let h = try p["x"]!.conv1d(p["w1"]!, bias: p["b1"]!, padding: 1)
             .groupNorm(groups: 2, weight: p["gw"]!, bias: p["gb"]!).leakyRelu(0.2)
@@ -53,7 +54,9 @@ struct AutogradTests {
         let upA = try osc.upsampleLinear(frames: 29, alignCorners: true)
         let upB = try osc.upsampleLinear(frames: 16, alignCorners: false)
         let phase = try (upA * 3.0).cumsum(2)
+        let wrapped = try (upA * 3.0).cumsum(2, float64: true).remainder(2 * Double.pi).toFloat()
         let synth = try (phase.sin() * upA.sigmoid()).mean() + phase.cos().mean() + upB.exp().cumsum(1).mean()
+            + (wrapped.sin() * upB.narrow(2, start: 0, length: 1)).mean()
         return try lin + logMag + roundTrip + c2.mean() + padded.square().mean() + mixed + ratio - (2.0 - h.min([2]).mean())
             + synth
     }
@@ -92,7 +95,8 @@ struct AutogradTests {
         up_a = F.interpolate(osc, size=29, mode="linear", align_corners=True)
         up_b = F.interpolate(osc, size=16, mode="linear", align_corners=False)
         phase = (up_a * 3.0).cumsum(2)
-        synth = (phase.sin() * up_a.sigmoid()).mean() + phase.cos().mean() + up_b.exp().cumsum(1).mean()
+        wrapped = torch.remainder(torch.cumsum(up_a * 3.0, 2, dtype=torch.float64), 2 * math.pi).float()
+        synth = (phase.sin() * up_a.sigmoid()).mean() + phase.cos().mean() + up_b.exp().cumsum(1).mean() + (wrapped.sin() * up_b.narrow(2, 0, 1)).mean()
         return lin + log_mag + round_trip + c2.mean() + padded.square().mean() + mixed + ratio - (2.0 - h.amin(2).mean()) + synth
     l = loss(p)
     l.backward()
