@@ -163,7 +163,7 @@ public enum TrainingBenchmark {
                 # SynthDecoder: per-clip sinusoid controls, the transient, and fixed tables.
                 self.synth_clip = nn.Linear(D + K, 4 * SK)
                 self.synth_transient = nn.Linear(D + K, ST)
-                low, high = np.log2(30.0), np.log2(8000.0)
+                low, high = np.log2(30.0), np.log2(4000.0)
                 self.register_buffer("synth_base", torch.linspace(low, high, SK).float().reshape(1, SK, 1))
                 self.register_buffer("synth_times", (torch.arange(frames) * hop / cfg["sampleRate"]).float().reshape(1, 1, frames))
                 mel = lambda f: 2595 * np.log10(1 + f / 700)
@@ -176,7 +176,8 @@ public enum TrainingBenchmark {
                 half = ST // 2
                 fade = [1.0 if n < half else 0.5 * (1 + np.cos(np.pi * (n - half) / (ST - half))) for n in range(ST)]
                 self.register_buffer("synth_window", torch.tensor(fade, dtype=torch.float32))
-                self.offset_range = 1.5 * np.log2(8000.0 / 30.0) / (SK - 1)
+                self.offset_range = 1.5 * np.log2(4000.0 / 30.0) / (SK - 1)
+                self.register_buffer("synth_low_window", torch.hann_window(nfft // 4))
             self.register_buffer("window", torch.hann_window(nfft))
             # --demodulated-phase: each bin's rotation 2π·((k·hop·t) mod N)/N at frame t.
             m = (torch.arange(bins).unsqueeze(1) * hop % nfft) * torch.arange(frames).unsqueeze(0) % nfft
@@ -195,9 +196,10 @@ public enum TrainingBenchmark {
             return out[:, :D], out[:, D:].clamp(-10, 6)
 
         def samples(self, x):
-            n = (frames - 1) * hop + 1
+            # Frame controls at the sinusoids' quarter rate.
+            n = (frames - 1) * hop // 4 + 1
             up = F.interpolate(x, size=n, mode="linear", align_corners=True)
-            return torch.cat([up, x[:, :, -1:].expand(x.shape[0], x.shape[1], L - n)], 2)
+            return torch.cat([up, x[:, :, -1:].expand(x.shape[0], x.shape[1], L // 4 - n)], 2)
 
         def synth(self, m, inp):
             sr = cfg["sampleRate"]
@@ -208,12 +210,14 @@ public enum TrainingBenchmark {
             rate = ((c[:, 3 * SK:].tanh() * -2.0).exp() * 50.0).unsqueeze(2)
             t = self.synth_times
             freq = ((self.synth_base + m[:, :SK].tanh() * self.offset_range + glide * (rate * t * -1.0).exp()) * np.log(2)).exp()
-            amp = (onset + m[:, SK:2 * SK] - decay * t).clamp(max=2).exp() * ((0.45 * sr - freq) > 0).float()
-            phase = torch.remainder(torch.cumsum(self.samples(freq) * (2 * np.pi / sr), 2, dtype=torch.float64), 2 * np.pi).float()
-            x = (phase.sin() * self.samples(amp)).sum(1)
+            amp = (onset + m[:, SK:2 * SK] - decay * t).clamp(max=2).exp() * ((0.45 * sr / 4 - freq) > 0).float()
+            phase = torch.remainder(torch.cumsum(self.samples(freq) * (2 * np.pi * 4 / sr), 2, dtype=torch.float64), 2 * np.pi).float()
+            low = (phase.sin() * self.samples(amp)).sum(1)
+            low = torch.view_as_real(torch.stft(low, nfft // 4, hop // 4, nfft // 4, self.synth_low_window, center=True, pad_mode="reflect", return_complex=True))
+            sines = torch.cat([low, torch.zeros(low.shape[0], bins - low.shape[1], frames, 2)], 1) * 4.0
             nmag = (m[:, 2 * SK:].clamp(max=8).exp().transpose(1, 2) @ self.synth_bands).transpose(1, 2)
-            noise = torch.cat([torch.randn(1, bins, frames, 2) for _ in range(z_rows(m))], 0) * nmag.unsqueeze(3)
-            x = x + torch.istft(torch.view_as_complex(noise.contiguous()), nfft, hop, nfft, self.window, center=True, length=L)
+            spec = torch.cat([torch.randn(1, bins, frames, 2) for _ in range(z_rows(m))], 0) * nmag.unsqueeze(3) + sines
+            x = torch.istft(torch.view_as_complex(spec.contiguous()), nfft, hop, nfft, self.window, center=True, length=L)
             shot = self.synth_transient(inp) * self.synth_window
             return x + torch.cat([shot, torch.zeros(shot.shape[0], L - ST)], 1)
 
