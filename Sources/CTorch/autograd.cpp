@@ -179,6 +179,7 @@ int tb_at_unary(int kind, tb_tensor a, tb_tensor *out) {
       case TB_LOG1P: y = x.log1p(); break;
       case TB_RSQRT: y = x.rsqrt(); break;
       case TB_ELU: y = at::elu(x); break;
+      case TB_TO_FLOAT: y = x.to(at::kFloat); break;
       default: TORCH_CHECK(false, "unknown unary operation ", kind);
     }
     return give(y, out);
@@ -217,6 +218,7 @@ int tb_at_scalar(int kind, tb_tensor a, double s, tb_tensor *out) {
       case TB_LEAKY_RELU_S: y = at::leaky_relu(x, s); break;
       case TB_RSUB_S: y = s - x; break;
       case TB_GT_S: y = (x > s).to(at::kFloat); break;
+      case TB_REMAINDER_S: y = x.remainder(s); break;
       default: TORCH_CHECK(false, "unknown scalar operation ", kind);
     }
     return give(y, out);
@@ -331,6 +333,15 @@ int tb_at_pad(tb_tensor a, const int64_t *pads, int npads, int mode, double valu
 
 int tb_at_upsample_nearest1d(tb_tensor a, int64_t frames, tb_tensor *out) {
   PROTECT(return give(at::upsample_nearest1d(a->tensor, at::IntArrayRef{frames}, c10::optional<double>()), out);)
+}
+
+int tb_at_upsample_linear1d(tb_tensor a, int64_t frames, int align_corners, tb_tensor *out) {
+  PROTECT(return give(at::upsample_linear1d(a->tensor, at::IntArrayRef{frames}, align_corners != 0,
+                                            c10::optional<double>()), out);)
+}
+
+int tb_at_cumsum(tb_tensor a, int64_t dim, int float64, tb_tensor *out) {
+  PROTECT(return give(float64 ? a->tensor.cumsum(dim, at::kDouble) : a->tensor.cumsum(dim), out);)
 }
 
 int tb_at_stft(tb_tensor x, int64_t n_fft, int64_t hop, tb_tensor window, tb_tensor *out) {

@@ -8,6 +8,10 @@ public enum Representation: String, Codable, Sendable, CaseIterable {
     /// Log-magnitude only (the baseline), trained on its own magnitudes; inverted
     /// with zero phase or with Griffin-Lim.
     case magnitude
+    /// Differentiable synthesis (DDSP / Drumblender family, `SynthDecoder`): decaying,
+    /// gliding sinusoids whose phase is synthesised, filtered noise and a short learned
+    /// transient, summed, trained with the spectral loss on the waveform.
+    case synth
 }
 
 /// A run's architecture and training settings, saved as RUN/config.json.
@@ -62,6 +66,23 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     /// in runs made before kit splits, and in runs on a folder with a single group: those
     /// validate on the path-hash split.
     public var splitByKit: Bool? = nil
+    /// Synth model: sinusoids (nil in runs made before it existed).
+    public var sinusoids: Int? = 32
+    public var sinusoidCount: Int { sinusoids ?? 32 }
+    /// Synth model: bands of the filtered noise.
+    public var noiseBands: Int? = 64
+    public var noiseBandCount: Int { noiseBands ?? 64 }
+    /// Synth model: samples of the learned transient at the start of each one-shot.
+    public var transientSamples: Int? = 2048
+    public var transientLength: Int { transientSamples ?? 2048 }
+    /// Training augmentation: each clip's gain is drawn uniformly in ± this many dB
+    /// (0 or nil: off; nil in runs made before it existed).
+    public var gainAugmentation: Double? = 6
+    public var gainAugmentationDB: Double { gainAugmentation ?? 0 }
+    /// Training augmentation: each clip is shifted by up to ± this many milliseconds (never
+    /// earlier than its onset; 0 or nil: off; nil in runs made before it existed).
+    public var shiftAugmentation: Double? = 10
+    public var shiftAugmentationMilliseconds: Double { shiftAugmentation ?? 0 }
 
     public init() {}
 

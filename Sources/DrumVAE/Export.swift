@@ -8,7 +8,9 @@ import Torch
 /// same layers the Swift model runs (`ScriptableLayer.script`). The trigger contract:
 /// - `decode` [D+1, R, 1, 1]: channel 0 is a trigger; where it rises above 0.5, a one-shot
 ///   starts at that frame, decoded from channels 1…D of the frame; one-shots overlap-add,
-///   and tails carry over between calls in the module's buffers.
+///   and tails carry over between calls in the module's buffers. A synth run's noise is
+///   drawn from torch's global generator, one one-shot at a time in trigger order
+///   (`torch.manual_seed` makes it repeatable).
 /// - `encode` [1, 1, D+1, R]: a hit is a block whose energy is above -50 dBFS and at
 ///   least 6 dB above the previous block's; its frame gets trigger 1 and the latent of the
 ///   audio from that block to the end of the call (zero-padded to the clip length), held
@@ -38,16 +40,17 @@ public struct TorchScriptExport {
         if c.conditional {
             decoder.append("cond = torch.zeros([z.shape[0], \(c.classes.count)], dtype=z.dtype)")
             decoder.append("cond[:, \(classIndex)] = 1.0")
-            decoder.append("h = \(m.decoderIn.script("torch.cat([z, cond], 1)"))")
+            decoder.append("inp = torch.cat([z, cond], 1)")
         } else {
-            decoder.append("h = \(m.decoderIn.script("z"))")
+            decoder.append("inp = z")
         }
+        decoder.append("h = \(m.decoderIn.script("inp"))")
         decoder.append("h = h.reshape([z.shape[0], \(c.channels), \(c.seedFrames)])")
         for (conv, norm) in m.decoderUp { decoder.append("h = torch.leaky_relu(\(norm.script(conv.script("h"))), 0.2)") }
         decoder.append("h = h.narrow(2, 0, \(c.frames))")
         decoder.append("h = torch.leaky_relu(\(m.decoderRefineNorm.script(m.decoderRefine.script("h"))), 0.2)")
         decoder.append("maps = \(m.decoderOut.script("h"))")
-        decoder.append("mag = torch.clamp_max(maps.narrow(1, 0, \(f)), 8.0).exp()")
+        if c.representation != .synth { decoder.append("mag = torch.clamp_max(maps.narrow(1, 0, \(f)), 8.0).exp()") }
         switch c.representation {
         case .complex:
             decoder.append("a = maps.narrow(1, \(f), \(f))")
@@ -59,8 +62,13 @@ public struct TorchScriptExport {
             decoder.append("spec = torch.cat([(a * scale).unsqueeze(3), (b * scale).unsqueeze(3)], 3)")
         case .magnitude:
             decoder.append("spec = torch.cat([mag.unsqueeze(3), (mag * 0.0).unsqueeze(3)], 3)")
+        case .synth:
+            // The synthesiser; its noise comes from torch's generator (torch.manual_seed).
+            decoder += m.synth!.script()
         }
-        decoder.append("x = torch.istft(torch.view_as_complex(spec.contiguous()), \(c.fftSize), \(c.hop), \(c.fftSize), self.window, True, False, True, \(c.clipSamples), False)")
+        if c.representation != .synth {
+            decoder.append("x = torch.istft(torch.view_as_complex(spec.contiguous()), \(c.fftSize), \(c.hop), \(c.fftSize), self.window, True, False, True, \(c.clipSamples), False)")
+        }
         decoder.append("x = x * self.fade")
         decoder.append("peak = x.abs().amax(1, True)")
         decoder.append("return torch.where(peak > 0.9886, x * (0.9886 / peak), x)")
@@ -162,6 +170,7 @@ public struct TorchScriptExport {
             try module.register("phase_cos", rotation.cos, buffer: true)
             try module.register("phase_sin", rotation.sin, buffer: true)
         }
+        for (name, tensor) in run.model.synth?.buffers ?? [] { try module.register(name, tensor, buffer: true) }
         let fadeLength = c.sampleRate / 100
         var fade = [Float](repeating: 1, count: c.clipSamples)
         for i in 0..<fadeLength { fade[c.clipSamples - fadeLength + i] = Float(fadeLength - 1 - i) / Float(fadeLength) }

@@ -50,8 +50,14 @@ public final class TrainedRun {
     /// Decodes latents (rows of `latentSize`) to one-shots, in batches, without gradients.
     /// Straight from the decoder and the inverse STFT; `finish` then applies only a fixed
     /// fade over the last 10 ms and a constant gain when the peak would clip.
-    public func decode(_ latents: [[Float]], classes: [Int]? = nil) throws -> [[Float]] {
+    ///
+    /// The synth decoder's noise: libtorch's generator is seeded with `noiseSeed`, then each
+    /// one-shot draws its own [1, bins, frames, 2] in order, so one-shot i gets the same noise
+    /// however the rows are batched, and an export called after `torch.manual_seed(noiseSeed)`
+    /// with the same latents in the same order draws the same.
+    public func decode(_ latents: [[Float]], classes: [Int]? = nil, noiseSeed: UInt64 = 0) throws -> [[Float]] {
         try Torch.withoutGradients {
+            Torch.manualSeed(noiseSeed)
             var out: [[Float]] = []
             for start in stride(from: 0, to: latents.count, by: 8) {
                 let rows = Array(latents[start..<min(latents.count, start + 8)])
@@ -118,13 +124,13 @@ public final class TrainedRun {
                 throw DrumVAEError(path: folder.prior.path, reason: error.reason)
             }
             let classes: [Int]? = config.conditional ? draws.map { config.classes.firstIndex(of: $0.className) ?? 0 } : nil
-            let audio = try decode(draws.map(\.latent), classes: classes)
+            let audio = try decode(draws.map(\.latent), classes: classes, noiseSeed: seed)
             return audio.enumerated().map { i, x in (config.conditional || className != nil ? draws[i].className : nil, finish(x)) }
         }
         let index = try classIndex(className)
         let latents = try sampleLatents(count: count, temperature: temperature, seed: seed)
         let classes: [Int]? = config.conditional ? (0..<count).map { index ?? ($0 % config.classes.count) } : nil
-        let audio = try decode(latents, classes: classes)
+        let audio = try decode(latents, classes: classes, noiseSeed: seed)
         return audio.enumerated().map { i, x in (classes.map { config.classes[$0[i]] }, finish(x)) }
     }
 

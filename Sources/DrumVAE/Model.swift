@@ -8,7 +8,8 @@ import Torch
 /// Decoder: (z, one-hot class) → linear → [B, C, seedFrames] → four ×2 upsamplings
 /// (nearest + conv) with group norm → a refining conv → a 1×1 conv to the STFT: three maps per
 /// bin (log-magnitude, and a 2-D direction giving the phase) for `.complex`, one map
-/// (log-magnitude) for `.magnitude` → inverse STFT.
+/// (log-magnitude) for `.magnitude` → inverse STFT; for `.synth`, the 1×1 conv gives the
+/// synthesiser's frame controls and `SynthDecoder` makes the waveform.
 public final class DrumVAEModel {
     public let config: DrumVAEConfig
     let params = ParameterList()
@@ -25,9 +26,18 @@ public final class DrumVAEModel {
     /// cos and sin of each bin's rotation 2π·k·hop·t/N at frame t, [bins, frames], for
     /// `phaseDemodulated` (exact: the angle is reduced modulo N in integers).
     let rotation: (cos: Tensor, sin: Tensor)?
+    /// The synthesiser's heads and tables (`.synth` only).
+    let synth: SynthDecoder?
 
-    /// Output maps per bin.
-    var outputMaps: Int { config.representation == .complex ? 3 : 1 }
+    /// Channels of the decoder's output conv: per bin three maps (complex) or one
+    /// (magnitude); for the synth decoder its frame controls.
+    static func outputChannels(_ config: DrumVAEConfig) -> Int {
+        switch config.representation {
+        case .complex: 3 * config.bins
+        case .magnitude: config.bins
+        case .synth: 2 * config.sinusoidCount + config.noiseBandCount
+        }
+    }
 
     /// A freshly initialised model (libtorch's generator, seeded from the config).
     public init(config: DrumVAEConfig) throws {
@@ -49,13 +59,16 @@ public final class DrumVAEModel {
         }
         decoderRefine = try Conv1d("dec_refine", c, c, kernel: 3, padding: 1, params)
         decoderRefineNorm = try GroupNorm("dec_refine_norm", groups: groups, channels: c, params)
-        decoderOut = try Conv1d("dec_out", c, (config.representation == .complex ? 3 : 1) * config.bins, kernel: 1, params)
+        decoderOut = try Conv1d("dec_out", c, Self.outputChannels(config), kernel: 1, params)
         rotation = config.phaseDemodulated ? try Self.binRotation(config) : nil
-        // Start quiet: log-magnitudes near -4, so the first sounds are soft rather than loud noise.
+        synth = config.representation == .synth ? try SynthDecoder(config: config, params) : nil
+        // Start quiet: log-magnitudes (the synth's noise bands) near -4, so the first sounds
+        // are soft rather than loud noise.
+        let quiet = synth.map { 2 * $0.sinusoids..<$0.mapCount } ?? 0..<config.bins
         try Torch.withoutGradients {
             let bias = try decoderOut.bias.floats()
             var start = bias
-            for i in 0..<config.bins { start[i] = bias[i] - 4 }
+            for i in quiet { start[i] = bias[i] - 4 }
             try decoderOut.bias.assign(start)
         }
     }
@@ -120,9 +133,14 @@ public final class DrumVAEModel {
 
     // MARK: Decoder
 
+    /// The decoder's input: latents [B, D] and one-hot classes [B, K] side by side.
+    func decoderInput(_ z: Tensor, condition: Tensor?) throws -> Tensor {
+        try condition.map { try Tensor.cat([z, $0], dim: 1) } ?? z
+    }
+
     /// The decoder's maps [B, maps × bins, frames] for latents [B, D] (and one-hot classes [B, K]).
     func decoderMaps(_ z: Tensor, condition: Tensor?) throws -> Tensor {
-        let input = try condition.map { try Tensor.cat([z, $0], dim: 1) } ?? z
+        let input = try decoderInput(z, condition: condition)
         var h = try decoderIn(input).reshape([z.shape[0], config.channels, config.seedFrames])
         for (conv, norm) in decoderUp { h = try norm(conv(h)).leakyRelu(0.2) }
         h = try h.narrow(2, start: 0, length: config.frames)
@@ -130,9 +148,13 @@ public final class DrumVAEModel {
         return try decoderOut(h)
     }
 
-    /// The decoded STFT [B, bins, frames, 2]. For `.magnitude`, the phase is zero.
+    /// The decoded STFT [B, bins, frames, 2]. For `.magnitude`, the phase is zero; for
+    /// `.synth`, the STFT of the synthesised one-shot.
     func decodeSpectrum(_ z: Tensor, condition: Tensor?) throws -> Tensor {
-        try spectrum(fromMaps: decoderMaps(z, condition: condition))
+        if synth != nil {
+            return try decode(z, condition: condition).stft(nFFT: config.fftSize, hop: config.hop, window: window)
+        }
+        return try spectrum(fromMaps: decoderMaps(z, condition: condition))
     }
 
     /// The STFT [B, bins, frames, 2] the decoder's maps describe.
@@ -147,14 +169,22 @@ public final class DrumVAEModel {
             return try Tensor.cat([(a * scale).unsqueeze(3), (b * scale).unsqueeze(3)], dim: 3)
         case .magnitude:
             return try Tensor.cat([mag.unsqueeze(3), (mag * 0.0).unsqueeze(3)], dim: 3)
+        case .synth:
+            throw DrumVAEError(path: "", reason: "the synth decoder's maps are not an STFT")
         }
     }
 
     /// Audio [B, samples] for latents [B, D]: the inverse STFT of the decoded spectrum
-    /// (zero phase for the magnitude model).
-    public func decode(_ z: Tensor, condition: Tensor? = nil) throws -> Tensor {
-        try decodeSpectrum(z, condition: condition).istft(nFFT: config.fftSize, hop: config.hop, window: window,
-                                                          length: config.clipSamples)
+    /// (zero phase for the magnitude model), or the synthesiser's one-shot. The synth's
+    /// noise is `noise` [B, bins, frames, 2] when given, else drawn from libtorch's
+    /// generator one row at a time (`SynthDecoder.noise`).
+    public func decode(_ z: Tensor, condition: Tensor? = nil, noise: Tensor? = nil) throws -> Tensor {
+        if let synth {
+            return try synth.audio(maps: decoderMaps(z, condition: condition), input: decoderInput(z, condition: condition),
+                                   noise: noise ?? synth.noise(rows: z.shape[0]), window: window)
+        }
+        return try spectrum(fromMaps: decoderMaps(z, condition: condition))
+            .istft(nFFT: config.fftSize, hop: config.hop, window: window, length: config.clipSamples)
     }
 
     /// One-hot rows [B, K] for class indices, or nil for an unconditional model.

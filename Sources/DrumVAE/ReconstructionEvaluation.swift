@@ -38,7 +38,8 @@ public enum ReconstructionEvaluation {
         }
         // Straight from the decoder: the complex run's own phase, or zero phase.
         let decoded = try trained.decode(means, classes: c.conditional ? classes : nil)
-        var rows = [try row(c.representation == .complex ? "decoder phase" : "zero phase", decoded)]
+        let straight = switch c.representation { case .complex: "decoder phase"; case .magnitude: "zero phase"; case .synth: "synthesised" }
+        var rows = [try row(straight, decoded)]
         let stft = STFT(size: c.fftSize, hop: c.hop, window: .hann)
         let reconstructor = PhaseReconstructor(stft: stft, frames: c.frames, length: c.clipSamples)
         var refined: [[Float]] = [], inverted: [[Float]] = [], best: [[Float]] = [], oracle: [[Float]] = []
@@ -60,6 +61,8 @@ public enum ReconstructionEvaluation {
                                                                     method: .pghiFGLA, iterations: phaseReconstructionIterations,
                                                                     length: c.clipSamples, seed: UInt64(i)))
                 }
+            case .synth:
+                break
             }
             // The ceiling of any phase on these magnitudes: the clip's own phase.
             let truth = stft.analyze(audio[i])

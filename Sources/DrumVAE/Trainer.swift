@@ -168,10 +168,13 @@ public final class Trainer {
 
     func beta(at s: Int) -> Double { core.beta(at: s) }
 
-    /// One optimisation step on the step's batch; returns (loss, reconstruction, KL).
+    /// One optimisation step on the step's batch (augmented, `Augmentation`); returns (loss,
+    /// reconstruction, KL).
     func trainStep() throws -> (Double, Double, Double) {
         let clips = batchIndices(step: step).map { dataset.training[$0] }
-        let x = try Tensor(clips.flatMap(\.samples), shape: [clips.count, config.clipSamples])
+        let augmentation = Augmentation(config: config)
+        let rows = clips.enumerated().flatMap { j, clip in augmentation.apply(clip.samples, step: step, row: j) }
+        let x = try Tensor(rows, shape: [clips.count, config.clipSamples])
         let condition = try model.condition(classes: clips.map { classIndex($0.className) })
         let result = try core.step(x, condition: condition, step: step)
         step += 1
@@ -181,6 +184,8 @@ public final class Trainer {
     /// Validation loss and multi-scale spectral convergence (dB) of reconstructions from μ.
     public func validate() throws -> (loss: Double, convergenceDB: Double, perClipDB: [Double]) {
         try Torch.withoutGradients {
+            // The synth decoder's noise: the same draws at every validation (steps reseed).
+            Torch.manualSeed(config.seed)
             var losses: [Double] = [], perClip: [Double] = []
             let clips = dataset.validation
             for start in stride(from: 0, to: clips.count, by: config.batchSize) {
@@ -335,6 +340,9 @@ public final class TrainingCore {
             return try loss + spectrumLoss(x, maps: maps) * config.spectrumLossWeight
         case (.magnitude, _), (.complex, true):
             return try spectrumLoss(x, maps: model.decoderMaps(z, condition: condition))
+        case (.synth, _):
+            // The step's noise comes from the generator seeded for the step (`step`).
+            return try spectrum.loss(x, model.decode(z, condition: condition), logWeight: config.logMagnitudeWeight)
         }
     }
 

@@ -143,6 +143,8 @@ public enum TrainingBenchmark {
     K = len(cfg["classes"]) if cfg["conditional"] else 0
     G = max(1, C // 16)
     complex_out = cfg["representation"] == "complex"
+    synth_out = cfg["representation"] == "synth"
+    SK, SM, ST = cfg.get("sinusoids") or 32, cfg.get("noiseBands") or 64, cfg.get("transientSamples") or 2048
 
     class VAE(nn.Module):
         def __init__(self):
@@ -156,7 +158,26 @@ public enum TrainingBenchmark {
             self.dec_norm = nn.ModuleList([nn.GroupNorm(G, C) for _ in range(ups)])
             self.dec_refine = nn.Conv1d(C, C, 3, padding=1)
             self.dec_refine_norm = nn.GroupNorm(G, C)
-            self.dec_out = nn.Conv1d(C, (3 if complex_out else 1) * bins, 1, dilation=2)
+            self.dec_out = nn.Conv1d(C, 2 * SK + SM if synth_out else (3 if complex_out else 1) * bins, 1, dilation=2)
+            if synth_out:
+                # SynthDecoder: per-clip sinusoid controls, the transient, and fixed tables.
+                self.synth_clip = nn.Linear(D + K, 4 * SK)
+                self.synth_transient = nn.Linear(D + K, ST)
+                low, high = np.log2(30.0), np.log2(4000.0)
+                self.register_buffer("synth_base", torch.linspace(low, high, SK).float().reshape(1, SK, 1))
+                self.register_buffer("synth_times", (torch.arange(frames) * hop / cfg["sampleRate"]).float().reshape(1, 1, frames))
+                mel = lambda f: 2595 * np.log10(1 + f / 700)
+                pos = mel(np.arange(bins) * cfg["sampleRate"] / (2 * (bins - 1))) / mel(cfg["sampleRate"] / 2) * (SM - 1)
+                i = np.minimum(SM - 2, pos.astype(int))
+                w = np.zeros((SM, bins), dtype=np.float32)
+                w[i, np.arange(bins)] += 1 - (pos - i)
+                w[i + 1, np.arange(bins)] += pos - i
+                self.register_buffer("synth_bands", torch.from_numpy(w))
+                half = ST // 2
+                fade = [1.0 if n < half else 0.5 * (1 + np.cos(np.pi * (n - half) / (ST - half))) for n in range(ST)]
+                self.register_buffer("synth_window", torch.tensor(fade, dtype=torch.float32))
+                self.offset_range = 1.5 * np.log2(4000.0 / 30.0) / (SK - 1)
+                self.register_buffer("synth_low_window", torch.hann_window(nfft // 4))
             self.register_buffer("window", torch.hann_window(nfft))
             # --demodulated-phase: each bin's rotation 2π·((k·hop·t) mod N)/N at frame t.
             m = (torch.arange(bins).unsqueeze(1) * hop % nfft) * torch.arange(frames).unsqueeze(0) % nfft
@@ -174,13 +195,42 @@ public enum TrainingBenchmark {
             out = self.enc_out(torch.cat([h.mean(2), h.amax(2)], 1))
             return out[:, :D], out[:, D:].clamp(-10, 6)
 
+        def samples(self, x):
+            # Frame controls at the sinusoids' quarter rate.
+            n = (frames - 1) * hop // 4 + 1
+            up = F.interpolate(x, size=n, mode="linear", align_corners=True)
+            return torch.cat([up, x[:, :, -1:].expand(x.shape[0], x.shape[1], L // 4 - n)], 2)
+
+        def synth(self, m, inp):
+            sr = cfg["sampleRate"]
+            c = self.synth_clip(inp)
+            onset = c[:, :SK].unsqueeze(2)
+            decay = ((c[:, SK:2 * SK].tanh() * 2.5).exp() * 10.0).unsqueeze(2)
+            glide = (c[:, 2 * SK:3 * SK].tanh() * 2.0).unsqueeze(2)
+            rate = ((c[:, 3 * SK:].tanh() * -2.0).exp() * 50.0).unsqueeze(2)
+            t = self.synth_times
+            freq = ((self.synth_base + m[:, :SK].tanh() * self.offset_range + glide * (rate * t * -1.0).exp()) * np.log(2)).exp()
+            amp = (onset + m[:, SK:2 * SK] - decay * t).clamp(max=2).exp() * ((0.45 * sr / 4 - freq) > 0).float()
+            phase = torch.remainder(torch.cumsum(self.samples(freq) * (2 * np.pi * 4 / sr), 2, dtype=torch.float64), 2 * np.pi).float()
+            low = (phase.sin() * self.samples(amp)).sum(1)
+            low = torch.view_as_real(torch.stft(low, nfft // 4, hop // 4, nfft // 4, self.synth_low_window, center=True, pad_mode="reflect", return_complex=True))
+            sines = torch.cat([low, torch.zeros(low.shape[0], bins - low.shape[1], frames, 2)], 1) * 4.0
+            nmag = (m[:, 2 * SK:].clamp(max=8).exp().transpose(1, 2) @ self.synth_bands).transpose(1, 2)
+            spec = torch.cat([torch.randn(1, bins, frames, 2) for _ in range(z_rows(m))], 0) * nmag.unsqueeze(3) + sines
+            x = torch.istft(torch.view_as_complex(spec.contiguous()), nfft, hop, nfft, self.window, center=True, length=L)
+            shot = self.synth_transient(inp) * self.synth_window
+            return x + torch.cat([shot, torch.zeros(shot.shape[0], L - ST)], 1)
+
         def decode(self, z):
+            inp = z
             h = self.dec_in(z).reshape(z.shape[0], C, seed_frames)
             for conv, norm in zip(self.dec_up, self.dec_norm):
                 h = F.leaky_relu(norm(conv(F.interpolate(h, scale_factor=2, mode="nearest"))), 0.2)
             h = h[:, :, :frames]
             h = F.leaky_relu(self.dec_refine_norm(self.dec_refine(h)), 0.2)
             m = self.dec_out(h)
+            if synth_out:
+                return self.synth(m, inp)
             mag = m[:, :bins].clamp(max=8).exp()
             if complex_out:
                 a, b = m[:, bins:2 * bins], m[:, 2 * bins:]
@@ -191,6 +241,9 @@ public enum TrainingBenchmark {
             else:
                 spec = torch.complex(mag, mag * 0)
             return torch.istft(spec, nfft, hop, nfft, self.window, center=True, length=L)
+
+    def z_rows(m):
+        return m.shape[0]
 
     windows = {n: torch.hann_window(n) for n in cfg["lossScales"]}
     log_weight = cfg["logWeight"] if cfg.get("logWeight") is not None else 1.0
@@ -214,10 +267,10 @@ public enum TrainingBenchmark {
         torch.manual_seed(cfg["seed"] * 1000003 + i)
         mean, logvar = model.encode(batch)
         z = mean + (logvar * 0.5).exp() * torch.randn_like(mean)
-        if complex_out:
+        if complex_out or synth_out:
             rec = spectral_loss(batch, model.decode(torch.cat([z, cond], 1) if K else z))
         else:
-            raise SystemExit("the reference times the complex model")
+            raise SystemExit("the reference times the complex and synth models")
         kl = ((mean.square() + logvar.exp() - logvar - 1) * 0.5).sum(1).mean()
         loss = rec + kl * cfg["beta"]
         opt.zero_grad()

@@ -161,6 +161,10 @@ extension Tensor {
     public func sin() throws -> Tensor { try unary(Int32(TB_SIN), "sin") }
     public func cos() throws -> Tensor { try unary(Int32(TB_COS), "cos") }
     public func square() throws -> Tensor { try unary(Int32(TB_SQUARE), "square") }
+    /// The same values as float32 (after a float64 `cumsum`).
+    public func toFloat() throws -> Tensor { try unary(Int32(TB_TO_FLOAT), "to float32") }
+    /// `torch.remainder(x, s)`: x − s·floor(x / s), in [0, s) for s > 0 (gradient 1).
+    public func remainder(_ s: Double) throws -> Tensor { try scalar(Int32(TB_REMAINDER_S), s, "remainder") }
     public func leakyRelu(_ slope: Double = 0.2) throws -> Tensor { try scalar(Int32(TB_LEAKY_RELU_S), slope, "leaky_relu") }
     public func pow(_ exponent: Double) throws -> Tensor { try scalar(Int32(TB_POW_S), exponent, "pow") }
     public func clamp(min: Double) throws -> Tensor { try scalar(Int32(TB_CLAMP_MIN_S), min, "clamp_min") }
@@ -316,6 +320,22 @@ extension Tensor {
     /// (`F.interpolate(mode="nearest")`).
     public func upsampleNearest(frames: Int) throws -> Tensor {
         try Tensor.make("upsample_nearest1d of \(shape) to \(frames)") { tb_at_upsample_nearest1d(handle, Int64(frames), $0) }
+    }
+
+    /// Linear interpolation of [batch, channels, frames] to `frames` frames
+    /// (`F.interpolate(mode="linear", align_corners=alignCorners)`): with `alignCorners` the
+    /// first and last input frames land exactly on the first and last output frames.
+    public func upsampleLinear(frames: Int, alignCorners: Bool) throws -> Tensor {
+        try Tensor.make("upsample_linear1d of \(shape) to \(frames)") {
+            tb_at_upsample_linear1d(handle, Int64(frames), alignCorners ? 1 : 0, $0)
+        }
+    }
+
+    /// The running sum along `dim` (`torch.cumsum`); with `float64` it accumulates in and
+    /// returns float64 (a long float32 running sum rounds every addition at the precision of
+    /// its growing total); `toFloat` brings the result back to float32.
+    public func cumsum(_ dim: Int, float64: Bool = false) throws -> Tensor {
+        try Tensor.make("cumsum of \(shape) along \(dim)") { tb_at_cumsum(handle, Int64(dim), float64 ? 1 : 0, $0) }
     }
 }
 

@@ -17,6 +17,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Latent dimensions.")
     var latent: Int = 16
 
+    @Option(help: "Decoder: complex or synth (the same trunk; PyTorch runs the same decoder).")
+    var representation: String = "complex"
+
     @Option(help: "Timed steps per round.")
     var steps: Int = 10
 
@@ -37,6 +40,10 @@ struct BenchTrain: ParsableCommand {
         config.batchSize = batch
         config.channels = channels
         config.latentSize = latent
+        guard let chosen = Representation(rawValue: representation), chosen != .magnitude else {
+            throw ValidationError("--representation is complex or synth")
+        }
+        config.representation = chosen
         let progress = ProgressReporter("bench train")
         let r = try TrainingBenchmark.run(config: config, steps: steps, rounds: rounds,
                                           python: URL(fileURLWithPath: python), progress: progress.update)
@@ -46,7 +53,7 @@ struct BenchTrain: ParsableCommand {
             print(String(decoding: try encoder.encode(r), as: UTF8.self))
             return
         }
-        print("drum VAE, \(r.parameters) parameters, batch \(r.batch), \(r.threads) thread(s), \(steps) steps x \(rounds) rounds, interleaved")
+        print("drum VAE, \(config.representation.rawValue) decoder, \(r.parameters) parameters, batch \(r.batch), \(r.threads) thread(s), \(steps) steps x \(rounds) rounds, interleaved")
         print(String(format: "training   timbre (Swift) %.3f steps/s   PyTorch %.3f steps/s   timbre / PyTorch %.3f",
                      r.timbreStepsPerSecond, r.pytorchStepsPerSecond, r.ratio))
         print("           rounds: timbre " + r.timbreRounds.map { String(format: "%.3f", $0) }.joined(separator: " ")

@@ -43,8 +43,23 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its checkpoint.")
     var resume = false
 
-    @Option(help: "Decoder output: complex (phase-aware, the default) or magnitude (the baseline).")
+    @Option(help: "Decoder output: complex (phase-aware, the default), magnitude (the baseline) or synth (sinusoids, filtered noise and a transient).")
     var representation: Representation = .complex
+
+    @Option(help: "Synth model: sinusoids.")
+    var sinusoids: Int = 32
+
+    @Option(help: "Synth model: filtered-noise bands.")
+    var noiseBands: Int = 64
+
+    @Option(help: "Synth model: samples of the learned transient.")
+    var transientSamples: Int = 2048
+
+    @Option(help: ArgumentHelp("Augmentation: random gain per clip and step within ± this many dB (0: off).", valueName: "dB"))
+    var gainAugmentation: Double = 6
+
+    @Option(help: ArgumentHelp("Augmentation: random time shift per clip and step within ± this many ms, never cutting the onset (0: off).", valueName: "ms"))
+    var shiftAugmentation: Double = 10
 
     @Option(help: "Convolution channels.")
     var channels: Int = 96
@@ -99,12 +114,16 @@ struct Train: ParsableCommand {
         if !(learningRate > 0) { throw ValidationError("--learning-rate must be more than 0") }
         if checkpointEvery < 1 || validateEvery < 1 { throw ValidationError("--checkpoint-every and --validate-every must be at least 1") }
         // Options that would do nothing are refused rather than silently ignored.
-        if representation == .magnitude && (magnitudeWarmup > 0 || phaseWeight > 0 || spectrumWeight > 0 || !demodulatedPhase) {
+        if representation != .complex && (magnitudeWarmup > 0 || phaseWeight > 0 || spectrumWeight > 0 || !demodulatedPhase) {
             throw ValidationError("--magnitude-warmup, --phase-weight, --spectrum-weight and --no-demodulated-phase are for the complex model")
         }
         if phaseWeight > 0 && magnitudeWarmup == 0 && spectrumWeight == 0 {
             throw ValidationError("--phase-weight acts on the magnitude loss: give --magnitude-warmup or --spectrum-weight with it")
         }
+        if sinusoids < 2 || noiseBands < 2 || transientSamples < 1 {
+            throw ValidationError("--sinusoids and --noise-bands need at least 2, --transient-samples at least 1")
+        }
+        if gainAugmentation < 0 || shiftAugmentation < 0 { throw ValidationError("--gain-augmentation and --shift-augmentation are not negative") }
     }
 
     func run() throws {
@@ -124,6 +143,11 @@ struct Train: ParsableCommand {
         config.phaseWeight = phaseWeight
         config.spectrumWeight = spectrumWeight
         config.demodulatedPhase = demodulatedPhase
+        config.sinusoids = sinusoids
+        config.noiseBands = noiseBands
+        config.transientSamples = transientSamples
+        config.gainAugmentation = gainAugmentation
+        config.shiftAugmentation = shiftAugmentation
         config.lossScales = lossScales.sizes
         config.checkpointEvery = checkpointEvery
         config.validateEvery = validateEvery

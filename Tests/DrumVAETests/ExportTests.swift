@@ -27,6 +27,8 @@ struct ExportTests {
             assert bool(torch.isfinite(y).all()), name
         report["shapes"][name] = list(y.shape)
     fresh = torch.jit.load(sys.argv[1])
+    # A synth run's noise: torch's generator, seeded as timbre seeded its own.
+    torch.manual_seed(int(sys.argv[4]))
     calls = np.load(sys.argv[2])
     expected = np.load(sys.argv[3])
     outs = [fresh.decode(torch.from_numpy(calls[k:k + 1]).contiguous())[0, 0].numpy() for k in range(calls.shape[0])]
@@ -50,14 +52,19 @@ struct ExportTests {
         var encodeTriggers: [Double]
     }
 
-    /// With the demodulated phase frame (the default) and without it (`--no-demodulated-phase`).
-    @Test(.needsHydrogenKits, arguments: [false, true])
-    func exportMatchesTimbreInPyTorch(demodulated: Bool) throws {
+    /// The complex decoder with the demodulated phase frame (the default) and without it
+    /// (`--no-demodulated-phase`), and the synth decoder (its noise from each side's
+    /// generator, seeded alike).
+    @Test(.needsHydrogenKits, arguments: [(Representation.complex, false), (.complex, true), (.synth, false)])
+    func exportMatchesTimbreInPyTorch(representation: Representation, demodulated: Bool) throws {
         let kit = try makeTestKit(perKit: 3, kits: ["HardElectro1", "ElectricEmpireKit"])
         let dir = TemporaryDirectory()
         let runURL = dir.file("run")
         var config = smallConfig(steps: 3)
         config.demodulatedPhase = demodulated
+        config.representation = representation
+        config.sinusoids = 8
+        config.noiseBands = 16
         try train(kit: kit.url, run: runURL, steps: 3, config: config)
         let run = try TrainedRun(runURL)
         let r = 2048, frames = 12, calls = 2, d = run.config.latentSize
@@ -78,7 +85,8 @@ struct ExportTests {
             let z = starts[global].map { latents[$0] } ?? noise[global]
             for c in 0..<d { input[call * (d + 1) * frames + (c + 1) * frames + f] = z[c] }
         }
-        let shots = try run.decode(latents).map(run.finish)
+        let noiseSeed: UInt64 = 11
+        let shots = try run.decode(latents, noiseSeed: noiseSeed).map(run.finish)
         var expected = [Float](repeating: 0, count: calls * frames * r)
         for (frame, k) in starts {
             for i in 0..<shots[k].count where frame * r + i < expected.count { expected[frame * r + i] += shots[k][i] }
@@ -87,7 +95,7 @@ struct ExportTests {
         try Npy.write(expected, shape: [expected.count], to: dir.file("expected.npy"))
         let script = dir.file("check.py")
         try Self.python.write(to: script, atomically: true, encoding: .utf8)
-        let result = try runPython(script, [model.path, dir.file("calls.npy").path, dir.file("expected.npy").path])
+        let result = try runPython(script, [model.path, dir.file("calls.npy").path, dir.file("expected.npy").path, String(noiseSeed)])
         try #require(result.status == 0, "python: \(result.stderr)")
         let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
         #expect(report.methods == ["encode", "decode", "forward"])

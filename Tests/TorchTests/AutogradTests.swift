@@ -25,7 +25,9 @@ struct AutogradTests {
 
     /// The graph: conv1d, group norm, leaky ReLU, transposed conv1d, tanh, linear, softplus,
     /// STFT magnitude (log), iSTFT, conv2d, transposed conv2d, layer norm, gelu, sigmoid, padding,
-    /// narrow, cat, permute, index_select, reductions, element-wise arithmetic.
+    /// narrow, cat, permute, index_select, reductions, element-wise arithmetic, and the synth
+    /// decoder's linear interpolation (both corner modes), cumsum (float32, and float64 with
+    /// remainder and the cast back), sin and cos.
     static func loss(_ p: [String: Tensor]) throws -> Tensor {
         let h = try p["x"]!.conv1d(p["w1"]!, bias: p["b1"]!, padding: 1)
             .groupNorm(groups: 2, weight: p["gw"]!, bias: p["gb"]!).leakyRelu(0.2)
@@ -47,7 +49,16 @@ struct AutogradTests {
         let table = try p["emb"]!.indexSelect(0, Tensor.indices([2, 0, 1, 2]))
         let mixed = try Tensor.cat([table, table.exp().pow(0.5)], dim: 1).permute([1, 0]).max([1]).sum()
         let ratio = try (padded.abs() + 1.0).rsqrt().mean([1, 2]).sum() / (u.norm() + 1.0)
+        // The synth decoder's oscillator: frame controls interpolated to samples, phase as a running sum.
+        let osc = try flat.narrow(1, start: 0, length: 16).reshape([2, 2, 8])
+        let upA = try osc.upsampleLinear(frames: 29, alignCorners: true)
+        let upB = try osc.upsampleLinear(frames: 16, alignCorners: false)
+        let phase = try (upA * 3.0).cumsum(2)
+        let wrapped = try (upA * 3.0).cumsum(2, float64: true).remainder(2 * Double.pi).toFloat()
+        let synth = try (phase.sin() * upA.sigmoid()).mean() + phase.cos().mean() + upB.exp().cumsum(1).mean()
+            + (wrapped.sin() * upB.narrow(2, start: 0, length: 1)).mean()
         return try lin + logMag + roundTrip + c2.mean() + padded.square().mean() + mixed + ratio - (2.0 - h.min([2]).mean())
+            + synth
     }
 
     static let python = """
@@ -80,7 +91,13 @@ struct AutogradTests {
         table = p["emb"].index_select(0, torch.tensor([2, 0, 1, 2]))
         mixed = torch.cat([table, table.exp().pow(0.5)], 1).permute(1, 0).amax(1).sum()
         ratio = (padded.abs() + 1.0).rsqrt().mean([1, 2]).sum() / (u.norm() + 1.0)
-        return lin + log_mag + round_trip + c2.mean() + padded.square().mean() + mixed + ratio - (2.0 - h.amin(2).mean())
+        osc = flat.narrow(1, 0, 16).reshape(2, 2, 8)
+        up_a = F.interpolate(osc, size=29, mode="linear", align_corners=True)
+        up_b = F.interpolate(osc, size=16, mode="linear", align_corners=False)
+        phase = (up_a * 3.0).cumsum(2)
+        wrapped = torch.remainder(torch.cumsum(up_a * 3.0, 2, dtype=torch.float64), 2 * math.pi).float()
+        synth = (phase.sin() * up_a.sigmoid()).mean() + phase.cos().mean() + up_b.exp().cumsum(1).mean() + (wrapped.sin() * up_b.narrow(2, 0, 1)).mean()
+        return lin + log_mag + round_trip + c2.mean() + padded.square().mean() + mixed + ratio - (2.0 - h.amin(2).mean()) + synth
     l = loss(p)
     l.backward()
     out = {"loss": l.item(), "grads": {k: v.grad.reshape(-1).tolist() for k, v in p.items()}}

@@ -55,12 +55,14 @@ int tb_at_zero_grad(tb_tensor t);
 /* Element-wise. */
 enum {
   TB_NEG = 0, TB_EXP, TB_LOG, TB_SQRT, TB_ABS, TB_TANH, TB_SIGMOID, TB_RELU, TB_SIN, TB_COS,
-  TB_SQUARE, TB_SOFTPLUS, TB_GELU, TB_LOG1P, TB_RSQRT, TB_ELU
+  TB_SQUARE, TB_SOFTPLUS, TB_GELU, TB_LOG1P, TB_RSQRT, TB_ELU,
+  TB_TO_FLOAT /* cast to float32 (from a float64 result) */
 };
 int tb_at_unary(int kind, tb_tensor a, tb_tensor *out);
 enum { TB_ADD = 0, TB_SUB, TB_MUL, TB_DIV, TB_MAXIMUM, TB_MINIMUM, TB_POW, TB_ATAN2 };
 int tb_at_binary(int kind, tb_tensor a, tb_tensor b, tb_tensor *out); /* broadcasting */
-enum { TB_ADD_S = 0, TB_MUL_S, TB_POW_S, TB_CLAMP_MIN_S, TB_CLAMP_MAX_S, TB_LEAKY_RELU_S, TB_RSUB_S, TB_GT_S };
+enum { TB_ADD_S = 0, TB_MUL_S, TB_POW_S, TB_CLAMP_MIN_S, TB_CLAMP_MAX_S, TB_LEAKY_RELU_S, TB_RSUB_S, TB_GT_S,
+       TB_REMAINDER_S /* torch.remainder: the sign of the divisor */ };
 int tb_at_scalar(int kind, tb_tensor a, double s, tb_tensor *out);
 /* Reductions over `dims` (all dimensions when ndims is 0). */
 enum { TB_SUM = 0, TB_MEAN, TB_AMAX, TB_AMIN, TB_NORM };
@@ -100,6 +102,13 @@ int tb_at_pad(tb_tensor a, const int64_t *pads, int npads, int mode, double valu
 
 /* Nearest-neighbour upsampling of [batch, channels, frames] to `frames` output frames. */
 int tb_at_upsample_nearest1d(tb_tensor a, int64_t frames, tb_tensor *out);
+/* Linear interpolation of [batch, channels, frames] to `frames` output frames
+ * (F.interpolate(mode="linear", align_corners=...)). */
+int tb_at_upsample_linear1d(tb_tensor a, int64_t frames, int align_corners, tb_tensor *out);
+
+/* Running sum along `dim` (torch.cumsum); with `float64` nonzero it accumulates and
+ * returns float64 (torch.cumsum(..., dtype=torch.float64)). */
+int tb_at_cumsum(tb_tensor a, int64_t dim, int float64, tb_tensor *out);
 
 /* Spectra. stft takes [batch, samples] and returns [batch, bins, frames, 2]
  * (real, imaginary; centred frames, reflect padding, onesided); istft takes that

@@ -1,0 +1,239 @@
+import Foundation
+import Torch
+
+/// The synth decoder's heads and fixed tables (`Representation.synth`): differentiable
+/// synthesis in the DDSP (Engel et al. 2020) / Drumblender (Shier et al. 2023) family.
+///
+/// The shared trunk's 1×1 output conv gives, per STFT frame (hop 256), 2K + M maps: K
+/// frequency offsets, K log-amplitude offsets and M noise-band log-magnitudes. A linear head
+/// on (z, class) gives, per one-shot, each sinusoid's onset log-amplitude, decay rate, glide
+/// (octaves) and glide rate, and a second one the transient's samples. The one-shot is
+///
+/// - **K sinusoids**: log₂ f_k(t) = base_k + R·tanh(offset) + glide_k·e^(−t·rate_k) (bases
+///   log-spaced 30 Hz … 4 kHz, R = 1.5 spacings), log A_k(t) = onset_k − decay_k·t + offset,
+///   both at frame rate, linearly interpolated to the samples of a quarter rate (11 025 Hz);
+///   the phase is the running sum of 2π·f/rate over those samples, so it is synthesised,
+///   continuous and never predicted; sinusoids above 0.45 × that rate are muted. The sum is
+///   brought to the full rate band-limited: its STFT at N/4, hop/4 with a Hann window is,
+///   bin for bin, ×4, the full-rate STFT at N, hop of the band-limited interpolation (a Hann
+///   window is one cosine, so it interpolates exactly), added to the noise's STFT before
+///   the one inverse STFT. (Sinusoids at the full rate cost 4× as much: 6 s a step here.)
+/// - **filtered noise**: complex Gaussian noise on the decoder's STFT grid (N 1024, hop 256)
+///   scaled per bin by the M band magnitudes (mel-spaced, linearly interpolated to the
+///   bins);
+/// - **a transient**: T samples (2048, 46 ms) from the latent, faded out over their second
+///   half;
+///
+/// summed. Gradients reach every control through the waveform's spectral loss.
+struct SynthDecoder {
+    let config: DrumVAEConfig
+    /// (z, class) → onset log-amplitude, decay, glide and glide rate of each sinusoid.
+    let clip: Linear
+    /// (z, class) → the transient's samples.
+    let transient: Linear
+    /// log₂ of each sinusoid's base frequency, [1, K, 1].
+    let base: Tensor
+    /// Each frame's time in seconds (frame t at sample t·hop), [1, 1, F].
+    let times: Tensor
+    /// Band magnitudes → bin magnitudes, [M, bins].
+    let bands: Tensor
+    /// The transient's fade, [T].
+    let transientWindow: Tensor
+    /// The Hann window of the sinusoids' STFT at the quarter rate, [N / 4].
+    let lowWindow: Tensor
+
+    static let lowest = 30.0, highest = 4000.0
+    /// The sinusoids run at the sample rate divided by this.
+    static let divisor = 4
+
+    var sinusoids: Int { config.sinusoidCount }
+    var noiseBands: Int { config.noiseBandCount }
+    /// Maps the trunk's output conv gives per frame.
+    var mapCount: Int { 2 * sinusoids + noiseBands }
+    /// Octaves each sinusoid's per-frame offset reaches either side of its base.
+    var offsetRange: Double { 1.5 * log2(Self.highest / Self.lowest) / Double(max(1, sinusoids - 1)) }
+    /// The sinusoids' sample rate.
+    var lowRate: Double { Double(config.sampleRate) / Double(Self.divisor) }
+    /// Samples per one-shot at that rate.
+    var lowSamples: Int { config.clipSamples / Self.divisor }
+    /// Sinusoids above this frequency are muted (aliasing).
+    var ceiling: Double { 0.45 * lowRate }
+    /// Samples (at the quarter rate) covered by interpolating between the first and last frame.
+    var interpolatedSamples: Int { (config.frames - 1) * config.hop / Self.divisor + 1 }
+    /// Bins of the quarter-rate STFT (the first of the decoder's bins).
+    var lowBins: Int { config.fftSize / Self.divisor / 2 + 1 }
+
+    init(config: DrumVAEConfig, _ params: ParameterList) throws {
+        self.config = config
+        for (name, value) in [("clip samples", config.clipSamples), ("hop", config.hop), ("FFT size", config.fftSize)]
+        where value % (2 * Self.divisor) != 0 {
+            throw DrumVAEError(path: "", reason: "the synth decoder needs a \(name) divisible by \(2 * Self.divisor), not \(value)")
+        }
+        let k = config.sinusoidCount, m = config.noiseBandCount, t = config.transientLength
+        let inputs = config.latentSize + config.conditionSize
+        let clip = try Linear("synth_clip", inputs, 4 * k, params)
+        let transient = try Linear("synth_transient", inputs, t, params)
+        try Torch.withoutGradients {
+            // Onsets start quiet (e^-3 per sinusoid), the transient near silence.
+            var bias = try clip.bias.floats()
+            for i in 0..<k { bias[i] -= 3 }
+            try clip.bias.assign(bias)
+            try transient.weight.assign(transient.weight * 0.05)
+            try transient.bias.assign(transient.bias * 0.05)
+        }
+        self.clip = clip
+        self.transient = transient
+        let low = log2(Self.lowest), span = log2(Self.highest) - low
+        base = try Tensor((0..<k).map { Float(low + span * Double($0) / Double(max(1, k - 1))) }, shape: [1, k, 1])
+        times = try Tensor((0..<config.frames).map { Float(Double($0 * config.hop) / Double(config.sampleRate)) },
+                           shape: [1, 1, config.frames])
+        bands = try Tensor(Self.bandMatrix(bands: m, bins: config.bins, sampleRate: config.sampleRate), shape: [m, config.bins])
+        let half = t / 2
+        transientWindow = try Tensor((0..<t).map { i in
+            i < half ? 1 : Float(0.5 * (1 + Foundation.cos(Double.pi * Double(i - half) / Double(t - half))))
+        }, shape: [t])
+        lowWindow = try Tensor.hannWindow(config.fftSize / Self.divisor)
+    }
+
+    /// Linear interpolation weights [bands × bins] from M band centres equally spaced in mel
+    /// (0 … sr/2) to the STFT's bins: each bin is a mix of its two nearest band centres.
+    static func bandMatrix(bands m: Int, bins: Int, sampleRate: Int) -> [Float] {
+        func mel(_ f: Double) -> Double { 2595 * log10(1 + f / 700) }
+        let top = mel(Double(sampleRate) / 2)
+        var w = [Float](repeating: 0, count: m * bins)
+        for k in 0..<bins {
+            let position = mel(Double(k) * Double(sampleRate) / Double(2 * (bins - 1))) / top * Double(m - 1)
+            let i = min(m - 2, Int(position)), frac = position - Double(i)
+            w[i * bins + k] += Float(1 - frac)
+            w[(i + 1) * bins + k] += Float(frac)
+        }
+        return w
+    }
+
+    // MARK: Controls
+
+    /// Each sinusoid's frequency (Hz) and amplitude per frame, [B, K, F] each, from the
+    /// trunk's maps [B, 2K + M, F] and the per-clip controls [B, 4K].
+    func controls(maps: Tensor, clipControls c: Tensor) throws -> (frequency: Tensor, amplitude: Tensor) {
+        let k = sinusoids
+        let offset = try maps.narrow(1, start: 0, length: k), level = try maps.narrow(1, start: k, length: k)
+        let onset = try c.narrow(1, start: 0, length: k).unsqueeze(2)
+        let decay = try ((c.narrow(1, start: k, length: k).tanh() * 2.5).exp() * 10.0).unsqueeze(2)
+        let glide = try (c.narrow(1, start: 2 * k, length: k).tanh() * 2.0).unsqueeze(2)
+        let rate = try ((c.narrow(1, start: 3 * k, length: k).tanh() * -2.0).exp() * 50.0).unsqueeze(2)
+        let log2f = try base + offset.tanh() * offsetRange + glide * (rate * times * -1.0).exp()
+        let frequency = try (log2f * M_LN2).exp()
+        let audible = try (ceiling - frequency).greater(than: 0)
+        let amplitude = try (onset + level - decay * times).clamp(max: 2).exp() * audible
+        return (frequency, amplitude)
+    }
+
+    /// Frame-rate controls [B, K, F] at every quarter-rate sample [B, K, clipSamples / 4]:
+    /// linear between frames (frame t at sample t·hop/4), the last frame held to the end.
+    func toSamples(_ x: Tensor) throws -> Tensor {
+        let n = interpolatedSamples, l = lowSamples
+        let up = try x.upsampleLinear(frames: n, alignCorners: true)
+        guard l > n else { return try up.narrow(2, start: 0, length: l) }
+        let last = try x.narrow(2, start: config.frames - 1, length: 1).expand([x.shape[0], x.shape[1], l - n])
+        return try Tensor.cat([up, last], dim: 2)
+    }
+
+    /// The STFT [B, bins, F, 2] (the decoder's grid) of the sum of sinusoids for frame-rate
+    /// frequencies (Hz) and amplitudes [B, K, F]: at the quarter rate, phase = running sum of
+    /// 2π·f/rate over samples, accumulated in float64 and reduced modulo 2π (a float32 running
+    /// sum reaches 10⁴ rad over 2 s, where float32 values are 0.001 rad apart, so every
+    /// addition would round by that much); its STFT at N/4, hop/4, ×4, zero above.
+    func oscillatorSpectrum(frequency: Tensor, amplitude: Tensor) throws -> Tensor {
+        let phase = try (toSamples(frequency) * (2 * Double.pi / lowRate)).cumsum(2, float64: true)
+            .remainder(2 * Double.pi).toFloat()
+        let x = try (phase.sin() * toSamples(amplitude)).sum([1])
+        let spec = try x.stft(nFFT: config.fftSize / Self.divisor, hop: config.hop / Self.divisor, window: lowWindow)
+        let above = try Tensor.zeros([x.shape[0], config.bins - lowBins, config.frames, 2])
+        return try Tensor.cat([spec, above], dim: 1) * Double(Self.divisor)
+    }
+
+    /// The sum of sinusoids [B, clipSamples] at the full rate (`oscillatorSpectrum` inverted).
+    func oscillators(frequency: Tensor, amplitude: Tensor, window: Tensor) throws -> Tensor {
+        try oscillatorSpectrum(frequency: frequency, amplitude: amplitude)
+            .istft(nFFT: config.fftSize, hop: config.hop, window: window, length: config.clipSamples)
+    }
+
+    /// Complex Gaussian noise [rows, bins, F, 2] from libtorch's generator, drawn one row at a
+    /// time so a row's noise does not depend on how rows are batched (the export draws the same).
+    func noise(rows: Int) throws -> Tensor {
+        try Tensor.cat((0..<rows).map { _ in try Tensor.randn([1, config.bins, config.frames, 2]) }, dim: 0)
+    }
+
+    /// The filtered noise's STFT [B, bins, F, 2]: `noise` scaled per bin by the band
+    /// magnitudes in `maps`.
+    func noiseSpectrum(maps: Tensor, noise: Tensor) throws -> Tensor {
+        let band = try maps.narrow(1, start: 2 * sinusoids, length: noiseBands).clamp(max: 8).exp()
+        let magnitude = try band.transpose(1, 2).matmul(bands).transpose(1, 2)
+        return try noise * magnitude.unsqueeze(3)
+    }
+
+    /// The transient [B, clipSamples] for decoder inputs (z, class) [B, D + K].
+    func transientAudio(_ input: Tensor) throws -> Tensor {
+        let t = config.transientLength, l = config.clipSamples
+        let shot = try transient(input) * transientWindow
+        guard l > t else { return try shot.narrow(1, start: 0, length: l) }
+        return try Tensor.cat([shot, Tensor.zeros([input.shape[0], l - t])], dim: 1)
+    }
+
+    /// The one-shot [B, clipSamples]: sinusoids + filtered noise + transient.
+    func audio(maps: Tensor, input: Tensor, noise: Tensor, window: Tensor) throws -> Tensor {
+        let (frequency, amplitude) = try controls(maps: maps, clipControls: clip(input))
+        let spec = try noiseSpectrum(maps: maps, noise: noise) + oscillatorSpectrum(frequency: frequency, amplitude: amplitude)
+        return try spec.istft(nFFT: config.fftSize, hop: config.hop, window: window, length: config.clipSamples)
+            + transientAudio(input)
+    }
+
+    // MARK: Export
+
+    /// The buffers the script reads, by name.
+    var buffers: [(String, Tensor)] {
+        [("synth_base", base), ("synth_times", times), ("synth_bands", bands), ("synth_transient_window", transientWindow),
+         ("synth_low_window", lowWindow)]
+    }
+
+    /// TorchScript lines computing `x` [B, clipSamples] from `maps`, `inp` (z and class) and
+    /// `z` (for the batch size), with the same aten operations in the same order as `audio`;
+    /// the noise is drawn per row from torch's generator, as `noise(rows:)`.
+    func script() -> [String] {
+        let k = sinusoids, m = noiseBands, c = config
+        let n = interpolatedSamples, l = lowSamples, f = c.frames, t = c.transientLength, d = Self.divisor
+        func samples(_ x: String) -> String {
+            let up = "torch.upsample_linear1d(\(x), [\(n)], True, None)"
+            guard l > n else { return "\(up).narrow(2, 0, \(l))" }
+            return "torch.cat([\(up), \(x).narrow(2, \(f - 1), 1).expand([\(x).shape[0], \(x).shape[1], \(l - n)])], 2)"
+        }
+        var lines = [
+            "c = \(clip.script("inp"))",
+            "offset = maps.narrow(1, 0, \(k))",
+            "level = maps.narrow(1, \(k), \(k))",
+            "onset = c.narrow(1, 0, \(k)).unsqueeze(2)",
+            "decay = ((c.narrow(1, \(k), \(k)).tanh() * 2.5).exp() * 10.0).unsqueeze(2)",
+            "glide = (c.narrow(1, \(2 * k), \(k)).tanh() * 2.0).unsqueeze(2)",
+            "rate = ((c.narrow(1, \(3 * k), \(k)).tanh() * -2.0).exp() * 50.0).unsqueeze(2)",
+            "log2f = self.synth_base + offset.tanh() * \(offsetRange) + glide * (rate * self.synth_times * -1.0).exp()",
+            "freq = (log2f * \(M_LN2)).exp()",
+            "audible = ((\(ceiling) - freq) > 0.0).float()",
+            "amp = torch.clamp_max(onset + level - decay * self.synth_times, 2.0).exp() * audible",
+            "phase = torch.remainder(torch.cumsum(\(samples("freq")) * \(2 * Double.pi / lowRate), 2, dtype=7), \(2 * Double.pi)).float()",
+            "low = (phase.sin() * \(samples("amp"))).sum([1])",
+            "low = torch.view_as_real(torch.stft(low, \(c.fftSize / d), \(c.hop / d), \(c.fftSize / d), self.synth_low_window, True, 'reflect', False, True, True))",
+            "sines = torch.cat([low, torch.zeros([low.shape[0], \(c.bins - lowBins), \(f), 2])], 1) * \(Double(d))",
+            "band = torch.clamp_max(maps.narrow(1, \(2 * k), \(m)), 8.0).exp()",
+            "nmag = band.transpose(1, 2).matmul(self.synth_bands).transpose(1, 2)",
+            "parts: List[Tensor] = []",
+            "for _ in range(z.shape[0]):",
+            "    parts.append(torch.randn([1, \(c.bins), \(f), 2]))",
+            "spec = torch.cat(parts, 0) * nmag.unsqueeze(3) + sines",
+            "x = torch.istft(torch.view_as_complex(spec.contiguous()), \(c.fftSize), \(c.hop), \(c.fftSize), self.window, True, False, True, \(c.clipSamples), False)",
+            "shot = \(transient.script("inp")) * self.synth_transient_window",
+        ]
+        let full = c.clipSamples
+        lines.append(full > t ? "x = x + torch.cat([shot, torch.zeros([z.shape[0], \(full - t)])], 1)" : "x = x + shot.narrow(1, 0, \(full))")
+        return lines
+    }
+}
