@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Plot", dependencies: ["CCairo", "DSP"]),
         .target(name: "ModelHost", dependencies: ["Torch", "AudioIO", "DSP"]),
         .target(name: "Dataset", dependencies: ["AudioIO", "DSP", "CEbur128", "CAubio"]),
-        .target(name: "Engine", dependencies: ["Torch", "AudioIO", "DSP", "CJack"]),
+        .target(name: "Engine", dependencies: ["Torch", "AudioIO", "DSP", "ModelHost", "CJack"]),
         .target(
             name: "Control",
             dependencies: [
