@@ -1,14 +1,10 @@
 import ModelHost
 
 extension NodeMethod {
-    /// The plan kind a node of this method runs: the one place the engine maps its methods to
-    /// plans (everything after executes the plan; see `CallPlan`).
+    /// The plan kind a node of this method runs (`CallPlan.Kind(nodeMethod:)` knows every
+    /// method a node can name; everything after executes the plan).
     var planKind: CallPlan.Kind {
-        switch self {
-        case .forward: .forward
-        case .encode: .encode
-        case .decode: .decode
-        case .prior: .prior
-        }
+        guard let kind = CallPlan.Kind(nodeMethod: rawValue) else { preconditionFailure("no plan for method '\(rawValue)'") }
+        return kind
     }
 }

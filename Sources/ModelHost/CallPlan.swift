@@ -18,10 +18,13 @@ import Torch
 /// | `prior` | the temperature `[in, B / prior ratio]` | `prior` → latent transform → `decode` | audio `[out, B]` |
 /// | `method(name)` | the caller's input `[in, B / in_ratio]` | `name` | `[out, B / out_ratio]` |
 ///
-/// Adding a kind (a prior that carries state, a sequencer-driven decode) is one change in this
-/// file: a `Kind` case, its steps in `init(methods:kind:block:source:)`, and, when it needs a new
-/// way to feed or transform, a `Step` case and its few lines in `PlanExecutor.perform`. Nothing
-/// else switches on the kind: nodes, lanes, warm-up and the offline runner only execute plans.
+/// Adding a kind (a prior that carries state, a sequencer-driven decode) is one change here: a
+/// `Kind` case with its name in `init(nodeMethod:)`, and its steps in
+/// `init(methods:kind:block:source:)`; when it needs a new way to feed or transform, a `Step`
+/// case and its few lines in `PlanExecutor`'s per-stream step (and, for a new control, a
+/// `PlanStream` requirement). Nothing else switches on the kind or on a node's method: nodes,
+/// lanes, warm-up and the offline runner only execute plans (the node's method reaches the
+/// engine as a name, `NodeMethod`, mapped by `init(nodeMethod:)`).
 public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
     /// How a host uses the model.
     public enum Kind: Sendable, Equatable, CustomStringConvertible {
@@ -35,6 +38,17 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
         case prior
         /// One method as it is, whatever its input and output (`timbre process`).
         case method(String)
+
+        /// The kind a node names by its method (`forward`, `encode`, `decode`, `prior`); nil for others.
+        public init?(nodeMethod name: String) {
+            switch name {
+            case "forward": self = .forward
+            case "encode": self = .encode
+            case "decode": self = .decode
+            case "prior": self = .prior
+            default: return nil
+            }
+        }
 
         public var description: String {
             switch self {
