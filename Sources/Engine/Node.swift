@@ -147,8 +147,9 @@ final class Node: PlanStream, @unchecked Sendable {
     let eq: EQChain
     /// The node's source, resolved by the kernel each cycle.
     var source: KernelSource
-    /// JACK output ports (set before the node joins, released after it leaves).
-    var ports: (left: OpaquePointer?, right: OpaquePointer?) = (nil, nil)
+    /// Its output ports, as the port host names them (set before the node joins, released
+    /// after it leaves; nil offline).
+    var ports: NodePorts?
 
     /// Builds a node around its own model instance, allocating every buffer it will use.
     /// - Parameters:
@@ -426,19 +427,6 @@ final class Node: PlanStream, @unchecked Sendable {
     func warmUp(calls: Int = 3) {
         // Unseeded on purpose: a seeded node reseeds before every live block anyway.
         executor?.warmUp(calls: calls, stream: self)
-    }
-
-    /// Time per step of this node, measured outside any engine (one warm node, this thread).
-    func measureSteps(_ count: Int) -> [Double] {
-        var times: [Double] = []
-        var generator = SplitMix64(seed: 1)
-        for i in serverIn.indices { serverIn[i] = Float(generator.nextUnit() * 0.2 - 0.1) }
-        for i in 0..<count {
-            let start = DispatchTime.now().uptimeNanoseconds
-            step(index: i)
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return times
     }
 
     // MARK: - Audio side (real time: no allocation, no locks, no libtorch)
