@@ -50,6 +50,7 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
             }
         }
 
+        /// The kind's name (a node's method; `method NAME` for a single method).
         public var description: String {
             switch self {
             case .forward: "forward"
@@ -65,20 +66,25 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
     public struct Shape: Sendable, Equatable, CustomStringConvertible {
         public var channels: Int
         public var frames: Int
+        /// A `[channels, frames]` buffer.
         public init(channels: Int, frames: Int) {
             self.channels = channels
             self.frames = frames
         }
         /// Floats in one stream's buffer.
         public var count: Int { channels * frames }
+        /// `[channels, frames]`.
         public var description: String { "[\(channels), \(frames)]" }
     }
 
     /// One call of a model method: from the current buffer into the next.
     public struct Call: Sendable, Equatable {
+        /// The method's name (`forward`, `encode`, ...).
         public var method: String
+        /// What it is given and what it must return, per stream.
         public var input: Shape
         public var output: Shape
+        /// A call of `method` from `input` to `output`.
         public init(method: String, input: Shape, output: Shape) {
             self.method = method
             self.input = input
@@ -102,9 +108,11 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
         case transformLatents
     }
 
+    /// The kind of use it was derived for.
     public let kind: Kind
     /// Samples per block at the model's rate.
     public let block: Int
+    /// What is done each block, in order.
     public let steps: [Step]
     /// The buffers the steps run over: buffer 0 is the first call's input, buffer i + 1 call i's output.
     public let buffers: [Shape]
@@ -124,6 +132,7 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
     /// Whether the first step feeds the stream's own input (audio, or latents the caller gives).
     public var readsInput: Bool { steps.first == .feedInput }
 
+    /// The steps in one line, e.g. `input [1, 2048] → encode → [16, 1] → transform → decode → [1, 2048]`.
     public var description: String {
         let names = steps.map { step -> String in
             switch step {

@@ -9,23 +9,36 @@ public protocol PlanStream: AnyObject {
     func readInput(into destination: UnsafeMutableBufferPointer<Float>)
     /// What the stream carries from block to block for the latent steps (nil: the plan has none).
     var carried: PlanCarry? { get }
-    /// The control side's targets, read once per block by the latent steps.
+    // The control side's targets, read once per block by the latent steps.
+    /// The bias added to latent `dimension` (transform).
     func latentBias(at dimension: Int) -> Float
+    /// The factor latent `dimension` is multiplied by before the bias (transform).
     func latentScale(at dimension: Int) -> Float
+    /// The value latent `dimension` glides to (latent feed).
     func latentValue(at dimension: Int) -> Float
+    /// The amplitude of Gaussian noise added to every latent (transform).
     var latentNoiseAmount: Float { get }
+    /// The value a temperature feed fills the input with.
     var temperatureValue: Float { get }
     /// Triggers asked for so far (a counter: one more is one more trigger).
     var triggerCount: Int { get }
 }
 
+/// Neutral controls, for streams without any (`BlockRunner`, benchmarks).
 extension PlanStream {
+    /// No carried latent state.
     public var carried: PlanCarry? { nil }
+    /// No bias.
     public func latentBias(at dimension: Int) -> Float { 0 }
+    /// Unit scale.
     public func latentScale(at dimension: Int) -> Float { 1 }
+    /// Latents at zero.
     public func latentValue(at dimension: Int) -> Float { 0 }
+    /// No noise.
     public var latentNoiseAmount: Float { 0 }
+    /// Temperature 1.
     public var temperatureValue: Float { 1 }
+    /// No triggers.
     public var triggerCount: Int { 0 }
 }
 
@@ -39,6 +52,7 @@ public final class PlanCarry: @unchecked Sendable {
     var consumedTriggers = 0
     var noise: SplitMix64
 
+    /// Glides at rest (bias 0, scale 1, values 0) and the noise generator seeded with `seed`.
     public init(latentSize: Int, seed: UInt64) {
         bias = [Float](repeating: 0, count: latentSize)
         scale = [Float](repeating: 1, count: latentSize)
@@ -54,6 +68,7 @@ public final class PlanCarry: @unchecked Sendable {
 /// that calls a model's methods block by block and checks what they return. Every buffer is
 /// allocated here, once; `run` copies and calls, and never allocates.
 public final class PlanExecutor: @unchecked Sendable {
+    /// The plan it runs.
     public let plan: CallPlan
     /// Streams per call at most.
     public let capacity: Int
@@ -64,6 +79,8 @@ public final class PlanExecutor: @unchecked Sendable {
     /// `capacity` rows of each of the plan's buffers.
     private var buffers: [[Float]]
 
+    /// Looks the plan's methods up on `model` (the instance the executor calls) and allocates
+    /// `capacity` rows of every buffer.
     public init(plan: CallPlan, model: NNModel, capacity: Int = 1) throws {
         self.plan = plan
         self.capacity = max(1, capacity)
@@ -110,10 +127,11 @@ public final class PlanExecutor: @unchecked Sendable {
             let neutral: Float = plan.steps.first == .feedTemperature ? 1 : 0
             for b in buffers.indices { for i in buffers[b].indices { buffers[b][i] = b == 0 ? neutral : 0 } }
             var current = 0
-            for step in plan.steps {
+            steps: for step in plan.steps {
                 switch step {
                 case .call(let call):
-                    do { try perform(call, index: current, batch: batch) } catch { return }
+                    // A failed call ends this round (the next round starts from neutral input again).
+                    do { try perform(call, index: current, batch: batch) } catch { break steps }
                     current += 1
                 case .transformLatents, .feedLatents:
                     if let stream { perform(step, buffer: current, row: 0, stream: stream) }
