@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Plot", dependencies: ["CCairo", "DSP"]),
         .target(name: "ModelHost", dependencies: ["Torch", "AudioIO", "DSP"]),
         .target(name: "Dataset", dependencies: ["AudioIO", "DSP", "CEbur128", "CAubio"]),
-        .target(name: "Engine", dependencies: ["Torch", "AudioIO", "DSP", "CJack"]),
+        .target(name: "Engine", dependencies: ["Torch", "AudioIO", "DSP", "ModelHost", "CJack"]),
         .target(
             name: "Control",
             dependencies: [
@@ -50,11 +50,16 @@ let package = Package(
         .target(name: "DrumVAE", dependencies: ["Torch", "AudioIO", "DSP", "Plot", "Dataset"]),
         .target(name: "DrumEval", dependencies: ["DrumVAE", "Torch", "DSP", "Plot", "Dataset", "AudioIO"]),
 
+        // MARK: Harnesses outside the libraries: a dummy jackd for tests and `bench capacity`,
+        // and the benchmarks behind `timbre bench` (only the command line and tests use them).
+        .target(name: "JackTestSupport", dependencies: ["Engine"]),
+        .target(name: "Benchmarks", dependencies: ["Torch", "AudioIO", "DSP", "ModelHost", "Dataset", "DrumVAE", "Engine", "JackTestSupport"]),
+
         // MARK: The command line.
         .executableTarget(
             name: "timbre",
             dependencies: [
-                "Torch", "AudioIO", "DSP", "Plot", "ModelHost", "Dataset", "Engine", "Control", "DrumVAE", "DrumEval",
+                "Torch", "AudioIO", "DSP", "Plot", "ModelHost", "Dataset", "Engine", "Control", "DrumVAE", "DrumEval", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -65,12 +70,12 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP", "AudioIO", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "DSP", "AudioIO", "TestSupport"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "JackTestSupport", "Benchmarks", "TestSupport"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "JackTestSupport", "TestSupport"]),
         .testTarget(name: "DrumVAETests", dependencies: ["DrumVAE", "Dataset", "TestSupport"]),
         .testTarget(name: "DrumEvalTests", dependencies: ["DrumEval", "DrumVAE", "Dataset", "DSP", "TestSupport"]),
-        .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "DSP", "TestSupport"]),
-        .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO", "Engine"]),
+        .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "DSP", "Benchmarks", "TestSupport"]),
+        .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO", "Engine", "JackTestSupport"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ],
     cxxLanguageStandard: .cxx17

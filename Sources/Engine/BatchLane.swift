@@ -1,4 +1,5 @@
 import Foundation
+import ModelHost
 import Synchronization
 import Torch
 
@@ -25,16 +26,13 @@ final class BatchLane: @unchecked Sendable {
     /// A new stream's state: row 0 after the warm-up a node alone gets (three calls on
     /// silence from the model as loaded), set by `warmUp`.
     private(set) var freshState: [Float] = []
-    let method: NodeMethod
+    /// The plan every member runs (they share model, method and block).
+    let plan: CallPlan
 
     private let model: NNModel
     private let state: BatchState?
-    fileprivate let firstCall: ScriptMethod
-    fileprivate let decodeCall: ScriptMethod?
-    fileprivate let firstIn: (channels: Int, frames: Int)
-    fileprivate let latent: (channels: Int, frames: Int)
-    fileprivate let out: (channels: Int, frames: Int)
-    fileprivate var inBatch: [Float], midBatch: [Float], outBatch: [Float]
+    /// The plan on the lane's instance, with a row per member in every buffer.
+    private let executor: PlanExecutor
     private var participants: [Node] = []
     private var indices: [Int] = []
 
@@ -49,25 +47,20 @@ final class BatchLane: @unchecked Sendable {
     let calls = Atomic<Int>(0)
     let streams = Atomic<Int>(0)
 
-    /// The methods a node of `method` calls, with their input shapes, for the probe.
+    /// The methods a node's plan calls, with their input shapes, for the probe.
     static func methods(of node: Node) -> [(name: String, channels: Int, frames: Int)] {
-        switch node.spec.method {
-        case .forward: [("forward", node.firstInChannels, node.firstInFrames)]
-        case .encode: [("encode", node.firstInChannels, node.firstInFrames), ("decode", node.latentSize, node.latentFrames)]
-        case .prior: [("prior", node.firstInChannels, node.firstInFrames), ("decode", node.latentSize, node.latentFrames)]
-        case .decode: [("decode", node.latentSize, node.latentFrames)]
-        }
+        node.plan.calls.map { ($0.method, $0.input.channels, $0.input.frames) }
     }
 
     static func key(of node: Node) -> String {
-        "\(node.modelURL.path)|\(node.spec.method.rawValue)|\(node.block)"
+        "\(node.modelURL.path)|\(node.plan.kind)|\(node.block)"
     }
 
     /// A lane for nodes like `node`, on `model` (an instance of its own), when the model's
     /// state can be batched; `.unsupported` says why not.
     init(like node: Node, model: NNModel, support: BatchSupport, capacity: Int) throws {
         key = Self.key(of: node)
-        method = node.spec.method
+        plan = node.plan
         self.model = model
         switch support {
         case .stateless:
@@ -82,26 +75,7 @@ final class BatchLane: @unchecked Sendable {
         case .unsupported(let reason):
             throw EngineError("\(node.modelURL.lastPathComponent) cannot batch: \(reason)")
         }
-        switch method {
-        case .forward:
-            firstCall = try model.module.method("forward")
-            decodeCall = nil
-        case .encode:
-            firstCall = try model.module.method("encode")
-            decodeCall = try model.module.method("decode")
-        case .prior:
-            firstCall = try model.module.method("prior")
-            decodeCall = try model.module.method("decode")
-        case .decode:
-            firstCall = try model.module.method("decode")
-            decodeCall = nil
-        }
-        firstIn = (node.firstInChannels, node.firstInFrames)
-        latent = (max(node.latentSize, 1), max(node.latentFrames, 1))
-        out = (node.outChannels, node.block)
-        inBatch = [Float](repeating: 0, count: self.capacity * firstIn.channels * firstIn.frames)
-        midBatch = [Float](repeating: 0, count: self.capacity * latent.channels * latent.frames)
-        outBatch = [Float](repeating: 0, count: self.capacity * out.channels * out.frames)
+        executor = try PlanExecutor(plan: plan, model: model, capacity: self.capacity)
         participants.reserveCapacity(self.capacity)
         indices.reserveCapacity(self.capacity)
     }
@@ -160,7 +134,7 @@ final class BatchLane: @unchecked Sendable {
         }
     }
 
-    /// One call (or encode + decode) for `nodes`, each at its own state row.
+    /// The plan once for `nodes` (each call batched), each node at its own state row.
     private func runBatch(_ nodes: [Node], _ blocks: [Int]) {
         let b = nodes.count
         let start = DispatchTime.now().uptimeNanoseconds
@@ -168,80 +142,21 @@ final class BatchLane: @unchecked Sendable {
             for (row, node) in nodes.enumerated() { state.load(row: row, from: node.laneState!) }
         }
         do {
-            switch method {
-            case .forward:
-                for node in nodes { node.loadModelInput() }
-                gather(nodes, \.modelIn, into: &inBatch, count: firstIn.channels * firstIn.frames)
-                try call(firstCall, &inBatch, b, firstIn, into: &outBatch, out)
-            case .encode, .prior:
-                for node in nodes {
-                    if method == .encode {
-                        node.loadModelInput()
-                    } else {
-                        let t = node.temperature[0]
-                        for i in node.modelIn.indices { node.modelIn[i] = t }
-                    }
-                }
-                gather(nodes, \.modelIn, into: &inBatch, count: firstIn.channels * firstIn.frames)
-                try call(firstCall, &inBatch, b, firstIn, into: &midBatch, latent)
-                scatter(midBatch, to: nodes, \.firstOut, count: latent.channels * latent.frames)
-                for node in nodes { node.transformLatents() }
-                gather(nodes, \.firstOut, into: &midBatch, count: latent.channels * latent.frames)
-                try call(decodeCall!, &midBatch, b, latent, into: &outBatch, out)
-            case .decode:
-                for node in nodes { node.fillLatentValues() }
-                gather(nodes, \.firstOut, into: &midBatch, count: latent.channels * latent.frames)
-                try call(firstCall, &midBatch, b, latent, into: &outBatch, out)
-            }
-            scatter(outBatch, to: nodes, \.audioOut, count: out.channels * out.frames)
+            try executor.run(batch: b) { nodes[$0] }
         } catch {
-            for node in nodes {
-                node.record(error)
-                for i in node.audioOut.indices { node.audioOut[i] = 0 }
-            }
+            for node in nodes { node.record(error) }
+            executor.silenceOutput(batch: b)
         }
         if let state {
             for (row, node) in nodes.enumerated() { state.save(row: row, into: node.laneState!) }
         }
         let share = Int(DispatchTime.now().uptimeNanoseconds - start) / b
-        for (node, index) in zip(nodes, blocks) {
-            node.publishOutput(index)
+        for (row, (node, index)) in zip(nodes, blocks).enumerated() {
+            executor.withOutput(row: row) { node.publishOutput(index, from: $0) }
             node.finishBlock(nanos: share)
         }
         calls.wrappingAdd(1, ordering: .relaxed)
         streams.wrappingAdd(b, ordering: .relaxed)
-    }
-
-    private func gather(_ nodes: [Node], _ field: KeyPath<Node, [Float]>, into batch: inout [Float], count: Int) {
-        batch.withUnsafeMutableBufferPointer { dst in
-            for (row, node) in nodes.enumerated() {
-                node[keyPath: field].withUnsafeBufferPointer { src in
-                    (dst.baseAddress! + row * count).update(from: src.baseAddress!, count: count)
-                }
-            }
-        }
-    }
-
-    private func scatter(_ batch: [Float], to nodes: [Node], _ field: ReferenceWritableKeyPath<Node, [Float]>, count: Int) {
-        batch.withUnsafeBufferPointer { src in
-            for (row, node) in nodes.enumerated() {
-                node[keyPath: field].withUnsafeMutableBufferPointer { dst in
-                    dst.baseAddress!.update(from: src.baseAddress! + row * count, count: count)
-                }
-            }
-        }
-    }
-
-    fileprivate func call(_ method: ScriptMethod, _ input: inout [Float], _ b: Int, _ shape: (channels: Int, frames: Int),
-                      into output: inout [Float], _ expected: (channels: Int, frames: Int)) throws {
-        let got = try input.withUnsafeBufferPointer { inBuf in
-            try output.withUnsafeMutableBufferPointer { outBuf in
-                try method(inBuf, batch: b, channels: shape.channels, frames: shape.frames, into: outBuf)
-            }
-        }
-        guard got.batch == b, got.channels == expected.channels, got.frames == expected.frames else {
-            throw EngineError("'\(method.name)' returned [\(got.batch), \(got.channels), \(got.frames)], expected [\(b), \(expected.channels), \(expected.frames)]")
-        }
     }
 }
 
@@ -252,19 +167,7 @@ extension BatchLane {
     /// optimisation (live calls load each node's rows first, so what this leaves does not matter).
     func warmUp(rounds: Int = 2) {
         for b in 1...capacity {
-            for _ in 0..<(b == 1 ? 3 : rounds) {
-                for i in inBatch.indices { inBatch[i] = method == .prior ? 1 : 0 }
-                for i in midBatch.indices { midBatch[i] = 0 }
-                switch method {
-                case .forward:
-                    try? call(firstCall, &inBatch, b, firstIn, into: &outBatch, out)
-                case .encode, .prior:
-                    try? call(firstCall, &inBatch, b, firstIn, into: &midBatch, latent)
-                    try? call(decodeCall!, &midBatch, b, latent, into: &outBatch, out)
-                case .decode:
-                    try? call(firstCall, &midBatch, b, latent, into: &outBatch, out)
-                }
-            }
+            executor.warmUp(batch: b, calls: b == 1 ? 3 : rounds)
             if b == 1, let state {
                 freshState = [Float](repeating: 0, count: rowFloats)
                 freshState.withUnsafeMutableBufferPointer { state.save(row: 0, into: $0.baseAddress!) }

@@ -11,8 +11,8 @@ public enum NodeEvent: Sendable, Equatable {
 
 /// Something that gives nodes their own output ports (the JACK driver).
 protocol NodePortHost: AnyObject, Sendable {
-    func registerPorts(label: String) throws -> (left: OpaquePointer?, right: OpaquePointer?)
-    func unregisterPorts(_ ports: (left: OpaquePointer?, right: OpaquePointer?))
+    func registerPorts(label: String) throws -> NodePorts
+    func unregisterPorts(_ ports: NodePorts?)
 }
 
 /// The live instrument's control side: creates, frees and steers nodes, and reports

@@ -2,11 +2,31 @@ import CJack
 import Foundation
 import Synchronization
 
-// The only file that touches libjack. Everything above deals in Swift errors.
+// The only file that touches libjack. Everything above deals in Swift errors and Swift values:
+// `JackClient` owns the client handle and every port pointer; others name ports by `JackPort`.
+
+/// A port of a `JackClient`: its slot in the client's port table. The JACK pointer stays inside
+/// the client, so nodes and drivers hold plain values.
+public struct JackPort: Sendable, Equatable {
+    fileprivate let slot: Int
+}
+
+/// A node's pair of output ports (`<label>_out_1`, `_2`).
+struct NodePorts: Sendable, Equatable {
+    var left: JackPort
+    var right: JackPort
+}
 
 /// A JACK client: open, ports, callbacks, connections. Errors name the call and the reason.
+/// The one owner of libjack's pointers: the client handle and its ports' (in a table allocated
+/// once, so the audio thread reads a port's pointer without a lock).
 public final class JackClient: @unchecked Sendable {
-    let handle: OpaquePointer
+    fileprivate let handle: OpaquePointer
+    /// Registered ports by slot; slots are handed out and returned on the control side only.
+    private let portTable: UnsafeMutablePointer<OpaquePointer?>
+    private let freeSlots: Mutex<[Int]>
+    /// Ports one client can hold at once (two per node, plus the fixed ones).
+    public static let portCapacity = 1024
     /// The name JACK gave the client (it may differ from the one asked for).
     public let name: String
 
@@ -28,9 +48,15 @@ public final class JackClient: @unchecked Sendable {
         }
         handle = opened
         self.name = String(cString: jack_get_client_name(opened))
+        portTable = .allocate(capacity: Self.portCapacity)
+        portTable.initialize(repeating: nil, count: Self.portCapacity)
+        freeSlots = Mutex(Array((0..<Self.portCapacity).reversed()))
     }
 
-    deinit { jack_client_close(handle) }
+    deinit {
+        jack_client_close(handle)
+        portTable.deallocate()
+    }
 
     /// libjack prints its own lines on stderr (several per failed connection); timbre
     /// reports failures itself, in one line.
@@ -45,15 +71,32 @@ public final class JackClient: @unchecked Sendable {
     public var cpuLoad: Double { Double(jack_cpu_load(handle)) }
 
     /// Registers an audio port of this client.
-    func register(port: String, input: Bool) throws -> OpaquePointer {
+    func register(port: String, input: Bool) throws -> JackPort {
+        guard let slot = freeSlots.withLock({ $0.popLast() }) else {
+            throw EngineError("JACK client '\(name)' holds \(Self.portCapacity) ports already")
+        }
         let flags = UInt(input ? JackPortIsInput.rawValue : JackPortIsOutput.rawValue)
-        guard let port = jack_port_register(handle, port, timbre_jack_audio_type(), flags, 0) else {
+        guard let registered = jack_port_register(handle, port, timbre_jack_audio_type(), flags, 0) else {
+            freeSlots.withLock { $0.append(slot) }
             throw EngineError("JACK refused to register port '\(name):\(port)'")
         }
-        return port
+        portTable[slot] = registered
+        return JackPort(slot: slot)
     }
 
-    func unregister(_ port: OpaquePointer) { jack_port_unregister(handle, port) }
+    /// Unregisters a port; its slot may name another port afterwards.
+    func unregister(_ port: JackPort) {
+        guard let registered = portTable[port.slot] else { return }
+        jack_port_unregister(handle, registered)
+        portTable[port.slot] = nil
+        freeSlots.withLock { $0.append(port.slot) }
+    }
+
+    /// The port's buffer for this cycle (the process callback only: no allocation, no lock).
+    @inline(__always)
+    fileprivate func buffer(_ port: JackPort, frames: Int) -> UnsafeMutablePointer<Float> {
+        jack_port_get_buffer(portTable[port.slot], jack_nframes_t(frames))!.assumingMemoryBound(to: Float.self)
+    }
 
     /// Connects two ports by full name (`client:port`); already connected is fine.
     public func connect(_ source: String, _ destination: String) throws {
@@ -92,8 +135,8 @@ public final class JackClient: @unchecked Sendable {
 public final class JackDriver: NodePortHost, @unchecked Sendable {
     public let client: JackClient
     public let instrument: Instrument
-    private let inputs: (OpaquePointer, OpaquePointer)
-    private let masters: (OpaquePointer, OpaquePointer)
+    private let inputs: (JackPort, JackPort)
+    private let masters: (JackPort, JackPort)
     private let buffersTooLarge = Atomic<Int>(0)
     /// Whether `mlockall` succeeded (it needs the right to lock memory, as real-time scheduling does).
     public private(set) var memoryLocked = true
@@ -164,10 +207,10 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
 
     /// The real-time callback: no allocation, no locks, no logging, no libtorch.
     private func process(_ frames: Int) {
-        let in0 = jack_port_get_buffer(inputs.0, jack_nframes_t(frames))!.assumingMemoryBound(to: Float.self)
-        let in1 = jack_port_get_buffer(inputs.1, jack_nframes_t(frames))!.assumingMemoryBound(to: Float.self)
-        let out0 = jack_port_get_buffer(masters.0, jack_nframes_t(frames))!.assumingMemoryBound(to: Float.self)
-        let out1 = jack_port_get_buffer(masters.1, jack_nframes_t(frames))!.assumingMemoryBound(to: Float.self)
+        let in0 = client.buffer(inputs.0, frames: frames)
+        let in1 = client.buffer(inputs.1, frames: frames)
+        let out0 = client.buffer(masters.0, frames: frames)
+        let out1 = client.buffer(masters.1, frames: frames)
         let kernel = instrument.kernel
         guard frames <= kernel.maxFrames else {
             buffersTooLarge.wrappingAdd(1, ordering: .relaxed)
@@ -177,9 +220,9 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
         }
         kernel.process(frames: frames, left: in0, right: in1, masterLeft: out0, masterRight: out1)
         kernel.forEachNode { node in
-            guard let left = node.ports.left, let right = node.ports.right else { return }
-            let l = jack_port_get_buffer(left, jack_nframes_t(frames))!.assumingMemoryBound(to: Float.self)
-            let r = jack_port_get_buffer(right, jack_nframes_t(frames))!.assumingMemoryBound(to: Float.self)
+            guard let ports = node.ports else { return }
+            let l = client.buffer(ports.left, frames: frames)
+            let r = client.buffer(ports.right, frames: frames)
             l.update(from: node.bus, count: frames)
             r.update(from: node.bus + kernel.maxFrames, count: frames)
         }
@@ -187,19 +230,20 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
 
     // MARK: NodePortHost
 
-    func registerPorts(label: String) throws -> (left: OpaquePointer?, right: OpaquePointer?) {
+    func registerPorts(label: String) throws -> NodePorts {
         let left = try client.register(port: "\(label)_out_1", input: false)
         do {
-            return (left, try client.register(port: "\(label)_out_2", input: false))
+            return NodePorts(left: left, right: try client.register(port: "\(label)_out_2", input: false))
         } catch {
             client.unregister(left)
             throw error
         }
     }
 
-    func unregisterPorts(_ ports: (left: OpaquePointer?, right: OpaquePointer?)) {
-        if let left = ports.left { client.unregister(left) }
-        if let right = ports.right { client.unregister(right) }
+    func unregisterPorts(_ ports: NodePorts?) {
+        guard let ports else { return }
+        client.unregister(ports.left)
+        client.unregister(ports.right)
     }
 }
 
@@ -207,8 +251,8 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
 /// starting in the same cycle: for tests, benchmarks, and capturing a set.
 public final class JackTap: @unchecked Sendable {
     public let client: JackClient
-    private let outs: [OpaquePointer]
-    private let ins: [OpaquePointer]
+    private let outs: [JackPort]
+    private let ins: [JackPort]
     private let play: UnsafeMutablePointer<Float>
     private let playFrames: Int
     private let loop: Bool
@@ -269,7 +313,7 @@ public final class JackTap: @unchecked Sendable {
         let started = armed.load(ordering: .acquiring)
         let position = frames.load(ordering: .relaxed)
         for (c, port) in outs.enumerated() {
-            let out = jack_port_get_buffer(port, jack_nframes_t(n))!.assumingMemoryBound(to: Float.self)
+            let out = client.buffer(port, frames: n)
             for i in 0..<n {
                 let index = position + i
                 let source = loop && playFrames > 0 ? index % playFrames : index
@@ -278,114 +322,10 @@ public final class JackTap: @unchecked Sendable {
         }
         guard started else { return }
         for (c, port) in ins.enumerated() {
-            let input = jack_port_get_buffer(port, jack_nframes_t(n))!.assumingMemoryBound(to: Float.self)
+            let input = client.buffer(port, frames: n)
             let count = max(0, min(n, recordCapacity - position))
             if count > 0 { (record + c * recordCapacity + position).update(from: input, count: count) }
         }
         frames.store(position + n, ordering: .releasing)
     }
-}
-
-/// A `jackd` this process starts (on the dummy driver by default) and stops.
-public final class JackServer: @unchecked Sendable {
-    public let name: String
-    private let process: Process
-
-    /// Starts `jackd -n NAME -d dummy -r RATE -p PERIOD` and waits until it accepts clients.
-    public init(name: String = "timbre-\(getpid())-\(UInt32.random(in: 0...UInt32.max))", sampleRate: Int = 44100,
-                period: Int = 512) throws {
-        self.name = name
-        if Self.registeredServers().count >= Self.registrySlots { Self.reclaimStaleRegistrations() }
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/jackd")
-        process.arguments = ["-n", name, "-d", "dummy", "-r", String(sampleRate), "-p", String(period)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw EngineError("cannot start jackd (install jackd2): \(error)")
-        }
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if (try? JackClient(name: "timbre-probe", server: name)) != nil { return }
-            guard process.isRunning else { break }
-            usleep(50_000)
-        }
-        stop()
-        throw EngineError("jackd -n \(name) -d dummy did not start")
-    }
-
-    // MARK: JACK's server registry
-
-    /// JACK registers every running server in `/dev/shm/jack-shm-registry`, which has room
-    /// for eight. A server that exits cleanly (SIGTERM, as `stop()` does) frees its entry; one
-    /// that dies otherwise (killed, crashed, its machine's session cut) leaves it behind, and
-    /// JACK reuses a dead server's entry only when a server of the same name starts. After
-    /// eight such deaths under unique names no server starts at all ("Too many servers
-    /// already active"), so `init` reclaims them first when the registry is full.
-    static let registrySlots = 8
-    static let registryPath = "/dev/shm/jack-shm-registry"
-
-    /// The servers in JACK's registry: each entry's process id and server name.
-    static func registeredServers() -> [(pid: Int32, name: String)] {
-        guard let data = FileManager.default.contents(atPath: registryPath), data.count >= 24 else { return [] }
-        let bytes = [UInt8](data)
-        func word(_ offset: Int) -> UInt32 {
-            UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
-        }
-        // jack_shm_header_t: magic 'JACK', type, size, hdr_len, entry_len, then the server table.
-        let headerLength = Int(word(12))
-        guard word(0) == 0x4A41_434B, headerLength > 24, headerLength <= bytes.count, (headerLength - 24) % registrySlots == 0 else { return [] }
-        let stride = (headerLength - 24) / registrySlots
-        var servers: [(pid: Int32, name: String)] = []
-        for slot in 0..<registrySlots {
-            let offset = 24 + slot * stride
-            let pid = Int32(bitPattern: word(offset))
-            guard pid != 0 else { continue }
-            let field = bytes[(offset + 4)..<(offset + stride)].prefix { $0 != 0 }
-            // Recorded as "jack-UID:NAME:".
-            let text = String(decoding: field, as: UTF8.self)
-            guard let first = text.firstIndex(of: ":"), text.hasSuffix(":"), text.index(after: first) < text.index(before: text.endIndex) else { continue }
-            servers.append((pid, String(text[text.index(after: first)..<text.index(before: text.endIndex)])))
-        }
-        return servers
-    }
-
-    /// Frees the registry entries of servers whose process is gone, the one way JACK allows:
-    /// a server of the same name starts (taking the dead entry over) and exits cleanly.
-    /// - Returns: the names reclaimed.
-    @discardableResult
-    public static func reclaimStaleRegistrations() -> [String] {
-        var reclaimed: [String] = []
-        for server in registeredServers() where kill(server.pid, 0) != 0 && errno == ESRCH {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/jackd")
-            process.arguments = ["-n", server.name, "-d", "dummy"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { continue }
-            let deadline = Date().addingTimeInterval(5)
-            while Date() < deadline, process.isRunning, !isRunning(server.name) { usleep(50_000) }
-            if process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
-            }
-            if !registeredServers().contains(where: { $0.name == server.name }) { reclaimed.append(server.name) }
-        }
-        return reclaimed
-    }
-
-    /// Whether a server of this name accepts clients now.
-    public static func isRunning(_ name: String?) -> Bool {
-        (try? JackClient(name: "timbre-probe", server: name)) != nil
-    }
-
-    public func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-    }
-
-    deinit { stop() }
 }

@@ -1,6 +1,7 @@
 import AudioIO
 import DSP
 import Foundation
+import ModelHost
 import Synchronization
 import Torch
 
@@ -10,9 +11,10 @@ enum ScalarParameter: UInt8 {
 }
 
 /// One model on its own bus: the audio side (conditioning, rings, mixing) runs on
-/// the audio thread, the model side (resampling, inference, latent transform) on
-/// a worker. Everything either side touches in steady state is allocated here.
-final class Node: @unchecked Sendable {
+/// the audio thread, the model side (resampling, then its `CallPlan`) on a worker.
+/// Everything either side touches in steady state is allocated here. The node never
+/// looks at its method: it executes its plan, alone or in a `BatchLane`.
+final class Node: PlanStream, @unchecked Sendable {
     let id: Int
     let spec: NodeSpec
     let modelURL: URL
@@ -27,6 +29,9 @@ final class Node: @unchecked Sendable {
     let outChannels: Int
     /// Latent dimensions (0 for `forward`).
     let latentSize: Int
+    /// What the node feeds, calls and reads each block, derived once from the model's method
+    /// parameters and the node's method.
+    let plan: CallPlan
     /// Server samples from input to output, fixed while the node runs.
     let latency: Int
     /// The engine's largest cycle.
@@ -36,20 +41,15 @@ final class Node: @unchecked Sendable {
 
     // MARK: Model side (one worker at a time, or the offline renderer)
 
-    /// The node's own instance and its methods; released when the node joins a lane
-    /// (its state then lives in `laneState` and the lane's instance runs it).
+    /// The node's own instance and the executor of its plan on it; released when the node
+    /// joins a lane (its state then lives in `laneState` and the lane's executor runs it).
     private var model: NNModel?
-    private var firstCall: ScriptMethod?  // forward, encode or prior
-    private var decodeCall: ScriptMethod?
-    let firstInChannels: Int, firstInFrames: Int
-    let latentFrames: Int
-    var modelIn: [Float]
-    var firstOut: [Float]
-    var audioOut: [Float]
+    private var executor: PlanExecutor?
+    /// A block of audio at the model's rate, when the node resamples (else `serverIn` is it).
+    private var modelIn: [Float]
     private var serverIn: [Float]
-    private var currentBias: [Float], currentScale: [Float], currentValues: [Float]
-    private var consumedTriggers = 0
-    private var noise: SplitMix64
+    /// What the plan's latent steps carry from block to block (glides, triggers, noise).
+    let carried: PlanCarry?
     private let resampleIn: StreamingResampler?
     private let resampleOut: StreamingResampler?
     private var modelFIFO: [[Float]]
@@ -84,8 +84,7 @@ final class Node: @unchecked Sendable {
             laneState = state
         }
         lanePointer = Unmanaged.passUnretained(lane).toOpaque()
-        firstCall = nil
-        decodeCall = nil
+        executor = nil
         model = nil
     }
 
@@ -148,8 +147,9 @@ final class Node: @unchecked Sendable {
     let eq: EQChain
     /// The node's source, resolved by the kernel each cycle.
     var source: KernelSource
-    /// JACK output ports (set before the node joins, released after it leaves).
-    var ports: (left: OpaquePointer?, right: OpaquePointer?) = (nil, nil)
+    /// Its output ports, as the port host names them (set before the node joins, released
+    /// after it leaves; nil offline).
+    var ports: NodePorts?
 
     /// Builds a node around its own model instance, allocating every buffer it will use.
     /// - Parameters:
@@ -173,67 +173,18 @@ final class Node: @unchecked Sendable {
         }
         self.block = block
 
-        // The model's methods for this node's way of running it.
-        let path = modelURL.path
-        func audioChannels(_ m: NNMethod, _ n: Int, _ what: String) throws -> Int {
-            guard n == 1 || n == 2 else { throw EngineError("\(path): method '\(m.name)' has \(n) \(what) channels; a node takes 1 or 2") }
-            return n
-        }
-        switch spec.method {
-        case .forward:
-            let m = try model.method(named: "forward")
-            guard m.takesAudio, m.givesAudio else { throw EngineError("\(path): 'forward' does not map audio to audio") }
-            inChannels = try audioChannels(m, m.inChannels, "input")
-            outChannels = try audioChannels(m, m.outChannels, "output")
-            firstCall = try model.module.method("forward")
-            decodeCall = nil
-            latentSize = 0
-            firstInChannels = m.inChannels
-            firstInFrames = block
-            latentFrames = 0
-        case .encode, .decode, .prior:
-            let dec = try model.method(named: "decode")
-            guard dec.givesAudio else { throw EngineError("\(path): 'decode' does not give audio") }
-            outChannels = try audioChannels(dec, dec.outChannels, "output")
-            latentSize = dec.inChannels
-            latentFrames = block / dec.inRatio
-            decodeCall = try model.module.method("decode")
-            switch spec.method {
-            case .encode:
-                let enc = try model.method(named: "encode")
-                guard enc.takesAudio, enc.outChannels == dec.inChannels, enc.outRatio == dec.inRatio else {
-                    throw EngineError("\(path): 'encode' \([enc.inChannels, enc.inRatio, enc.outChannels, enc.outRatio]) does not feed 'decode' \([dec.inChannels, dec.inRatio, dec.outChannels, dec.outRatio])")
-                }
-                inChannels = try audioChannels(enc, enc.inChannels, "input")
-                firstCall = try model.module.method("encode")
-                firstInChannels = enc.inChannels
-                firstInFrames = block
-            case .prior:
-                let prior = try model.method(named: "prior")
-                guard prior.outChannels == dec.inChannels, prior.outRatio == dec.inRatio else {
-                    throw EngineError("\(path): 'prior' does not feed 'decode'")
-                }
-                inChannels = 1
-                firstCall = try model.module.method("prior")
-                firstInChannels = prior.inChannels
-                firstInFrames = block / prior.inRatio
-            default:
-                inChannels = 1
-                firstCall = decodeCall!
-                firstInChannels = dec.inChannels
-                firstInFrames = latentFrames
-            }
-        }
-        modelIn = [Float](repeating: 0, count: firstInChannels * firstInFrames)
-        firstOut = [Float](repeating: 0, count: max(latentSize, 1) * max(latentFrames, 1))
-        audioOut = [Float](repeating: 0, count: outChannels * block)
+        // What the node feeds, calls and reads each block: its plan, on its own instance.
+        let plan = try CallPlan(model: model, kind: spec.method.planKind, block: block)
+        self.plan = plan
+        executor = try PlanExecutor(plan: plan, model: model)
+        inChannels = plan.audioInChannels
+        outChannels = plan.output.channels
+        latentSize = plan.latentSize
+        modelIn = [Float](repeating: 0, count: inChannels * block)
         latentBias = AtomicFloats(count: latentSize, value: 0)
         latentScale = AtomicFloats(count: latentSize, value: 1)
         latentValues = AtomicFloats(count: latentSize, value: 0)
-        currentBias = [Float](repeating: 0, count: latentSize)
-        currentScale = [Float](repeating: 1, count: latentSize)
-        currentValues = [Float](repeating: 0, count: latentSize)
-        noise = SplitMix64(seed: spec.seed ?? UInt64(id))
+        carried = latentSize > 0 ? PlanCarry(latentSize: latentSize, seed: spec.seed ?? UInt64(id)) : nil
         if let seed = spec.seed {
             seedBits.store(seed, ordering: .relaxed)
             seeded.store(true, ordering: .relaxed)
@@ -373,9 +324,8 @@ final class Node: @unchecked Sendable {
     /// One server block in, one server block out (through the resamplers when the rates differ).
     private func step(index: Int) {
         if resampleIn == nil {
-            loadModelInput()
             runModel(blockIndex: index)
-            publishOutput(index)
+            executor!.withOutput(row: 0) { publishOutput(index, from: $0) }
             return
         }
         do {
@@ -384,15 +334,15 @@ final class Node: @unchecked Sendable {
             for c in 0..<inChannels { modelFIFO[c] += resampled[c] }
             var runs = 0
             while modelFIFO[0].count >= block {
-                if spec.method == .forward || spec.method == .encode {
-                    for c in 0..<inChannels {
-                        for i in 0..<block { modelIn[c * block + i] = modelFIFO[c][i] }
-                    }
+                for c in 0..<inChannels {
+                    for i in 0..<block { modelIn[c * block + i] = modelFIFO[c][i] }
                 }
                 for c in 0..<inChannels { modelFIFO[c].removeFirst(block) }
                 runModel(blockIndex: index + runs)
                 runs += 1
-                let planarOut = (0..<outChannels).map { c in Array(audioOut[(c * block)..<((c + 1) * block)]) }
+                let planarOut = executor!.withOutput(row: 0) { out in
+                    (0..<outChannels).map { c in Array(out[(c * block)..<((c + 1) * block)]) }
+                }
                 let back = try resampleOut!.process(planarOut)
                 for c in 0..<outChannels { outFIFO[c] += back[c] }
             }
@@ -412,23 +362,26 @@ final class Node: @unchecked Sendable {
         outputSlots.endWrite(index)
     }
 
-    /// Copies the block just taken into the model's input (audio-in methods; same rates only).
-    func loadModelInput() {
-        guard spec.method == .forward || spec.method == .encode else { return }
-        modelIn.withUnsafeMutableBufferPointer { dst in
-            serverIn.withUnsafeBufferPointer { src in
-                dst.baseAddress!.update(from: src.baseAddress!, count: inChannels * block)
-            }
-        }
+    // MARK: PlanStream (what the plan reads from this node)
+
+    /// The block just taken (same rates), or the model-rate block the resampler gave.
+    func readInput(into destination: UnsafeMutableBufferPointer<Float>) {
+        let source = resampleIn == nil ? serverIn : modelIn
+        source.withUnsafeBufferPointer { destination.baseAddress!.update(from: $0.baseAddress!, count: destination.count) }
     }
 
-    /// Hands the model's output block to the audio side (same rates only).
-    func publishOutput(_ index: Int) {
+    func latentBias(at dimension: Int) -> Float { latentBias[dimension] }
+    func latentScale(at dimension: Int) -> Float { latentScale[dimension] }
+    func latentValue(at dimension: Int) -> Float { latentValues[dimension] }
+    var latentNoiseAmount: Float { latentNoise[0] }
+    var temperatureValue: Float { temperature[0] }
+    var triggerCount: Int { triggers.load(ordering: .relaxed) }
+
+    /// Hands a model output block (`outChannels` × `block`, planar) to the audio side (same rates only).
+    func publishOutput(_ index: Int, from output: UnsafeBufferPointer<Float>) {
         outputSlots.beginWrite(index)
         for c in 0..<outChannels {
-            audioOut.withUnsafeBufferPointer { src in
-                outputSlots.slot(index, channel: c).update(from: src.baseAddress! + c * block, count: block)
-            }
+            outputSlots.slot(index, channel: c).update(from: output.baseAddress! + c * block, count: block)
         }
         outputSlots.endWrite(index)
     }
@@ -443,21 +396,22 @@ final class Node: @unchecked Sendable {
     /// the end of the block so no other seeded node draws in between.
     static let generatorLock = Mutex<Void>(())
 
-    /// Runs the model on `modelIn` into `audioOut`; silence and a recorded error when it fails.
+    /// Runs the node's plan on its own instance; silence and a recorded error when it fails.
     private func runModel(blockIndex: Int) {
+        let executor = executor!
         do {
             if seeded.load(ordering: .relaxed) {
                 let seed = Self.derive(seedBits.load(ordering: .relaxed), blockIndex)
                 try Self.generatorLock.withLock { _ in
                     Torch.manualSeed(seed)
-                    try callModel()
+                    try executor.run(batch: 1) { _ in self }
                 }
             } else {
-                try callModel()
+                try executor.run(batch: 1) { _ in self }
             }
         } catch {
             record(error)
-            for i in audioOut.indices { audioOut[i] = 0 }
+            executor.silenceOutput(batch: 1)
         }
     }
 
@@ -468,97 +422,11 @@ final class Node: @unchecked Sendable {
         return mixer.next() >> 1
     }
 
-    private func callModel() throws {
-        switch spec.method {
-        case .forward:
-            try call(firstCall!, input: modelIn, channels: inChannels, frames: block, into: &audioOut, outChannels: outChannels, outFrames: block)
-        case .encode:
-            try call(firstCall!, input: modelIn, channels: inChannels, frames: block, into: &firstOut, outChannels: latentSize, outFrames: latentFrames)
-            transformLatents()
-            try call(decodeCall!, input: firstOut, channels: latentSize, frames: latentFrames, into: &audioOut, outChannels: outChannels, outFrames: block)
-        case .prior:
-            let t = temperature[0]
-            for i in modelIn.indices { modelIn[i] = t }
-            try call(firstCall!, input: modelIn, channels: firstInChannels, frames: firstInFrames, into: &firstOut, outChannels: latentSize, outFrames: latentFrames)
-            transformLatents()
-            try call(decodeCall!, input: firstOut, channels: latentSize, frames: latentFrames, into: &audioOut, outChannels: outChannels, outFrames: block)
-        case .decode:
-            fillLatentValues()
-            try call(decodeCall!, input: firstOut, channels: latentSize, frames: latentFrames, into: &audioOut, outChannels: outChannels, outFrames: block)
-        }
-    }
-
-    private func call(_ method: ScriptMethod, input: [Float], channels: Int, frames: Int, into output: inout [Float],
-                      outChannels: Int, outFrames: Int) throws {
-        let shape = try input.withUnsafeBufferPointer { inBuf in
-            try output.withUnsafeMutableBufferPointer { outBuf in
-                try method(inBuf, batch: 1, channels: channels, frames: frames, into: outBuf)
-            }
-        }
-        guard shape.batch == 1, shape.channels == outChannels, shape.frames == outFrames else {
-            throw EngineError("\(modelURL.lastPathComponent): '\(method.name)' returned [\(shape.batch), \(shape.channels), \(shape.frames)], expected [1, \(outChannels), \(outFrames)]")
-        }
-    }
-
-    /// Bias, scale and noise per latent dimension, moved linearly across the block's
-    /// frames from their previous values so changes never jump.
-    func transformLatents() {
-        let amount = latentNoise[0]
-        for d in 0..<latentSize {
-            let bias = latentBias[d], scale = latentScale[d]
-            let b0 = currentBias[d], s0 = currentScale[d]
-            for f in 0..<latentFrames {
-                let t = Float(f + 1) / Float(latentFrames)
-                var z = firstOut[d * latentFrames + f] * (s0 + (scale - s0) * t) + b0 + (bias - b0) * t
-                if amount != 0 { z += amount * noise.nextGaussian() }
-                firstOut[d * latentFrames + f] = z
-            }
-            currentBias[d] = bias
-            currentScale[d] = scale
-        }
-    }
-
-    /// Latent values set from outside, glided across the block; a pending trigger
-    /// raises dimension 0 to 1 for one frame (the drum exports' onset channel).
-    func fillLatentValues() {
-        for d in 0..<latentSize {
-            let target = latentValues[d], start = currentValues[d]
-            for f in 0..<latentFrames {
-                let t = Float(f + 1) / Float(latentFrames)
-                firstOut[d * latentFrames + f] = start + (target - start) * t
-            }
-            currentValues[d] = target
-        }
-        let pending = triggers.load(ordering: .relaxed)
-        if pending != consumedTriggers, latentSize > 0 {
-            consumedTriggers = pending
-            firstOut[0] = 1
-            if latentFrames > 1 { firstOut[1] = 0 }
-        }
-    }
-
-    /// Runs the model on silence a few times before the node joins, so the first live
+    /// Runs the plan on silence a few times before the node joins, so the first live
     /// blocks do not pay TorchScript's first-call optimisation.
     func warmUp(calls: Int = 3) {
-        for _ in 0..<calls {
-            for i in modelIn.indices { modelIn[i] = spec.method == .prior ? 1 : 0 }
-            // Unseeded on purpose: a seeded node reseeds before every live block anyway.
-            try? callModel()
-        }
-        for i in currentValues.indices { currentValues[i] = 0 }
-    }
-
-    /// Time per step of this node, measured outside any engine (one warm node, this thread).
-    func measureSteps(_ count: Int) -> [Double] {
-        var times: [Double] = []
-        var generator = SplitMix64(seed: 1)
-        for i in serverIn.indices { serverIn[i] = Float(generator.nextUnit() * 0.2 - 0.1) }
-        for i in 0..<count {
-            let start = DispatchTime.now().uptimeNanoseconds
-            step(index: i)
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return times
+        // Unseeded on purpose: a seeded node reseeds before every live block anyway.
+        executor?.warmUp(calls: calls, stream: self)
     }
 
     // MARK: - Audio side (real time: no allocation, no locks, no libtorch)

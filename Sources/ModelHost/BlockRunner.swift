@@ -4,8 +4,9 @@ import Torch
 /// as a live host does: each stream has its own model instance, so a streaming
 /// model's cache carries from block to block and streams never share state.
 ///
+/// It executes the method's `CallPlan` (kind `.method`) on each stream's instance.
 /// Buffers are allocated once at creation; `run` only copies.
-public final class BlockRunner {
+public final class BlockRunner: PlanStream {
     public let method: NNMethod
     /// Input frames per block for each stream (samples for audio, latent frames otherwise).
     public let inputFrames: Int
@@ -14,10 +15,10 @@ public final class BlockRunner {
     /// Number of independent streams (model instances).
     public let streams: Int
 
-    private let calls: [ScriptMethod]
-    private let instances: [NNModel]
+    /// The method's plan (`CallPlan.Kind.method`), one executor per stream's instance.
+    public let plan: CallPlan
+    private let executors: [PlanExecutor]
     private var input: [Float]
-    private var output: [Float]
 
     /// - Parameters:
     ///   - block: samples per block at the model's rate; a multiple of the model's minimum block.
@@ -28,16 +29,16 @@ public final class BlockRunner {
             throw TorchError(context: model.url.path,
                              message: "block \(block) is not a multiple of the model's minimum block \(model.minimumBlock)")
         }
-        inputFrames = block / method.inRatio
-        outputFrames = block / method.outRatio
+        plan = try CallPlan(model: model, kind: .method(name), block: block)
+        inputFrames = plan.input.frames
+        outputFrames = plan.output.frames
         self.streams = streams
         // The first stream uses the loaded instance; others get their own copies.
         var instances = [model]
         for _ in 1..<max(streams, 1) { instances.append(try model.instance()) }
-        self.instances = instances
-        calls = try instances.map { try $0.module.method(name) }
-        input = [Float](repeating: 0, count: method.inChannels * inputFrames)
-        output = [Float](repeating: 0, count: method.outChannels * outputFrames)
+        let plan = self.plan
+        executors = try instances.map { try PlanExecutor(plan: plan, model: $0) }
+        input = [Float](repeating: 0, count: plan.input.count)
     }
 
     /// Runs one block of one stream. `block` holds `method.inChannels` planar
@@ -52,15 +53,14 @@ public final class BlockRunner {
                 }
             }
         }
-        let shape = try input.withUnsafeBufferPointer { inBuf in
-            try output.withUnsafeMutableBufferPointer { outBuf in
-                try calls[stream](inBuf, batch: 1, channels: method.inChannels, frames: inputFrames, into: outBuf)
-            }
+        try executors[stream].run(batch: 1) { _ in self }
+        return executors[stream].withOutput(row: 0) { out in
+            (0..<method.outChannels).map { c in Array(out[(c * outputFrames)..<((c + 1) * outputFrames)]) }
         }
-        guard shape.batch == 1, shape.channels == method.outChannels, shape.frames == outputFrames else {
-            throw TorchError(context: instances[stream].url.path,
-                             message: "method '\(method.name)' returned [\(shape.batch), \(shape.channels), \(shape.frames)], expected [1, \(method.outChannels), \(outputFrames)]")
-        }
-        return (0..<method.outChannels).map { c in Array(output[(c * outputFrames)..<((c + 1) * outputFrames)]) }
+    }
+
+    /// The block `run` was given, as the plan's input.
+    public func readInput(into destination: UnsafeMutableBufferPointer<Float>) {
+        input.withUnsafeBufferPointer { destination.baseAddress!.update(from: $0.baseAddress!, count: destination.count) }
     }
 }

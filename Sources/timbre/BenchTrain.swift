@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import DrumVAE
 import Foundation
 import Torch

@@ -1,6 +1,7 @@
 import Control
 import Engine
 import Foundation
+import JackTestSupport
 import Synchronization
 import Testing
 import TestSupport

@@ -1,6 +1,8 @@
 import AudioIO
+import Benchmarks
 @testable import Engine
 import Foundation
+import JackTestSupport
 import Testing
 import TestSupport
 

@@ -167,6 +167,76 @@ class Plain(torch.nn.Module):
         return x * k
 
 
+class TinyDrum(torch.nn.Module):
+    """Like timbre's drum exports (docs/DRUMVAE.md, the trigger contract), with a prior.
+
+    `decode` takes D+1 channels at one frame per RATIO samples: channel 0 is a trigger;
+    where it rises above 0.5 (against the previous frame, across calls) a one-shot of
+    SHOT samples starts, shaped by channels 1..D of that frame; one-shots overlap-add and
+    the part past the call's end is carried into the next calls (`dec_tail`).
+    `prior` maps a temperature channel to D+1 latent channels, carrying a phase between
+    calls (a prior with state). Deterministic; state for batch 1 only."""
+
+    D = 3
+    SHOT = 4 * RATIO
+
+    def __init__(self):
+        super().__init__()
+        self.sr = SR
+        self.ratio = RATIO
+        self.shot = self.SHOT
+        self.dims = self.D
+        self.register_buffer("decode_params", torch.tensor([self.D + 1, RATIO, 1, 1]))
+        self.register_buffer("prior_params", torch.tensor([1, RATIO, self.D + 1, RATIO]))
+        self.register_buffer("dec_tail", torch.zeros(1, 1, self.SHOT))
+        self.register_buffer("last_trigger", torch.zeros(1))
+        self.register_buffer("phase", torch.zeros(1))
+        t = torch.arange(self.SHOT, dtype=torch.float32)
+        envelope = torch.exp(-t / (self.SHOT / 6))
+        self.register_buffer("partials", torch.stack([
+            torch.sin(2 * 3.141592653589793 * (k + 1) * 220.0 * t / SR) * envelope for k in range(self.D)]))
+        self._methods = ["decode", "prior"]
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        b, _, n = z.shape
+        out = torch.zeros(b, 1, n * self.ratio + self.shot)
+        out[:, :, :self.shot] += self.dec_tail[:1].expand(b, 1, self.shot)
+        previous = float(self.last_trigger[0])
+        for f in range(n):
+            for i in range(b):
+                value = float(z[i, 0, f])
+                if value > 0.5 and (previous <= 0.5 or b > 1):
+                    shot = (z[i, 1:, f].unsqueeze(1) * self.partials).sum(0)
+                    start = f * self.ratio
+                    out[i, 0, start:start + self.shot] += shot
+            previous = float(z[0, 0, f])
+        self.last_trigger[0] = previous
+        self.dec_tail = out[:1, :, n * self.ratio:].clone()
+        return torch.tanh(out[:, :, :n * self.ratio])
+
+    @torch.jit.export
+    def prior(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, n = x.shape
+        z = torch.zeros(b, self.dims + 1, n)
+        phase = float(self.phase[0])
+        for f in range(n):
+            phase = phase + 0.35
+            z[:, 0, f] = 1.0 if (f + int(phase)) % 7 == 0 else 0.0
+            for d in range(self.dims):
+                z[:, d + 1, f] = x[:, 0, f] * torch.cos(torch.tensor(phase * (d + 1)))
+        self.phase[0] = phase
+        return z
+
+    @torch.jit.export
+    def get_methods(self) -> List[str]:
+        return self._methods
+
+    @torch.jit.export
+    def get_attributes(self) -> List[str]:
+        return []
+
+
 def save(module: torch.nn.Module, path: str) -> None:
     scripted = torch.jit.script(module.eval())
     scripted.save(path)
@@ -183,6 +253,7 @@ def main() -> None:
     save(TinyBatched(seed=1, noise=0.02), os.path.join(out, "tiny-batched-noisy.ts"))
     save(TinyV1(), os.path.join(out, "tiny-v1.ts"))
     save(Plain(), os.path.join(out, "plain.ts"))
+    save(TinyDrum(), os.path.join(out, "tiny-drum.ts"))
 
 
 if __name__ == "__main__":

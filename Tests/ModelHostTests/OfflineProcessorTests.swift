@@ -1,4 +1,5 @@
 import AudioIO
+import Benchmarks
 import DSP
 import Foundation
 import Testing

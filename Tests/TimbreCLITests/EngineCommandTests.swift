@@ -1,6 +1,7 @@
 import AudioIO
 import Engine
 import Foundation
+import JackTestSupport
 import Testing
 import TestSupport
 

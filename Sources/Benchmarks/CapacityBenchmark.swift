@@ -1,3 +1,6 @@
+import Engine
+import JackTestSupport
+import ModelHost
 import DSP
 import Foundation
 import Synchronization
@@ -62,6 +65,25 @@ public struct CapacityResult: Codable, Sendable {
 }
 
 public enum CapacityBenchmark {
+    /// Seconds per block of a `forward` node's plan run alone on this thread (warm, on noise):
+    /// what one node costs outside any engine.
+    static func loneSteps(model: NNModel, block: Int, count: Int) throws -> [Double] {
+        final class Noise: PlanStream {
+            var generator = SplitMix64(seed: 1)
+            func readInput(into destination: UnsafeMutableBufferPointer<Float>) {
+                for i in destination.indices { destination[i] = Float(generator.nextUnit() * 0.2 - 0.1) }
+            }
+        }
+        let executor = try PlanExecutor(plan: try CallPlan(model: model, kind: .forward, block: block), model: model)
+        executor.warmUp()
+        let noise = Noise()
+        return try (0..<count).map { _ in
+            let start = DispatchTime.now().uptimeNanoseconds
+            try executor.run(batch: 1) { _ in noise }
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+    }
+
     /// Runs the benchmark. Uses the JACK server named `server` (or the default) when
     /// one runs; otherwise starts `jackd -d dummy` under a name of its own at the
     /// model's rate and stops it at the end.
@@ -76,14 +98,10 @@ public enum CapacityBenchmark {
         let probe = try library.instance(of: resolved)
         let rate = probe.sampleRate ?? 44100
 
-        // One warm node, one thread, no JACK, on this thread: printed for reference. The
+        // One warm node's plan, one thread, no JACK, on this thread: printed for reference. The
         // bound itself uses the same measurement taken on the engine's own worker with one
         // node playing (same scheduling and machine load as the nodes it is compared with).
-        let spec = NodeSpec(label: "probe", model: resolved.lastPathComponent, block: block)
-        let lone = try Node(id: 0, spec: spec, modelURL: resolved, model: probe, serverRate: rate, period: period,
-                            maxFrames: 8192, defaultBlock: block, allowanceBlocks: 1,
-                            source: KernelSource(kind: .first, nodeID: 0))
-        let standalone = median(Array(lone.measureSteps(40).dropFirst(10)))
+        let standalone = median(Array(try loneSteps(model: probe, block: block, count: 40).dropFirst(10)))
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let blockSeconds = Double(block) / Double(rate)
         log(String(format: "one warm node, one thread, outside the engine: median %.2f ms per %d-sample block (%.2f ms of audio)",

@@ -1,3 +1,4 @@
+import DSP
 import Foundation
 
 /// Times and scores phase reconstruction methods over a set of clips: the library half of

@@ -1,3 +1,6 @@
+import AudioIO
+import DSP
+import Dataset
 import Foundation
 import Synchronization
 

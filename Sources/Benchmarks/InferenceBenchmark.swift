@@ -1,3 +1,4 @@
+import ModelHost
 import DSP
 import Foundation
 import Torch

@@ -1,3 +1,4 @@
+import DrumVAE
 import AudioIO
 import DSP
 import Foundation

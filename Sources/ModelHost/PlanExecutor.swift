@@ -1,0 +1,224 @@
+import DSP
+import Torch
+
+/// One stream a plan runs for: its input and its controls. The engine's nodes and the offline
+/// runner are streams; a lane runs several in one call each. Defaults are the neutral controls.
+public protocol PlanStream: AnyObject {
+    /// Copies this block's input (planar, the plan's input shape) into `destination`
+    /// (only for plans whose first step is `feedInput`).
+    func readInput(into destination: UnsafeMutableBufferPointer<Float>)
+    /// What the stream carries from block to block for the latent steps (nil: the plan has none).
+    var carried: PlanCarry? { get }
+    // The control side's targets, read once per block by the latent steps.
+    /// The bias added to latent `dimension` (transform).
+    func latentBias(at dimension: Int) -> Float
+    /// The factor latent `dimension` is multiplied by before the bias (transform).
+    func latentScale(at dimension: Int) -> Float
+    /// The value latent `dimension` glides to (latent feed).
+    func latentValue(at dimension: Int) -> Float
+    /// The amplitude of Gaussian noise added to every latent (transform).
+    var latentNoiseAmount: Float { get }
+    /// The value a temperature feed fills the input with.
+    var temperatureValue: Float { get }
+    /// Triggers asked for so far (a counter: one more is one more trigger).
+    var triggerCount: Int { get }
+}
+
+/// Neutral controls, for streams without any (`BlockRunner`, benchmarks).
+extension PlanStream {
+    /// No carried latent state.
+    public var carried: PlanCarry? { nil }
+    /// No bias.
+    public func latentBias(at dimension: Int) -> Float { 0 }
+    /// Unit scale.
+    public func latentScale(at dimension: Int) -> Float { 1 }
+    /// Latents at zero.
+    public func latentValue(at dimension: Int) -> Float { 0 }
+    /// No noise.
+    public var latentNoiseAmount: Float { 0 }
+    /// Temperature 1.
+    public var temperatureValue: Float { 1 }
+    /// No triggers.
+    public var triggerCount: Int { 0 }
+}
+
+/// What a stream's latent steps carry from one block to the next: where each glide stands, the
+/// triggers already played, and the latent noise's generator. Allocated once; the worker that
+/// runs the stream is the only one to touch it.
+public final class PlanCarry: @unchecked Sendable {
+    var bias: [Float]
+    var scale: [Float]
+    var values: [Float]
+    var consumedTriggers = 0
+    var noise: SplitMix64
+
+    /// Glides at rest (bias 0, scale 1, values 0) and the noise generator seeded with `seed`.
+    public init(latentSize: Int, seed: UInt64) {
+        bias = [Float](repeating: 0, count: latentSize)
+        scale = [Float](repeating: 1, count: latentSize)
+        values = [Float](repeating: 0, count: latentSize)
+        noise = SplitMix64(seed: seed)
+    }
+
+    /// Latent values glide again from zero (after a warm-up).
+    public func resetValues() { for i in values.indices { values[i] = 0 } }
+}
+
+/// Runs a `CallPlan` on one model instance for up to `capacity` streams at once: the only code
+/// that calls a model's methods block by block and checks what they return. Every buffer is
+/// allocated here, once; `run` copies and calls, and never allocates.
+public final class PlanExecutor: @unchecked Sendable {
+    /// The plan it runs.
+    public let plan: CallPlan
+    /// Streams per call at most.
+    public let capacity: Int
+    /// The model file, named in errors.
+    private let source: String
+    /// The calls' methods, in the plan's order.
+    private let methods: [ScriptMethod]
+    /// `capacity` rows of each of the plan's buffers.
+    private var buffers: [[Float]]
+
+    /// Looks the plan's methods up on `model` (the instance the executor calls) and allocates
+    /// `capacity` rows of every buffer.
+    public init(plan: CallPlan, model: NNModel, capacity: Int = 1) throws {
+        self.plan = plan
+        self.capacity = max(1, capacity)
+        source = model.url.lastPathComponent
+        methods = try plan.calls.map { try model.module.method($0.method) }
+        buffers = plan.buffers.map { [Float](repeating: 0, count: max(1, capacity) * $0.count) }
+    }
+
+    /// Row `row` of the plan's output after `run`.
+    public func withOutput<R>(row: Int, _ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        let count = plan.output.count
+        return try buffers[buffers.count - 1].withUnsafeBufferPointer { all in
+            try body(UnsafeBufferPointer(rebasing: all[(row * count)..<((row + 1) * count)]))
+        }
+    }
+
+    /// Silences rows `0..<batch` of the output (what a failed call leaves).
+    public func silenceOutput(batch: Int) {
+        let last = buffers.count - 1
+        for i in 0..<(batch * plan.output.count) { buffers[last][i] = 0 }
+    }
+
+    /// Runs the plan once for `batch` streams: stream `i` is row `i` of every buffer.
+    public func run(batch: Int, stream: (Int) -> any PlanStream) throws {
+        precondition(batch >= 1 && batch <= capacity, "batch \(batch) outside 1...\(capacity)")
+        var current = 0
+        for step in plan.steps {
+            switch step {
+            case .call(let call):
+                try perform(call, index: current, batch: batch)
+                current += 1
+            default:
+                for row in 0..<batch { perform(step, buffer: current, row: row, stream: stream(row)) }
+            }
+        }
+    }
+
+    /// Runs the plan's calls on neutral input (zeros; the temperature fed as 1) so the first
+    /// live blocks do not pay TorchScript's first-call optimisation. With a stream, its latent
+    /// steps run too (as for a live block, on controls that are still neutral) and its latent
+    /// values glide from zero again afterwards. Failures are ignored: the live blocks report them.
+    public func warmUp(batch: Int = 1, calls: Int = 3, stream: (any PlanStream)? = nil) {
+        for _ in 0..<calls {
+            let neutral: Float = plan.steps.first == .feedTemperature ? 1 : 0
+            for b in buffers.indices { for i in buffers[b].indices { buffers[b][i] = b == 0 ? neutral : 0 } }
+            var current = 0
+            steps: for step in plan.steps {
+                switch step {
+                case .call(let call):
+                    // A failed call ends this round (the next round starts from neutral input again).
+                    do { try perform(call, index: current, batch: batch) } catch { break steps }
+                    current += 1
+                case .transformLatents, .feedLatents:
+                    if let stream { perform(step, buffer: current, row: 0, stream: stream) }
+                case .feedInput, .feedTemperature:
+                    break
+                }
+            }
+        }
+        stream?.carried?.resetValues()
+    }
+
+    // MARK: - The steps
+
+    /// Calls the model on buffer `index` into buffer `index + 1` for `batch` streams and checks
+    /// the shape it returned: the one place a block's call happens.
+    private func perform(_ call: CallPlan.Call, index: Int, batch: Int) throws {
+        let method = methods[index]
+        let input = buffers[index]
+        let shape = try input.withUnsafeBufferPointer { inBuf in
+            try buffers[index + 1].withUnsafeMutableBufferPointer { outBuf in
+                try method(inBuf, batch: batch, channels: call.input.channels, frames: call.input.frames, into: outBuf)
+            }
+        }
+        guard shape.batch == batch, shape.channels == call.output.channels, shape.frames == call.output.frames else {
+            throw TorchError(context: source, message: "'\(call.method)' returned [\(shape.batch), \(shape.channels), \(shape.frames)], expected [\(batch), \(call.output.channels), \(call.output.frames)]")
+        }
+    }
+
+    /// A per-stream step on row `row` of buffer `index`.
+    private func perform(_ step: CallPlan.Step, buffer index: Int, row: Int, stream: any PlanStream) {
+        let shape = plan.buffers[index]
+        buffers[index].withUnsafeMutableBufferPointer { all in
+            let rowBuffer = UnsafeMutableBufferPointer(rebasing: all[(row * shape.count)..<((row + 1) * shape.count)])
+            switch step {
+            case .feedInput:
+                stream.readInput(into: rowBuffer)
+            case .feedTemperature:
+                rowBuffer.update(repeating: stream.temperatureValue)
+            case .feedLatents(let triggerChannel):
+                Self.feedLatents(rowBuffer, shape, stream, triggerChannel: triggerChannel)
+            case .transformLatents:
+                Self.transformLatents(rowBuffer, shape, stream)
+            case .call:
+                preconditionFailure("calls run batched")
+            }
+        }
+    }
+
+    /// Latent values set from outside, glided across the block; a pending trigger raises the
+    /// trigger channel to 1 for one frame.
+    private static func feedLatents(_ z: UnsafeMutableBufferPointer<Float>, _ shape: CallPlan.Shape, _ stream: any PlanStream,
+                                    triggerChannel: Int) {
+        guard let carry = stream.carried else { return }
+        let frames = shape.frames
+        for d in 0..<shape.channels {
+            let target = stream.latentValue(at: d), start = carry.values[d]
+            for f in 0..<frames {
+                let t = Float(f + 1) / Float(frames)
+                z[d * frames + f] = start + (target - start) * t
+            }
+            carry.values[d] = target
+        }
+        let pending = stream.triggerCount
+        if pending != carry.consumedTriggers, shape.channels > triggerChannel {
+            carry.consumedTriggers = pending
+            z[triggerChannel * frames] = 1
+            if frames > 1 { z[triggerChannel * frames + 1] = 0 }
+        }
+    }
+
+    /// Bias, scale and noise per latent dimension, moved linearly across the block's frames from
+    /// their previous values so changes never jump.
+    private static func transformLatents(_ z: UnsafeMutableBufferPointer<Float>, _ shape: CallPlan.Shape, _ stream: any PlanStream) {
+        guard let carry = stream.carried else { return }
+        let frames = shape.frames
+        let amount = stream.latentNoiseAmount
+        for d in 0..<shape.channels {
+            let bias = stream.latentBias(at: d), scale = stream.latentScale(at: d)
+            let b0 = carry.bias[d], s0 = carry.scale[d]
+            for f in 0..<frames {
+                let t = Float(f + 1) / Float(frames)
+                var value = z[d * frames + f] * (s0 + (scale - s0) * t) + b0 + (bias - b0) * t
+                if amount != 0 { value += amount * carry.noise.nextGaussian() }
+                z[d * frames + f] = value
+            }
+            carry.bias[d] = bias
+            carry.scale[d] = scale
+        }
+    }
+}
