@@ -1,6 +1,8 @@
 import ArgumentParser
 import Errors
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The one place where an error ends a `timbre` command: whatever its type, it becomes
 /// one line on stderr (`timbre: error: ...`) and an exit status. Both executables (the
@@ -15,7 +17,7 @@ public enum ErrorReport {
         } catch {
             let (message, status) = report(error, root: root)
             if let message {
-                FileHandle.standardError.write(Data("timbre: error: \(message)\n".utf8))
+                writeStandardError("timbre: error: \(message)\n")
                 exit(status)
             }
             // Help, version, usage errors: ArgumentParser's own output and exit codes.
@@ -34,4 +36,10 @@ public enum ErrorReport {
         // Anything else (a Foundation or NIO error): still one line.
         return (foldedOntoOneLine("\(error)"), ExitCode.failure.rawValue)
     }
+}
+
+/// Writes text to stderr unbuffered (file descriptor 2: no C `FILE`, so no shared mutable global).
+public func writeStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Protocol
 
 /// `timbre send`: one command to a running `timbre serve`, checked here with the server's

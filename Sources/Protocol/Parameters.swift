@@ -8,7 +8,7 @@ public enum EQKind: String, Sendable, CaseIterable {
 
     /// Reads `lowpass`, `low_pass`, `low-pass`, any case.
     public init?(parsing text: String) {
-        self.init(rawValue: text.lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: ""))
+        self.init(rawValue: String(text.lowercased().filter { $0 != "_" && $0 != "-" }))
     }
 }
 

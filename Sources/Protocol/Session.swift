@@ -1,4 +1,10 @@
+// FoundationEssentials, not Foundation: the light front end then maps neither
+// Foundation's NSString layer nor ICU (a few milliseconds and megabytes per call).
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A session file: the engine's commands as text, one per line, each optionally at
 /// a time in seconds from the start:
@@ -35,7 +41,7 @@ public struct Session: Sendable {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw CommandError("\(url.path): cannot read the session file")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw CommandError("\(url.path): not UTF-8 text") }
+        guard let text = String(validating: data, as: UTF8.self) else { throw CommandError("\(url.path): not UTF-8 text") }
         try self.init(text: text, name: url.path)
     }
 

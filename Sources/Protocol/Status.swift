@@ -1,4 +1,10 @@
+// FoundationEssentials, not Foundation: the light front end then maps neither
+// Foundation's NSString layer nor ICU (a few milliseconds and megabytes per call).
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One node in `timbre status`. Every key is documented in docs/OSC.md; new fields are
 /// additions (optional, so older replies still decode).

@@ -1,6 +1,8 @@
 import ArgumentParser
 import ClientCommands
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `timbre` executable a user types: a light front end that never loads libtorch.
 ///
@@ -33,13 +35,16 @@ struct FrontEnd: ParsableCommand {
 
     /// Replaces this process with `timbre-core`, passing argv unchanged.
     static func handOver(_ arguments: [String]) -> Never {
-        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let path = me.deletingLastPathComponent().appendingPathComponent(core).path
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let me = length > 0 ? String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        let folder = me.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let path = (folder.isEmpty ? "." : folder) + "/" + core
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
         argv.append(nil)
         execv(path, &argv)
         let reason = String(cString: strerror(errno))
-        FileHandle.standardError.write(Data("timbre: error: \(path): cannot run the core executable (\(reason)); build it with `make release` or `swift build`\n".utf8))
-        Foundation.exit(127)
+        writeStandardError("timbre: error: \(path): cannot run the core executable (\(reason)); build it with `make release` or `swift build`\n")
+        Glibc.exit(127)
     }
 }
