@@ -12,7 +12,10 @@ bootstrap:
 build: bootstrap
 	$(SWIFT) build
 
+# Both executables: `timbre` (the light front end: send, status) and `timbre-core`
+# (every other command, with libtorch), which `timbre` runs from beside itself.
 release: bootstrap
+	$(SWIFT) build -c release --product timbre-core
 	$(SWIFT) build -c release --product timbre
 
 # Suites share libtorch's global generator and thread pool, and the machine's

@@ -8,7 +8,10 @@ let package = Package(
     name: "timbre",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "timbre", targets: ["timbre"]),
+        // `timbre` is the light front end (no libtorch): it runs `send` and `status` and hands
+        // every other command line to `timbre-core`, built beside it from the `timbre` target.
+        .executable(name: "timbre", targets: ["TimbreFront"]),
+        .executable(name: "timbre-core", targets: ["timbre"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,24 +34,29 @@ let package = Package(
         .systemLibrary(name: "CAubio", pkgConfig: "aubio", providers: [.apt(["libaubio-dev"])]),
         .systemLibrary(name: "CJack", pkgConfig: "jack", providers: [.apt(["libjack-jackd2-dev"])]),
 
+        // MARK: The error protocol every module conforms to (no dependencies).
+        .target(name: "Errors"),
+        // MARK: The control protocol: OSC, typed commands, status, the UDP client (no libtorch).
+        .target(name: "Protocol", dependencies: ["Errors"]),
+
         // MARK: Swift modules, each the only user of its native library.
-        .target(name: "Torch", dependencies: ["CTorch"]),
-        .target(name: "AudioIO", dependencies: ["CSndfile", "CSoxr"]),
-        .target(name: "DSP", dependencies: ["CFFTW"]),
-        .target(name: "Plot", dependencies: ["CCairo", "DSP"]),
+        .target(name: "Torch", dependencies: ["CTorch", "Errors"]),
+        .target(name: "AudioIO", dependencies: ["CSndfile", "CSoxr", "Errors"]),
+        .target(name: "DSP", dependencies: ["CFFTW", "Errors"]),
+        .target(name: "Plot", dependencies: ["CCairo", "DSP", "Errors"]),
         .target(name: "ModelHost", dependencies: ["Torch", "AudioIO", "DSP"]),
-        .target(name: "Dataset", dependencies: ["AudioIO", "DSP", "CEbur128", "CAubio"]),
-        .target(name: "Engine", dependencies: ["Torch", "AudioIO", "DSP", "ModelHost", "CJack"]),
+        .target(name: "Dataset", dependencies: ["AudioIO", "DSP", "CEbur128", "CAubio", "Errors"]),
+        .target(name: "Engine", dependencies: ["Torch", "AudioIO", "DSP", "ModelHost", "CJack", "Protocol", "Errors"]),
         .target(
             name: "Control",
             dependencies: [
-                "Engine",
+                "Engine", "Errors",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .target(name: "DrumVAE", dependencies: ["Torch", "AudioIO", "DSP", "Plot", "Dataset"]),
-        .target(name: "DrumEval", dependencies: ["DrumVAE", "Torch", "DSP", "Plot", "Dataset", "AudioIO"]),
+        .target(name: "DrumVAE", dependencies: ["Torch", "AudioIO", "DSP", "Plot", "Dataset", "Errors"]),
+        .target(name: "DrumEval", dependencies: ["DrumVAE", "Torch", "DSP", "Plot", "Dataset", "AudioIO", "Errors"]),
 
         // MARK: Harnesses outside the libraries: a dummy jackd for tests and `bench capacity`,
         // and the benchmarks behind `timbre bench` (only the command line and tests use them).
@@ -56,10 +64,19 @@ let package = Package(
         .target(name: "Benchmarks", dependencies: ["Torch", "AudioIO", "DSP", "ModelHost", "Dataset", "DrumVAE", "Engine", "JackTestSupport"]),
 
         // MARK: The command line.
+        // The commands both executables run (send, status) and the one error-to-exit mapping.
+        .target(
+            name: "ClientCommands",
+            dependencies: ["Protocol", "Errors", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // `timbre`: the light front end (see the products above).
+        .executableTarget(name: "TimbreFront", dependencies: ["ClientCommands"]),
+        // `timbre-core`: every command.
         .executableTarget(
             name: "timbre",
             dependencies: [
                 "Torch", "AudioIO", "DSP", "Plot", "ModelHost", "Dataset", "Engine", "Control", "DrumVAE", "DrumEval", "Benchmarks",
+                "ClientCommands", "Errors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,6 +88,7 @@ let package = Package(
         .testTarget(name: "PlotTests", dependencies: ["Plot", "DSP", "AudioIO", "TestSupport"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "JackTestSupport", "Benchmarks", "TestSupport"]),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "TestSupport"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "JackTestSupport", "TestSupport"]),
         .testTarget(name: "DrumVAETests", dependencies: ["DrumVAE", "Dataset", "TestSupport"]),
         .testTarget(name: "DrumEvalTests", dependencies: ["DrumEval", "DrumVAE", "Dataset", "DSP", "TestSupport"]),

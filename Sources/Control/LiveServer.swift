@@ -87,7 +87,7 @@ public enum LiveServer {
     private static func run(_ entry: Session.Entry, _ executor: CommandExecutor) -> OSCMessage {
         let result = Mutex<OSCMessage?>(nil)
         let replied = DispatchSemaphore(value: 0)
-        executor.execute(entry.command, address: entry.address) { reply in
+        executor.execute(entry.command) { reply in
             result.withLock { $0 = reply }
             replied.signal()
         }

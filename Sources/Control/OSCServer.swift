@@ -4,9 +4,6 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The default UDP port of `timbre serve` (next to SuperCollider's 57110 and 57120).
-public let defaultOSCPort = 57130
-
 /// OSC over UDP (swift-nio): decodes packets, runs commands, answers the sender.
 /// Malformed packets are counted by kind, logged (the first few of each kind, then
 /// every thousandth) and answered with `/timbre/fail`; they never reach the engine.
@@ -121,54 +118,3 @@ private final class OSCHandler: ChannelInboundHandler, @unchecked Sendable {
 /// Receive whole datagrams, up to UDP's limit: NIO's default for datagram channels (2048
 /// bytes) cut a status reply of more than about four nodes, and large bundles, short.
 let largestDatagram = FixedSizeRecvByteBufferAllocator(capacity: 65_507)
-
-/// Sends one message and waits for the first reply (`timbre send`, `timbre status`).
-public enum OSCClient {
-    public static func request(_ message: OSCMessage, host: String = "127.0.0.1", port: Int = defaultOSCPort,
-                               timeout: Double = 30) throws -> OSCMessage {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
-        let promise = group.next().makePromise(of: OSCMessage.self)
-        let channel = try DatagramBootstrap(group: group)
-            .channelOption(ChannelOptions.recvAllocator, value: largestDatagram)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReplyHandler(promise: promise)) }
-            }
-            .bind(host: host, port: 0).wait()
-        defer { try? channel.close().wait() }
-        let address = try SocketAddress(ipAddress: host, port: port)
-        var buffer = channel.allocator.buffer(capacity: 256)
-        buffer.writeBytes(OSCCodec.encode(message))
-        try channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer)).wait()
-        let timer = group.next().scheduleTask(in: .nanoseconds(Int64(timeout * 1e9))) {
-            promise.fail(CommandError("no reply from timbre serve on \(host):\(port) within \(Int(timeout)) s (is it running? `timbre serve --port \(port)`)"))
-        }
-        defer { timer.cancel() }
-        return try promise.futureResult.wait()
-    }
-
-    /// Sends one packet and does not wait (for tests and fire-and-forget control).
-    public static func send(_ bytes: [UInt8], host: String = "127.0.0.1", port: Int = defaultOSCPort) throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
-        let channel = try DatagramBootstrap(group: group).bind(host: host, port: 0).wait()
-        defer { try? channel.close().wait() }
-        var buffer = channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        try channel.writeAndFlush(AddressedEnvelope(remoteAddress: try SocketAddress(ipAddress: host, port: port), data: buffer)).wait()
-    }
-}
-
-private final class ReplyHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let promise: EventLoopPromise<OSCMessage>
-
-    init(promise: EventLoopPromise<OSCMessage>) { self.promise = promise }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        if case .message(let message)? = try? OSCCodec.decode(Array(envelope.data.readableBytesView)) {
-            promise.succeed(message)
-        }
-    }
-}

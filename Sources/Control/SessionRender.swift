@@ -49,7 +49,7 @@ public enum SessionRender {
             RenderEvent(frame: Int((entry.time * Double(rate)).rounded())) { instrument in
                 let executor = CommandExecutor(instrument: instrument)
                 let failure = Mutex<String?>(nil)
-                executor.execute(entry.command, address: entry.address) { reply in
+                executor.execute(entry.command) { reply in
                     if reply.address == "/timbre/fail" {
                         failure.withLock { $0 = reply.arguments.last?.text ?? "failed" }
                     }

@@ -1,4 +1,5 @@
 import AudioIO
+import DSP
 import Foundation
 import Synchronization
 import Torch
@@ -152,7 +153,7 @@ public final class Instrument: @unchecked Sendable {
     public func create(_ spec: NodeSpec, completion: @escaping @Sendable (Result<NodeEvent, Error>) -> Void) {
         let token: Int
         do {
-            try NodeSpec.validate(label: spec.label)
+            do { try NodeSpec.validate(label: spec.label) } catch { throw EngineError(error.description) }
             token = try state.withLock { state -> Int in
                 guard state.running[spec.label] == nil, state.loading[spec.label] == nil else {
                     throw EngineError("node '\(spec.label)' exists")
@@ -376,78 +377,52 @@ public final class Instrument: @unchecked Sendable {
 
     // MARK: - Parameters
 
-    /// Every parameter `set` accepts, for error messages and docs.
-    public static let parameterNames = ["gain", "input_gain", "wet", "mute", "input", "eq", "bias", "scale", "noise",
-                                        "latent", "latents", "trigger", "temperature", "seed"]
-
-    /// Sets a node's parameter from text values (OSC numbers arrive as text too).
-    public func set(_ label: String, _ parameter: String, _ values: [String]) throws {
+    /// Sets a node's parameter. The value is typed and range-checked already (Protocol);
+    /// what only the node knows is checked here: its latent size, and whether its method
+    /// has latents at all.
+    public func set(_ label: String, _ parameter: NodeParameter) throws {
         guard let node = state.withLock({ $0.running[label] }) else { throw EngineError("no node '\(label)'") }
-        func number(_ i: Int) throws -> Float {
-            guard i < values.count else { throw EngineError("'\(parameter)' needs \(i + 1) value(s), got \(values.count)") }
-            guard let value = Float(values[i]), value.isFinite else { throw EngineError("'\(parameter)': '\(values[i])' is not a number") }
-            return value
-        }
-        func dimension(_ i: Int) throws -> Int {
-            let value = try number(i)
+        func dimension(_ d: LatentIndex) throws -> Int {
             guard node.latentSize > 0 else {
                 throw EngineError("node '\(label)' runs '\(node.spec.method.rawValue)'; latent parameters need encode, decode or prior")
             }
-            guard value == value.rounded(), Int(value) >= 0, Int(value) < node.latentSize else {
-                throw EngineError("latent dimension \(values[i]) is out of range 0..<\(node.latentSize)")
+            guard d >= 0, d < node.latentSize else {
+                throw EngineError("latent dimension \(d) is out of range 0..<\(node.latentSize)")
             }
-            return Int(value)
+            return d
         }
         switch parameter {
-        case "gain": send(.set(nodeID: node.id, .gain, try number(0)))
-        case "input_gain": send(.set(nodeID: node.id, .inputGain, try number(0)))
-        case "wet": send(.set(nodeID: node.id, .wet, try number(0)))
-        case "mute": send(.set(nodeID: node.id, .mute, try number(0)))
-        case "input":
-            guard let text = values.first else { throw EngineError("'input' needs in1, in2, mix, stereo or a node label") }
-            let input = NodeInput(parsing: text)
+        case .gain(let value): send(.set(nodeID: node.id, .gain, value))
+        case .inputGain(let value): send(.set(nodeID: node.id, .inputGain, value))
+        case .wet(let value): send(.set(nodeID: node.id, .wet, value))
+        case .mute(let on): send(.set(nodeID: node.id, .mute, on ? 1 : 0))
+        case .input(let input):
             if case .node(let other) = input, other == label { throw EngineError("node '\(label)' cannot take its own bus as input") }
             let source = state.withLock { state -> KernelSource in
                 state.inputs[node.id] = input
                 return resolveSource(input, in: state)
             }
             send(.source(nodeID: node.id, source))
-        case "eq":
-            let index = Int(try number(0))
-            guard index >= 0, index < 100_000 else { throw EngineError("EQ band \(values[0]) must be an index from 0") }
-            guard values.count >= 2 else { throw EngineError("'eq' needs INDEX KIND FREQ [Q] [GAIN_DB] or INDEX off") }
-            if values[1] == "off" {
-                send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: .peak, frequency: 1000, enabled: false))))
-                return
-            }
-            guard let kind = BiquadKindName(values[1]) else {
-                throw EngineError("unknown EQ kind '\(values[1])' (lowpass, highpass, bandpass, peak, lowshelf, highshelf, notch, off)")
-            }
-            let frequency = try number(2)
-            guard frequency > 0 else { throw EngineError("EQ frequency must be positive") }
-            let q = values.count > 3 ? try number(3) : 0.7071
-            guard q > 0 else { throw EngineError("EQ Q must be positive") }
-            let gain = values.count > 4 ? try number(4) : 0
+        case .eq(let index, .off):
+            send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: .peak, frequency: 1000, enabled: false))))
+        case .eq(let index, .band(let kind, let frequency, let q, let gain)):
             growEQ(node, toHold: index)
-            send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: kind, frequency: frequency, q: q, gainDB: gain))))
-        case "bias": node.latentBias[try dimension(0)] = try number(1)
-        case "scale": node.latentScale[try dimension(0)] = try number(1)
-        case "latent": node.latentValues[try dimension(0)] = try number(1)
-        case "latents":
-            guard node.latentSize > 0 else { _ = try dimension(0); return }
+            send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: BiquadKind(kind), frequency: frequency, q: q, gainDB: gain))))
+        case .bias(let d, let value): node.latentBias[try dimension(d)] = value
+        case .scale(let d, let value): node.latentScale[try dimension(d)] = value
+        case .latent(let d, let value): node.latentValues[try dimension(d)] = value
+        case .latents(let values):
+            _ = try dimension(0)
             guard values.count == node.latentSize else {
                 throw EngineError("'latents' takes \(node.latentSize) values for node '\(label)', got \(values.count)")
             }
-            for d in 0..<node.latentSize { node.latentValues[d] = try number(d) }
-        case "noise": node.latentNoise[0] = try number(0)
-        case "temperature": node.temperature[0] = try number(0)
-        case "trigger": node.triggers.wrappingAdd(1, ordering: .relaxed)
-        case "seed":
-            guard let first = values.first, let seed = UInt64(first) else { throw EngineError("'seed' needs a non-negative integer") }
+            for (d, value) in values.enumerated() { node.latentValues[d] = value }
+        case .noise(let amplitude): node.latentNoise[0] = amplitude
+        case .temperature(let value): node.temperature[0] = value
+        case .trigger: node.triggers.wrappingAdd(1, ordering: .relaxed)
+        case .seed(let seed):
             node.seedBits.store(seed, ordering: .relaxed)
             node.seeded.store(true, ordering: .relaxed)
-        default:
-            throw EngineError("unknown parameter '\(parameter)' (\(Self.parameterNames.joined(separator: ", ")))")
         }
     }
 
@@ -489,61 +464,18 @@ public final class Instrument: @unchecked Sendable {
     }
 }
 
-private func BiquadKindName(_ text: String) -> BiquadKind? {
-    BiquadKind(rawValue: text.lowercased().replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: ""))
+extension BiquadKind {
+    /// The engine's filter for a protocol EQ kind.
+    init(_ kind: EQKind) {
+        switch kind {
+        case .lowpass: self = .lowPass
+        case .highpass: self = .highPass
+        case .bandpass: self = .bandPass
+        case .peak: self = .peak
+        case .lowshelf: self = .lowShelf
+        case .highshelf: self = .highShelf
+        case .notch: self = .notch
+        }
+    }
 }
 
-import DSP
-
-/// One node in `timbre status`.
-public struct NodeStatus: Codable, Sendable, Equatable {
-    public var label: String
-    public var model: String
-    public var method: String
-    /// Samples per block at the model's rate.
-    public var block: Int
-    public var modelSampleRate: Int
-    /// Input to output, in samples at the server's rate (fixed while the node runs).
-    public var latencySamples: Int
-    /// Where the node's blocks begin on the engine's clock, in samples modulo its block:
-    /// nodes with different values complete their blocks in different JACK cycles (the
-    /// engine picks it when the node joins, see docs/ENGINE.md). It never changes the latency.
-    public var phaseSamples: Int
-    public var latencyMilliseconds: Double
-    /// Average inference time as a share of the block's duration.
-    public var load: Double
-    /// Blocks that were not ready in time.
-    public var dropouts: Int
-    /// Late input blocks the worker skipped to catch up.
-    public var skippedBlocks: Int
-    public var blocks: Int
-    public var errors: Int
-    public var lastError: String?
-    /// Peak level of each output channel since the last status, in dBFS.
-    public var peakDBFS: [Double]
-    public var input: String
-    public var seed: UInt64?
-    /// Nodes sharing this node's batched calls (itself included), and the average number of
-    /// nodes per call; nil when the node runs alone on its own instance.
-    public var lane: LaneStatus?
-}
-
-/// A node's share of batched calls (see `BatchLane`).
-public struct LaneStatus: Codable, Sendable, Equatable {
-    public var members: Int
-    public var averageBatch: Double
-}
-
-/// The engine in `timbre status`.
-public struct EngineStatus: Codable, Sendable, Equatable {
-    public var sampleRate: Int
-    public var period: Int
-    public var workers: Int
-    /// Workers running at a real-time priority (below JACK's); 0 means normal scheduling.
-    public var realtimeWorkers: Int
-    public var xruns: Int
-    public var cycles: Int
-    public var nodes: [NodeStatus]
-    /// Labels whose models are still loading.
-    public var loading: [String]
-}

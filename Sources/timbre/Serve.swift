@@ -1,6 +1,7 @@
 import ArgumentParser
 import Control
 import Foundation
+import Protocol
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(

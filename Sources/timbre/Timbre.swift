@@ -1,13 +1,17 @@
 import ArgumentParser
 import AudioIO
+import ClientCommands
 import Control
 import DrumVAE
 import Engine
 import Dataset
+import Errors
 import Foundation
 import Torch
 
-/// The `timbre` command: each subcommand parses, calls one library entry point, and prints.
+/// The `timbre` command as `timbre-core` runs it (the `timbre` front end hands it every
+/// command line but `send` and `status`): each subcommand parses, calls one library entry
+/// point, and prints.
 @main
 struct Timbre: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,45 +39,21 @@ struct Timbre: ParsableCommand {
         ]
     )
 
-    /// Runs the command line; errors of timbre's own become one line on stderr and exit status 1.
+    /// Runs the command line; any error becomes one line on stderr and an exit status
+    /// (`ErrorReport`, shared with the light front end).
     static func main() {
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch let error as TorchError {
-            fail(error.description)
-        } catch let error as AudioFileError {
-            fail(error.description)
-        } catch let error as NpyError {
-            fail(error.description)
-        } catch let error as ResamplerError {
-            fail(error.description)
-        } catch let error as PrepError {
-            fail(error.description)
-        } catch let error as DrumVAEError {
-            fail(error.description)
-        } catch let error as UserError {
-            fail(error.description)
-        } catch let error as EngineError {
-            fail(error.description)
-        } catch let error as CommandError {
-            fail(error.description)
-        } catch {
-            exit(withError: error)
-        }
-    }
-
-    static func fail(_ message: String) -> Never {
-        let line = message.replacingOccurrences(of: "\n", with: " ")
-        FileHandle.standardError.write(Data("timbre: error: \(line)\n".utf8))
-        Foundation.exit(1)
+        ErrorReport.main(Timbre.self)
     }
 }
 
 /// An error in what the user asked for, reported as one line.
-struct UserError: Error, CustomStringConvertible {
+struct UserError: TimbreError {
     var description: String
     init(_ description: String) { self.description = description }
+
+    var operation: String { "command line" }
+    var location: String? { nil }
+    var reason: String { description }
 }
 
 /// Options every command that runs a model shares.

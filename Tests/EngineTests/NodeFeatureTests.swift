@@ -52,24 +52,24 @@ struct NodeFeatureTests {
     @Test func anyNumberOfBands() throws {
         let frames = 30000
         let input = Signals.noise(frames: frames, seed: 2)
-        func render(_ bands: [[String]]) throws -> [Float] {
+        func render(_ bands: [(Int, EQSetting)]) throws -> [Float] {
             let result = try OfflineRenderer.render(
                 input: AudioBuffer(sampleRate: 44100, channels: [input]), frames: frames, configuration: Signals.configuration(),
                 events: [RenderEvent(frame: 0) { instrument in
                     try instrument.createNow(NodeSpec(label: "e", model: "tiny-deterministic.ts"))
                 }, RenderEvent(frame: 4096) { instrument in
-                    for band in bands { try instrument.set("e", "eq", band) }
+                    for (index, band) in bands { try instrument.set("e", .eq(band: index, band)) }
                 }])
             return result.buses[0].buffer.channels[0]
         }
         let plain = try render([])
-        let filtered = try render([["40", "lowpass", "300"], ["100", "highpass", "100"]])
-        let same = try render([["40", "lowpass", "300"], ["100", "highpass", "100"]])
+        let filtered = try render([(40, .band(kind: .lowpass, frequency: 300, q: EQSetting.defaultQ, gainDB: 0)), (100, .band(kind: .highpass, frequency: 100, q: EQSetting.defaultQ, gainDB: 0))])
+        let same = try render([(40, .band(kind: .lowpass, frequency: 300, q: EQSetting.defaultQ, gainDB: 0)), (100, .band(kind: .highpass, frequency: 100, q: EQSetting.defaultQ, gainDB: 0))])
         #expect(plain != filtered)
         #expect(filtered == same)
         #expect(filtered.allSatisfy { $0.isFinite })
         // Off again: back to the plain output once the filters' memory has passed.
-        let off = try render([["70", "lowpass", "300"], ["70", "off"]])
+        let off = try render([(70, .band(kind: .lowpass, frequency: 300, q: EQSetting.defaultQ, gainDB: 0)), (70, .off)])
         #expect(off == plain)
     }
 
@@ -114,7 +114,7 @@ struct NodeFeatureTests {
                     try $0.createNow(NodeSpec(label: "p", model: "prior.ts", method: .prior))
                     try $0.createNow(NodeSpec(label: "d", model: "prior.ts", method: .decode))
                 },
-                RenderEvent(frame: 22050) { try $0.set("p", "temperature", ["2"]); try $0.set("d", "trigger", []) },
+                RenderEvent(frame: 22050) { try $0.set("p", .temperature(2)); try $0.set("d", .trigger) },
             ])
         let prior = try #require(result.buses.first { $0.label == "p" }?.buffer.channels[0])
         let decode = try #require(result.buses.first { $0.label == "d" }?.buffer.channels[0])

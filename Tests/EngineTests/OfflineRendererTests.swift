@@ -106,7 +106,7 @@ struct OfflineRendererTests {
             input: AudioBuffer(sampleRate: 44100, channels: [input]), frames: frames, configuration: Signals.configuration(),
             events: [RenderEvent(frame: 0) { instrument in
                 try instrument.createNow(NodeSpec(label: "d", model: "tiny-deterministic.ts", block: 512))
-                try instrument.set("d", "wet", ["0"])
+                try instrument.set("d", .wet(0))
             }])
         let latency = try #require(result.latencies["d"])
         #expect(latency == 1024)
@@ -124,7 +124,7 @@ struct OfflineRendererTests {
         let result = try OfflineRenderer.render(
             input: AudioBuffer(sampleRate: 44100, channels: [input]), frames: frames, configuration: Signals.configuration(),
             events: [
-                RenderEvent(frame: 1000) { try $0.createNow(NodeSpec(label: "t", model: "tiny-deterministic.ts")); try $0.set("t", "wet", ["0"]) },
+                RenderEvent(frame: 1000) { try $0.createNow(NodeSpec(label: "t", model: "tiny-deterministic.ts")); try $0.set("t", .wet(0)) },
                 RenderEvent(frame: 30001) { try $0.free("t") },
             ])
         let bus = result.buses[0].buffer.channels[0]
@@ -144,7 +144,7 @@ struct OfflineRendererTests {
                 configuration: Signals.configuration(),
                 events: [RenderEvent(frame: 0) {
                     try $0.createNow(NodeSpec(label: "n", model: "tiny-streaming.ts", method: .encode, seed: seed))
-                    try $0.set("n", "noise", ["0.3"])
+                    try $0.set("n", .noise(0.3))
                 }])
             return result.buses[0].buffer.channels[0]
         }
@@ -166,7 +166,7 @@ struct OfflineRendererTests {
         let result = try OfflineRenderer.render(
             input: AudioBuffer(sampleRate: 48000, channels: [input]), frames: frames, configuration: Signals.configuration(rate: 48000),
             events: [
-                RenderEvent(frame: 0) { try $0.createNow(NodeSpec(label: "r", model: "tiny-deterministic.ts")); try $0.set("r", "wet", ["0"]) },
+                RenderEvent(frame: 0) { try $0.createNow(NodeSpec(label: "r", model: "tiny-deterministic.ts")); try $0.set("r", .wet(0)) },
                 RenderEvent(frame: frames - 1) { status = $0.status() },
             ])
         let latency = try #require(result.latencies["r"])
@@ -213,12 +213,12 @@ struct OfflineRendererTests {
             return result.buses[0].buffer.channels[0]
         }
         let plain = try render({ _ in }, method: .encode)
-        let biased = try render({ try $0.set("z", "bias", ["1", "0.8"]) }, method: .encode)
+        let biased = try render({ try $0.set("z", .bias(1, 0.8)) }, method: .encode)
         #expect(plain != biased)
         let silent = try render({ _ in }, method: .decode)
-        let played = try render({ try $0.set("z", "latents", ["0.5", "-0.5", "0.3", "0.1"]) }, method: .decode)
+        let played = try render({ try $0.set("z", .latents([0.5, -0.5, 0.3, 0.1])) }, method: .decode)
         #expect(silent.allSatisfy { $0 == 0 })
         #expect(played.contains { abs($0) > 0.01 })
-        #expect(throws: EngineError.self) { try render({ try $0.set("z", "latent", ["9", "1"]) }, method: .decode) }
+        #expect(throws: EngineError.self) { try render({ try $0.set("z", .latent(9, 1)) }, method: .decode) }
     }
 }

@@ -33,10 +33,16 @@ public enum TestPaths {
     /// fluid-soundfont-gm's SoundFont.
     public static let generalMIDISoundFont = URL(fileURLWithPath: "/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
-    /// The `timbre` executable built beside the test bundle (`make test` builds it first).
-    public static var timbreExecutable: URL {
+    /// The `timbre` executable built beside the test bundle (`make test` builds it first):
+    /// the light front end, which hands every command but `send` and `status` to `timbre-core`.
+    public static var timbreExecutable: URL { builtExecutable("timbre") }
+
+    /// `timbre-core`, the executable with every command (and libtorch), beside `timbre`.
+    public static var timbreCoreExecutable: URL { builtExecutable("timbre-core") }
+
+    private static func builtExecutable(_ name: String) -> URL {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        return exe.deletingLastPathComponent().appendingPathComponent("timbre")
+        return exe.deletingLastPathComponent().appendingPathComponent(name)
     }
 
     /// Debian's interpreter, which has python3-torch (the first `python3` on PATH may not).

@@ -1,4 +1,10 @@
+// FoundationEssentials, not Foundation: the light front end then maps neither
+// Foundation's NSString layer nor ICU (a few milliseconds and megabytes per call).
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One OSC 1.0 argument.
 public enum OSCValue: Sendable, Equatable, CustomStringConvertible {

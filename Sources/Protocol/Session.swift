@@ -1,5 +1,10 @@
-import Engine
+// FoundationEssentials, not Foundation: the light front end then maps neither
+// Foundation's NSString layer nor ICU (a few milliseconds and megabytes per call).
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A session file: the engine's commands as text, one per line, each optionally at
 /// a time in seconds from the start:
@@ -11,27 +16,38 @@ import Foundation
 ///
 /// Arguments are separated by spaces; "double quotes" keep spaces in one argument.
 public struct Session: Sendable {
-    public struct Entry: Sendable {
+    /// One line: a command at a time.
+    public struct Entry: Sendable, Equatable {
         /// Seconds from the start (0 when the line has no `@time`).
         public var time: Double
         public var command: ControlCommand
-        public var address: String
+        /// The command's address (`/timbre/toggle`).
+        public var address: String { command.address }
         /// 1-based line number, for errors.
         public var line: Int
+
+        public init(time: Double, command: ControlCommand, line: Int) {
+            self.time = time
+            self.command = command
+            self.line = line
+        }
     }
 
+    /// The lines in time order (lines of one time in file order).
     public var entries: [Entry]
 
     /// Reads and parses a session file; errors name the file and line.
-    public init(contentsOf url: URL) throws {
+    public init(contentsOf url: URL) throws(CommandError) {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw CommandError("\(url.path): cannot read the session file")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw CommandError("\(url.path): not UTF-8 text") }
+        guard let text = String(validating: data, as: UTF8.self) else { throw CommandError("\(url.path): not UTF-8 text") }
         try self.init(text: text, name: url.path)
     }
 
-    public init(text: String, name: String = "session") throws {
+    /// Parses a session's text; `name` (the file) prefixes every error with the line number.
+    /// A malformed line refuses the whole session, so nothing of it runs.
+    public init(text: String, name: String = "session") throws(CommandError) {
         var entries: [Entry] = []
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = index + 1
@@ -46,10 +62,8 @@ public struct Session: Sendable {
                 tokens.removeFirst()
                 guard !tokens.isEmpty else { throw CommandError("\(name):\(line): a time without a command") }
             }
-            let message = OSCMessage(tokens[0], tokens.dropFirst().map { .string($0) })
             do {
-                let command = try ControlCommand(message)
-                entries.append(Entry(time: time, command: command, address: ControlCommand.normalise(tokens[0]), line: line))
+                entries.append(Entry(time: time, command: try ControlCommand(words: tokens), line: line))
             } catch {
                 throw CommandError("\(name):\(line): \(error)")
             }
@@ -57,7 +71,8 @@ public struct Session: Sendable {
         self.entries = entries.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
     }
 
-    private static func tokens(_ line: String, name: String, line number: Int) throws -> [String] {
+    /// Splits a line into words: spaces separate, "double quotes" keep spaces, `#` starts a comment.
+    public static func tokens(_ line: String, name: String = "line", line number: Int = 1) throws(CommandError) -> [String] {
         var tokens: [String] = []
         var current = ""
         var inQuotes = false, hasToken = false

@@ -1,0 +1,69 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Protocol
+
+/// `timbre status`: the engine's state as a table (or its JSON).
+public struct Status: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        abstract: "Show a running `timbre serve`: per node model, method, block, latency, load, dropouts, levels; xruns.")
+
+    @Option(help: "The OSC port of `timbre serve`.")
+    var port: Int = defaultOSCPort
+
+    @Option(help: "The address of `timbre serve`.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Seconds to wait for the reply.")
+    var timeout: Double = 5
+
+    @Flag(help: "Print the status as JSON.")
+    var json = false
+
+    public init() {}
+
+    public func run() throws {
+        let (status, text) = try OSCClient.status(host: host, port: port, timeout: timeout)
+        if json {
+            print(text)
+            return
+        }
+        print(Self.table(status))
+    }
+
+    /// The status as the lines `timbre status` prints.
+    static func table(_ status: EngineStatus) -> String {
+        var lines = ["engine: \(status.sampleRate) Hz, \(status.period) frames per cycle, \(status.workers) workers\(status.realtimeWorkers > 0 ? " (real-time)" : ""), \(status.xruns) xruns, \(status.nodes.count) node(s)\(status.loading.isEmpty ? "" : ", loading: " + status.loading.joined(separator: " "))"]
+        guard !status.nodes.isEmpty else { return lines[0] }
+        let header = ["label", "model", "method", "block", "phase", "latency", "load", "dropouts", "peak dBFS", "input", "batched"]
+        let rows = status.nodes.map { n in
+            [n.label, n.model, n.method, String(n.block), String(n.phaseSamples), "\(n.latencySamples) (\(n.latencyMilliseconds) ms)",
+             fixed(n.load * 100, digits: 0) + "%", String(n.dropouts),
+             n.peakDBFS.map { fixed($0, digits: 1) }.joined(separator: " "), n.input,
+             n.lane.map { "\($0.members) nodes, \(fixed($0.averageBatch, digits: 1)) per call" } ?? "alone"]
+        }
+        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+        for row in [header] + rows {
+            lines.append(row.enumerated().map { $1 + String(repeating: " ", count: max(0, widths[$0] - $1.count)) }.joined(separator: "  "))
+        }
+        for n in status.nodes where n.errors > 0 {
+            lines.append("\(n.label): \(n.errors) model error(s); last: \(n.lastError ?? "?")")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `value` rounded to `digits` decimals, as `%.Nf` prints it (without Foundation's formatter).
+func fixed(_ value: Double, digits: Int) -> String {
+    guard value.isFinite else { return "\(value)" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    guard scaled < 9e18 else { return "\(value)" }
+    let units = Int64(scaled), divisor = Int64(scale)
+    let sign = value < 0 && units != 0 ? "-" : ""
+    guard digits > 0 else { return sign + String(units) }
+    let fraction = String(units % divisor)
+    return sign + String(units / divisor) + "." + String(repeating: "0", count: digits - fraction.count) + fraction
+}

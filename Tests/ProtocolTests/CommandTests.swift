@@ -1,0 +1,214 @@
+import Foundation
+import Protocol
+import Testing
+import TestSupport
+
+@Suite struct CommandTests {
+    /// One sample of every command and every parameter (the test below checks none is missing).
+    static let samples: [ControlCommand] = [
+        .toggle(NodeSpec(label: "drums", model: "drums-v2small-causal.ts")),
+        .toggle(NodeSpec(label: "t", model: "my models/v2.ts", method: .encode, block: 4096, seed: 7, input: .node("drums"))),
+        .toggle(NodeSpec(label: "p", model: "m.ts", method: .prior, seed: UInt64.max, input: .stereo)),
+        .new(NodeSpec(label: "a.b-c_1", model: "/abs/m.ts", method: .decode, block: 512, input: .channel(1))),
+        .new(NodeSpec(label: "m", model: "m.ts", input: .mix)),
+        .free(label: "drums"),
+        .set(label: "a", .gain(0.5)),
+        .set(label: "a", .inputGain(2)),
+        .set(label: "a", .wet(1)),
+        .set(label: "a", .mute(true)),
+        .set(label: "a", .mute(false)),
+        .set(label: "a", .input(.channel(1))),
+        .set(label: "a", .input(.node("b"))),
+        .set(label: "a", .eq(band: 0, .band(kind: .bandpass, frequency: 800, q: 2, gainDB: 0))),
+        .set(label: "a", .eq(band: 3, .band(kind: .highshelf, frequency: 6000, q: 0.7071, gainDB: -4.5))),
+        .set(label: "a", .eq(band: 2, .off)),
+        .set(label: "a", .bias(1, -0.75)),
+        .set(label: "a", .scale(0, 1.5)),
+        .set(label: "a", .noise(0.3)),
+        .set(label: "a", .latent(4, 0.125)),
+        .set(label: "a", .latents([0.5, -0.5, 0.3, 0.1])),
+        .set(label: "a", .trigger),
+        .set(label: "a", .temperature(0.8)),
+        .set(label: "a", .seed(42)),
+        .set(label: "a", .seed(1 << 40)),
+        .status,
+        .quit,
+    ]
+
+    @Test func samplesCoverEveryCommandAndParameter() {
+        #expect(Set(Self.samples.map(\.name)) == Set(ControlCommand.syntax.map(\.name)))
+        let parameters = Self.samples.compactMap { command -> String? in
+            if case .set(_, let parameter) = command { return parameter.name }
+            return nil
+        }
+        #expect(Set(parameters) == Set(NodeParameter.names))
+    }
+
+    /// parse → typed → encode → parse, as an OSC message, a session line and typed words.
+    @Test(arguments: samples)
+    func everyCommandRoundTrips(_ command: ControlCommand) throws {
+        let message = command.message
+        #expect(try ControlCommand(message) == command)
+        #expect(try ControlCommand(OSCMessage(message.address, message.arguments.map { .string($0.text) })) == command, "as text")
+        let bytes = OSCCodec.encode(message)
+        guard case .message(let decoded) = try OSCCodec.decode(bytes) else { Issue.record("not a message"); return }
+        #expect(try ControlCommand(decoded) == command, "through the codec")
+        let session = try Session(text: "@1.5 " + command.line)
+        #expect(session.entries == [Session.Entry(time: 1.5, command: command, line: 1)], "\(command.line)")
+        #expect(try ControlCommand(words: try Session.tokens(command.line)) == command)
+        let bare = String(command.line.dropFirst(ControlCommand.prefix.count))
+        #expect(try ControlCommand(words: try Session.tokens(bare)) == command, "without /timbre/")
+    }
+
+    /// sclang sends `1` as an int and `0.5` as a float; everything is accepted where a number is.
+    @Test func numbersAcceptEveryNumericType() throws {
+        for value: OSCValue in [.int(3), .float(3), .double(3), .int64(3), .string("3")] {
+            let command = try ControlCommand(OSCMessage("/timbre/toggle", [.string("a"), .string("m.ts"), .string("encode"), .string("seed"), value]))
+            #expect(command == .toggle(NodeSpec(label: "a", model: "m.ts", method: .encode, seed: 3)))
+            #expect(try ControlCommand(OSCMessage("/timbre/set", [.string("a"), .string("gain"), value])) == .set(label: "a", .gain(3)))
+        }
+        #expect(try ControlCommand(OSCMessage("/timbre/set", [.string("a"), .string("wet"), .double(0.25)])) == .set(label: "a", .wet(0.25)))
+        #expect(try ControlCommand(OSCMessage("/timbre/set", [.string("a"), .string("mute"), .bool(true)])) == .set(label: "a", .mute(true)))
+        #expect(try ControlCommand(OSCMessage("/timbre/set", [.symbol("a"), .symbol("eq"), .int(0), .symbol("low_pass"), .int(800)]))
+                == .set(label: "a", .eq(band: 0, .band(kind: .lowpass, frequency: 800, q: EQSetting.defaultQ, gainDB: 0))))
+    }
+
+    /// Malformed lines: one line saying what was wrong, naming the command.
+    @Test(arguments: [
+        ("dance", "unknown command"),
+        ("toggle", "missing LABEL"),
+        ("toggle a", "missing MODEL"),
+        ("toggle a m.ts fast", "neither a method"),
+        ("toggle a m.ts block", "missing block"),
+        ("toggle a m.ts block x", "not an integer"),
+        ("toggle a m.ts block 0", "out of range"),
+        ("toggle a m.ts block 1.5", "not an integer"),
+        ("toggle a m.ts seed -1", "non-negative"),
+        ("toggle a m.ts input in3", "out of range"),
+        ("toggle a m.ts input 7", "out of range"),
+        ("toggle master m.ts", "invalid node label"),
+        ("new a/b m.ts", "invalid node label"),
+        ("free", "missing LABEL"),
+        ("free a b", "unexpected argument"),
+        ("set a", "missing parameter"),
+        ("set a loudness 1", "unknown parameter 'loudness'"),
+        ("set a gain", "missing gain"),
+        ("set a gain nan", "not a finite number"),
+        ("set a gain inf", "not a finite number"),
+        ("set a gain -infinity", "not a finite number"),
+        ("set a gain 1e39", "not a finite number"),
+        ("set a gain loud", "not a number"),
+        ("set a gain 1 2", "unexpected argument"),
+        ("set a wet 1.5", "out of range"),
+        ("set a wet -0.1", "out of range"),
+        ("set a mute 2", "must be 0 or 1"),
+        ("set a input in3", "out of range"),
+        ("set a input a/b", "neither in1"),
+        ("set a eq -1 peak 100", "out of range"),
+        ("set a eq 100000 peak 100", "out of range"),
+        ("set a eq 0 wobble 100", "unknown EQ kind"),
+        ("set a eq 0 peak 0", "must be positive"),
+        ("set a eq 0 peak 100 0", "must be positive"),
+        ("set a eq 0 peak 100 1 nan", "not a finite number"),
+        ("set a eq 0 peak", "missing EQ frequency"),
+        ("set a bias 1.5 1", "not an integer"),
+        ("set a bias -1 1", "out of range"),
+        ("set a bias 0 nan", "not a finite number"),
+        ("set a scale 0", "missing scale"),
+        ("set a noise -1", "out of range"),
+        ("set a latent 100000 1", "out of range"),
+        ("set a latents", "needs one value"),
+        ("set a latents 1 x", "not a number"),
+        ("set a trigger 1", "unexpected argument"),
+        ("set a temperature -1", "out of range"),
+        ("set a seed 1.5", "non-negative integer"),
+        ("set a seed -3", "non-negative integer"),
+        ("status now", "unexpected argument"),
+        ("quit 1", "unexpected argument"),
+    ])
+    func malformedLinesSayWhyInOneLine(_ line: String, _ expected: String) throws {
+        #expect {
+            _ = try ControlCommand(words: try Session.tokens(line))
+        } throws: { error in
+            let text = "\(error)"
+            return error is CommandError && text.contains(expected) && !text.contains("\n")
+                && (text.contains("/timbre/") || text.contains("unknown command"))
+        }
+        // In a session, the error names the file's line and nothing of the session is kept.
+        #expect {
+            _ = try Session(text: "toggle ok m.ts\n\(line)\nfree ok", name: "set.txt")
+        } throws: { "\($0)".hasPrefix("set.txt:2: ") && !"\($0)".contains("\n") }
+    }
+
+    @Test func sessionsParseTimesQuotesAndComments() throws {
+        let session = try Session(text: """
+        # a set
+        /timbre/toggle drums "my models/drums.ts"   # quoted path
+        @2.5 set drums wet 0.5
+        @1 toggle bass bass.ts decode block 4096
+
+        """)
+        #expect(session.entries.map(\.time) == [0, 1, 2.5])
+        #expect(session.entries[0].command == .toggle(NodeSpec(label: "drums", model: "my models/drums.ts")))
+        #expect(session.entries[1].command == .toggle(NodeSpec(label: "bass", model: "bass.ts", method: .decode, block: 4096)))
+        #expect(session.entries[2].command == .set(label: "drums", .wet(0.5)))
+        #expect(session.entries[2].line == 3)
+        #expect { try Session(text: "@x toggle a b.ts") } throws: { "\($0)".contains("session:1") }
+        #expect { try Session(text: "@-1 toggle a b.ts") } throws: { "\($0)".contains("session:1") }
+        #expect { try Session(text: "\n/timbre/nope") } throws: { "\($0)".contains("session:2") }
+        #expect { try Session(text: "toggle a \"b.ts") } throws: { "\($0)".contains("unterminated quote") }
+    }
+
+    /// Random argument lists for every address: the parser either gives a command that
+    /// round-trips or a one-line `CommandError`; it never crashes or accepts NaN/inf.
+    @Test func fuzzEveryAddress() throws {
+        var generator = FuzzSeed.generator(for: "command parser")
+        let words = ["a", "b", "drums", "m.ts", "master", "in1", "in2", "in3", "mix", "stereo", "off", "block", "seed", "input",
+                     "peak", "lowpass", "notch", "x", "", "#", "a b"] + NodeParameter.names + NodeMethod.allCases.map(\.rawValue)
+        let numbers: [Double] = [0, 1, -1, 0.5, 2, 3, 4096, 99_999, 100_000, 1e39, -1e39, .nan, .infinity, -.infinity, 1.5, 0x1p53, 0x1p64]
+        func randomValue() -> OSCValue {
+            let number = numbers.randomElement(using: &generator)!
+            switch Int.random(in: 0..<10, using: &generator) {
+            case 0: return .int(Int32.random(in: -3...5000, using: &generator))
+            case 1: return .float(Float(number))
+            case 2: return .double(number)
+            case 3: return .int64(Int64.random(in: Int64.min...Int64.max, using: &generator))
+            case 4: return .string(String(number))
+            case 5: return .bool(Bool.random(using: &generator))
+            case 6: return [.null, .impulse, .blob([1, 2]), .timeTag(1), .char(65), .midi(0)].randomElement(using: &generator)!
+            default: return .string(words.randomElement(using: &generator)!)
+            }
+        }
+        var parsed: [String: Int] = [:], refused: [String: Int] = [:]
+        for row in ControlCommand.syntax {
+            for _ in 0..<3000 {
+                var arguments = (0..<Int.random(in: 0...7, using: &generator)).map { _ in randomValue() }
+                // Half the time, a plausible start (a label and a parameter or model), to reach deeper.
+                if Bool.random(using: &generator) {
+                    let second = row.name == "set" ? NodeParameter.names.randomElement(using: &generator)! : "m.ts"
+                    arguments = [.string("a"), .string(second)] + arguments
+                }
+                let message = OSCMessage(Bool.random(using: &generator) ? row.address : row.name, arguments)
+                do {
+                    let command = try ControlCommand(message)
+                    parsed[row.name, default: 0] += 1
+                    #expect(try ControlCommand(command.message) == command, "\(message)")
+                    if case .set(_, let parameter) = command {
+                        #expect(parameter.values.allSatisfy { value in
+                            if case .float(let v) = value { return v.isFinite }
+                            return true
+                        }, "\(command.line)")
+                    }
+                } catch {
+                    refused[row.name, default: 0] += 1
+                    #expect(!"\(error)".contains("\n"), "\(error)")
+                }
+            }
+        }
+        print("fuzz command parser: parsed \(parsed.sorted { $0.key < $1.key }), refused \(refused.sorted { $0.key < $1.key })")
+        for row in ControlCommand.syntax {
+            #expect(refused[row.name, default: 0] > 0, "\(row.name) refused something")
+        }
+        #expect(parsed["set", default: 0] > 0 && parsed["toggle", default: 0] > 0 && parsed["status", default: 0] > 0)
+    }
+}
