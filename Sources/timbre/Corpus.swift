@@ -41,7 +41,12 @@ struct Corpus: ParsableCommand {
         let s = try DrumCorpus.build(output: output, renders: rendersURL, hydrogen: URL(fileURLWithPath: hydrogen),
                                      soundFont: URL(fileURLWithPath: soundfont), workers: jobs,
                                      progress: { stage, fraction in
-                                         reporter.withLock { $0[stage, default: ProgressReporter(stage)].update(fraction) }
+                                         reporter.withLock { reporters in
+                                             // A class: the dictionary must hold it, or each call would make a new one.
+                                             let r = reporters[stage] ?? ProgressReporter(stage)
+                                             reporters[stage] = r
+                                             r.update(fraction)
+                                         }
                                      })
         print(String(format: "renders: %d General MIDI drum presets, %d one-shot files (%d reused presets, %d silent slots) in %.1f s → %@",
                      s.render.presets, s.render.files, s.render.reused, s.render.silentSlots, s.render.seconds, rendersURL.path))

@@ -47,7 +47,7 @@ public enum Drums {
     /// Real one-shots of a kind from hydrogen-drumkits (acoustic and electronic kits); tests
     /// using them are `.needsHydrogenKits`.
     public static func hydrogen(_ kind: String) -> [URL] {
-        let root = "/usr/share/hydrogen/data/drumkits"
+        let root = TestPaths.hydrogenKits.path
         let chosen = [
             "kick": ["ElectricEmpireKit/EE_Kick_Hard_2.flac", "ForzeeStereo/Kick-2.wav",
                      "ColomboAcousticDrumkit/bassdrum-4mics-br-stereo-normal3.flac"],

@@ -62,6 +62,11 @@ struct DrumVAECommandTests {
         let classes = try #require(config?["classes"] as? [String])
         #expect(config?["magnitudeWarmupSteps"] as? Int == 2 && config?["logWeight"] as? Double == 0.1)
         #expect(config?["phaseWeight"] as? Double == 0.5 && config?["spectrumWeight"] as? Double == 0.25)
+        // Two kits, two groups: the run holds one kit out whole, says so, and records it.
+        #expect(config?["splitByKit"] as? Bool == true)
+        let split = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("split.json"))) as? [String: [String]]
+        #expect(split?["train"]?.count == 1 && split?["validation"]?.count == 1 && split?["test"] == [])
+        #expect(train.stderr.contains("split by kit") && train.stderr.contains("validation: 1 groups"), "\(train.stderr)")
 
         let generated = dir.file("generated")
         let generate = try runTimbre(["generate", run.path, "--count", "3", "--class", classes[0], "--seed", "4", "--out", generated.path])
@@ -139,6 +144,25 @@ struct DrumVAECommandTests {
         }
         let noBudget = try runTimbre(["train", dir.url.path, "--out", dir.file("run").path])
         #expect(noBudget.status != 0 && noBudget.stderr.contains("--minutes or --steps"))
+    }
+
+    /// Option values are parsed by ArgumentParser: a bad one is a one-line error naming the
+    /// option, exit status 64; options that would do nothing are refused, not ignored.
+    @Test(arguments: [
+        (["--loss-scales", "1024,abc"], "--loss-scales"), (["--loss-scales", "1000"], "--loss-scales"),
+        (["--loss-scales", ""], "--loss-scales"), (["--representation", "phase"], "--representation"),
+        (["--representation", "magnitude", "--spectrum-weight", "1"], "complex model"),
+        (["--phase-weight", "1"], "--magnitude-warmup or --spectrum-weight"), (["--validate-every", "0"], "--validate-every"),
+        (["--steps", "0"], "--steps"), (["--learning-rate", "0"], "--learning-rate"),
+    ])
+    func badTrainOptionsAreOneLineErrors(_ extra: [String], _ needle: String) throws {
+        let dir = TemporaryDirectory()
+        let arguments = ["train", dir.url.path, "--out", dir.file("run").path] + (extra.contains("--steps") ? [] : ["--steps", "1"]) + extra
+        let result = try runTimbre(arguments)
+        #expect(result.status == 64, "\(arguments): \(result.stderr)")
+        let first = result.stderr.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.hasPrefix("Error:") && first.contains(needle), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("run").path))
     }
 
     /// Starts a long training run and waits for its first checkpoint.

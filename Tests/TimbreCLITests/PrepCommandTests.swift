@@ -6,7 +6,7 @@ import TestSupport
 /// `timbre prep` and `timbre bench prep` run as a user would.
 @Suite(.serialized)
 struct PrepCommandTests {
-    static let hydrogen = URL(fileURLWithPath: "/usr/share/hydrogen/data/drumkits")
+    static let hydrogen = TestPaths.hydrogenKits
 
     @Test(arguments: [["prep"], ["bench", "prep"]])
     func hasHelp(_ path: [String]) throws {

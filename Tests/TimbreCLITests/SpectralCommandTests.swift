@@ -117,17 +117,18 @@ struct SpectralCommandTests {
         Self.expectOneLineError(try runTimbre(["bench", "phase", dir.file("nope").path]), mentioning: "not a folder")
     }
 
-    /// The librosa baseline end to end, when its virtual environment exists (the benchmark makes
-    /// it on first use from PyPI; tests do not install it).
-    @Test func benchPhaseRunsLibrosaWhenInstalled() throws {
+    /// The benchmark's virtual environment's python (it makes it on first use from PyPI).
+    static let librosaPython: URL = {
         let env = ProcessInfo.processInfo.environment
         let cache = env["XDG_CACHE_HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache").path
-        let python = URL(fileURLWithPath: cache).appendingPathComponent("timbre/bench-venv/bin/python")
-        guard FileManager.default.fileExists(atPath: python.path),
-              (try? runProcess(python, ["-c", "import librosa"]))?.status == 0 else {
-            print("SKIPPED (benchPhaseRunsLibrosaWhenInstalled): no librosa in \(python.path); `timbre bench phase` makes it on first use")
-            return
-        }
+        return URL(fileURLWithPath: cache).appendingPathComponent("timbre/bench-venv/bin/python")
+    }()
+    static let hasLibrosa = FileManager.default.fileExists(atPath: librosaPython.path)
+        && (try? runProcess(librosaPython, ["-c", "import librosa"]))?.status == 0
+
+    /// The librosa baseline end to end, when its virtual environment exists (tests do not install it).
+    @Test(.enabled(if: hasLibrosa, "needs librosa in the bench venv (`timbre bench phase` makes it on first use)"))
+    func benchPhaseRunsLibrosaWhenInstalled() throws {
         let dir = TemporaryDirectory()
         for i in 0..<2 { try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [Self.hit(6000 + 1000 * i)]), to: dir.file("\(i).wav")) }
         let r = try runTimbre(["bench", "phase", dir.url.path, "--seconds", "0.2", "--iterations", "3", "--script",
