@@ -197,7 +197,9 @@ public enum DrumBench {
         progress("analysing real clips", 1)
 
         // The classifier, cached by corpus, split, version and seed.
-        let classes = corpus.classes
+        // "other" names no drum class: the classifier learns the named ones only.
+        let classes = corpus.classes.filter { $0 != "other" }
+        let labelled = corpus.training.indices.filter { classes.contains(corpus.training[$0].className) }
         let manifest = FileManager.default.contents(atPath: datasetURL.appendingPathComponent("manifest.jsonl").path) ?? Data()
         var key = EvalCorpus.stableHash(String(decoding: manifest, as: UTF8.self))
         for text in groups.training + ["|"] + groups.test + ["v\(DrumClassifier.version)", "s\(options.seed)", "n\(options.classifierSteps)"] {
@@ -211,12 +213,13 @@ public enum DrumBench {
             cached = true
             log("classifier: cached \(cacheURL.lastPathComponent)")
         } else {
-            let labels = corpus.training.map { classes.firstIndex(of: $0.className)! }
+            let labels = labelled.map { classes.firstIndex(of: corpus.training[$0].className)! }
             let t0 = Date()
-            classifier = try DrumClassifier.train(trainingA, labels: labels, classes: classes, steps: options.classifierSteps,
+            classifier = try DrumClassifier.train(labelled.map { trainingA[$0] }, labels: labels, classes: classes, steps: options.classifierSteps,
                                                   seed: options.seed) { progress("training the classifier", $0) }
             try classifier.save(to: cacheURL)
-            log(String(format: "classifier: trained on %d training-kit clips in %.0f s", corpus.training.count, Date().timeIntervalSince(t0)))
+            log(String(format: "classifier: trained on %d training-kit clips (%@) in %.0f s", labelled.count,
+                       classes.joined(separator: ", "), Date().timeIntervalSince(t0)))
         }
         func accuracy(_ clips: [EvalCorpus.Clip], _ predictions: [Int]) -> [ClassAccuracy] {
             classes.map { c in
@@ -284,7 +287,7 @@ public enum DrumBench {
             var named: [String: Double]?
             if let intended {
                 named = [:]
-                for c in Set(intended) {
+                for c in Set(intended) where classes.contains(c) {
                     let members = intended.indices.filter { intended[$0] == c }
                     named![c] = Double(members.filter { classes[set.predictions[$0]] == c }.count) / Double(members.count)
                 }
