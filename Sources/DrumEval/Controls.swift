@@ -60,20 +60,14 @@ public enum Controls {
         }
     }
 
-    /// Training clips lightly jittered: delayed by 0–3 ms, gain within ±1 dB, noise 60 dB
-    /// below the clip's peak. Realistic, but copies.
+    /// Training clips lightly jittered: delayed by 0–3 ms, gain within ±1 dB. Realistic, but copies.
     public static func jittered(_ training: [EvalCorpus.Clip], count: Int, sampleRate: Int, seed: UInt64) -> [[Float]] {
         var rng = SplitMix64(seed: seed)
         return pick(count, of: training.count, rng: &rng).map { i in
             let x = training[i].samples
             let delay = Int(rng.nextUnit() * 0.003 * Double(sampleRate))
             let gain = Float(pow(10, (rng.nextUnit() * 2 - 1) / 20))
-            let peak = x.reduce(0) { max($0, Swift.abs($1)) }
-            let noise = peak * 0.001
-            return (0..<x.count).map { n in
-                let v = n >= delay ? x[n - delay] : 0
-                return gain * v + noise * rng.nextGaussian()
-            }
+            return (0..<x.count).map { n in n >= delay ? gain * x[n - delay] : 0 }
         }
     }
 }

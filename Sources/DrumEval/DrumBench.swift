@@ -100,6 +100,8 @@ public struct DrumBenchResult: Encodable, Sendable {
         /// Per class: the classifier's accuracy on the corpus's held-out test kits.
         public var classifierAccuracy: [String: Double]
         public var classifierTestClips: [String: Int]
+        /// On the held-out test kits: true class → predicted class → clips.
+        public var classifierConfusion: [String: [String: Int]]
         /// The same on the reference folder when it is not the test kits.
         public var classifierReferenceAccuracy: [String: Double]?
         public var classifierCached: Bool
@@ -197,7 +199,9 @@ public enum DrumBench {
         progress("analysing real clips", 1)
 
         // The classifier, cached by corpus, split, version and seed.
-        let classes = corpus.classes
+        // "other" names no drum class: the classifier learns the named ones only.
+        let classes = corpus.classes.filter { $0 != "other" }
+        let labelled = corpus.training.indices.filter { classes.contains(corpus.training[$0].className) }
         let manifest = FileManager.default.contents(atPath: datasetURL.appendingPathComponent("manifest.jsonl").path) ?? Data()
         var key = EvalCorpus.stableHash(String(decoding: manifest, as: UTF8.self))
         for text in groups.training + ["|"] + groups.test + ["v\(DrumClassifier.version)", "s\(options.seed)", "n\(options.classifierSteps)"] {
@@ -211,12 +215,18 @@ public enum DrumBench {
             cached = true
             log("classifier: cached \(cacheURL.lastPathComponent)")
         } else {
-            let labels = corpus.training.map { classes.firstIndex(of: $0.className)! }
+            let labels = labelled.map { classes.firstIndex(of: corpus.training[$0].className)! }
             let t0 = Date()
-            classifier = try DrumClassifier.train(trainingA, labels: labels, classes: classes, steps: options.classifierSteps,
-                                                  seed: options.seed) { progress("training the classifier", $0) }
+            let validating = corpus.validation.indices.filter { classes.contains(corpus.validation[$0].className) }
+            classifier = try DrumClassifier.train(labelled.map { trainingA[$0] }, labels: labels, classes: classes, steps: options.classifierSteps,
+                                                  seed: options.seed,
+                                                  validation: (validating.map { validationA[$0] },
+                                                               validating.map { classes.firstIndex(of: corpus.validation[$0].className)! })) {
+                progress("training the classifier", $0)
+            }
             try classifier.save(to: cacheURL)
-            log(String(format: "classifier: trained on %d training-kit clips in %.0f s", corpus.training.count, Date().timeIntervalSince(t0)))
+            log(String(format: "classifier: trained on %d training-kit clips (%@) in %.0f s", labelled.count,
+                       classes.joined(separator: ", "), Date().timeIntervalSince(t0)))
         }
         func accuracy(_ clips: [EvalCorpus.Clip], _ predictions: [Int]) -> [ClassAccuracy] {
             classes.map { c in
@@ -239,6 +249,13 @@ public enum DrumBench {
         let real = try embed(referenceA)
         let test = separateReference ? try embed(testA) : real
         let testAccuracy = accuracy(corpus.test, test.predictions)
+        var confusion: [String: [String: Int]] = [:]
+        for (clip, p) in zip(corpus.test, test.predictions) where classes.contains(clip.className) {
+            confusion[clip.className, default: [:]][classes[p], default: 0] += 1
+        }
+        log("  confusion (true: predicted): " + confusion.sorted { $0.key < $1.key }
+            .map { "\($0.key): " + $0.value.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: " ") }
+            .joined(separator: "; "))
         log("classifier accuracy on the held-out test kits: " + testAccuracy.filter { $0.clips > 0 }
             .map { String(format: "%@ %.0f%% (%d)", $0.className, $0.accuracy * 100, $0.clips) }.joined(separator: ", "))
         var referenceAccuracy: [ClassAccuracy]?
@@ -284,7 +301,7 @@ public enum DrumBench {
             var named: [String: Double]?
             if let intended {
                 named = [:]
-                for c in Set(intended) {
+                for c in Set(intended) where classes.contains(c) {
                     let members = intended.indices.filter { intended[$0] == c }
                     named![c] = Double(members.filter { classes[set.predictions[$0]] == c }.count) / Double(members.count)
                 }
@@ -387,6 +404,7 @@ public enum DrumBench {
             bootstrapDraws: options.bootstrapDraws,
             classifierAccuracy: Dictionary(uniqueKeysWithValues: testAccuracy.filter { $0.clips > 0 }.map { ($0.className, $0.accuracy) }),
             classifierTestClips: Dictionary(uniqueKeysWithValues: testAccuracy.map { ($0.className, $0.clips) }),
+            classifierConfusion: confusion,
             classifierReferenceAccuracy: referenceAccuracy.map { a in
                 Dictionary(uniqueKeysWithValues: a.filter { $0.clips > 0 }.map { ($0.className, $0.accuracy) })
             },

@@ -4,12 +4,14 @@ import Foundation
 /// One clip's log-mel spectrogram and the frame-wise measures the features are built from.
 ///
 /// One STFT (FFT 1024, hop 256, Hann) at the clip's rate; 64 Slaney mel bands in dB
-/// (absolute: clips are loudness-normalised by prep, so level is part of the sound), floored at −100 dB.
+/// (absolute: clips are loudness-normalised by prep, so level is part of the sound), floored at −80 dB:
+/// below that a tail is inaudible, and a floor any lower would weigh a model's faint noise floor
+/// against the digital silence of padded clips far above anything a listener hears.
 public struct ClipAnalysis: Sendable {
     public static let fftSize = 1024
     public static let hop = 256
     public static let bands = 64
-    public static let floorDB: Float = -100
+    public static let floorDB: Float = -80
 
     public var frames: Int
     /// `frames × bands`, frame-major, dB.
