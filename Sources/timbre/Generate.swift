@@ -18,7 +18,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Scale of the prior's standard deviation (lower: tamer, higher: wilder).")
     var temperature: Double = 1.0
 
-    @Option(help: "Seed for the latent draws.")
+    @Option(help: "Seed for the latent draws (and a synth run's noise).")
     var seed: UInt64 = 1
 
     @Option(help: "Folder for the WAV files.")
