@@ -20,9 +20,10 @@ release: bootstrap
 
 # Suites share libtorch's global generator and thread pool, and the machine's
 # cores: they run one at a time.
-# The release binary too: the real-corpus test runs `timbre corpus` twice with it.
+# The release binaries too: the real-corpus test runs `timbre corpus` twice with them.
 test: bootstrap
 	$(SWIFT) build --build-tests
+	$(SWIFT) build -c release --product timbre-core
 	$(SWIFT) build -c release --product timbre
 	$(SWIFT) test --skip-build --no-parallel
 

@@ -7,6 +7,8 @@ import TestSupport
 /// The release `timbre` binary (`make test` builds it: the corpus is ~5 400 files, which the
 /// unoptimised build would take hours over).
 let releaseTimbre = TestPaths.packageRoot.appendingPathComponent(".build/release/timbre")
+/// The executable the front end hands `corpus` to, built beside it.
+let releaseTimbreCore = TestPaths.packageRoot.appendingPathComponent(".build/release/timbre-core")
 
 /// The real drum corpus, built from Debian's packages twice, from nothing, with different
 /// worker counts, by the `timbre corpus` command as a user runs it (release build; about
@@ -20,8 +22,9 @@ struct CorpusTests {
     }
 
     @Test(.needsDrumCorpusSources,
-          .enabled(if: FileManager.default.isExecutableFile(atPath: releaseTimbre.path),
-                   "needs the release build of timbre (make release; make test builds it)"))
+          .enabled(if: FileManager.default.isExecutableFile(atPath: releaseTimbre.path)
+                       && FileManager.default.isExecutableFile(atPath: releaseTimbreCore.path),
+                   "needs the release build of timbre and timbre-core (make release; make test builds them)"))
     func corpusBuildsTheSameManifestTwiceAndNoGroupSpansTwoSides() throws {
         let dir = TemporaryDirectory("timbre-corpus")
         for (name, jobs) in [("a", "2"), ("b", "1")] {
