@@ -98,9 +98,11 @@ public struct KitSplit: Codable, Sendable, Equatable {
             let target = heldOutFraction * Double(total)
             while true {
                 // A group may go only if each major class it holds stays in enough other groups.
+                // (Any other class but `other` must keep one group for training.)
                 let candidates = remaining.filter { name in
-                    eligible(name) && classesOf[name]!.intersection(major).allSatisfy { cls in
-                        remaining.filter { $0 != name && classesOf[$0]!.contains(cls) }.count >= keepingForLater
+                    eligible(name) && classesOf[name]!.subtracting([.other]).allSatisfy { cls in
+                        remaining.filter { $0 != name && classesOf[$0]!.contains(cls) }.count
+                            >= (major.contains(cls) ? keepingForLater : 1)
                     }
                 }
                 guard !candidates.isEmpty, remaining.count > 1 else { break }
