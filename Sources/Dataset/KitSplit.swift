@@ -69,8 +69,9 @@ public struct KitSplit: Codable, Sendable, Equatable {
     /// a class that is in at least three groups ("major"; `other` is never one), the group that
     /// adds most missing classes, then further groups until it holds `heldOutFraction` of the
     /// clips. A group is held out only if every major class it holds stays in some group left
-    /// for training. Groups above `largestHeldOutShare` of the clips always train. With two
-    /// groups, test is empty and validation takes one.
+    /// for training. Groups above `largestHeldOutShare` of the clips always train (with five
+    /// groups or more). With two groups, test is empty and validation takes one; if the class
+    /// rule leaves validation empty, it takes the next group in hash order.
     public static func make(_ manifest: [ManifestEntry], heldOutFraction: Double = defaultHeldOutFraction) throws -> KitSplit {
         if let missing = manifest.first(where: { $0.group == nil }) {
             throw PrepError(path: missing.path, reason: "has no group (the manifest was made by an older `timbre prep`; run it again)")
@@ -86,8 +87,9 @@ public struct KitSplit: Codable, Sendable, Equatable {
             .mapValues(\.count)
         let major = Set(groupsPerClass.filter { $0.key != .other && $0.value >= 3 }.keys)
         var remaining = members.keys.sorted { (stableHash($0), $0) < (stableHash($1), $1) }
+        // With fewer than five groups there is no choice to make: any may be held out.
         let eligible = { (name: String) in
-            Double(members[name]!.count) <= largestHeldOutShare * Double(total)
+            members.count < 5 || Double(members[name]!.count) <= largestHeldOutShare * Double(total)
         }
         func fill(keepingForLater: Int, limitToOne: Bool) -> [String] {
             var chosen = [String]()
@@ -96,9 +98,11 @@ public struct KitSplit: Codable, Sendable, Equatable {
             let target = heldOutFraction * Double(total)
             while true {
                 // A group may go only if each major class it holds stays in enough other groups.
+                // (Any other class but `other` must keep one group for training.)
                 let candidates = remaining.filter { name in
-                    eligible(name) && classesOf[name]!.intersection(major).allSatisfy { cls in
-                        remaining.filter { $0 != name && classesOf[$0]!.contains(cls) }.count >= keepingForLater
+                    eligible(name) && classesOf[name]!.subtracting([.other]).allSatisfy { cls in
+                        remaining.filter { $0 != name && classesOf[$0]!.contains(cls) }.count
+                            >= (major.contains(cls) ? keepingForLater : 1)
                     }
                 }
                 guard !candidates.isEmpty, remaining.count > 1 else { break }
@@ -129,8 +133,18 @@ public struct KitSplit: Codable, Sendable, Equatable {
             let picked = validation.isEmpty ? [remaining.removeLast()] : validation
             return KitSplit(train: remaining, validation: picked, test: [])
         }
-        let test = fill(keepingForLater: 2, limitToOne: false)
-        let validation = fill(keepingForLater: 1, limitToOne: false)
+        var test = fill(keepingForLater: 2, limitToOne: false)
+        var validation = fill(keepingForLater: 1, limitToOne: false)
+        // Few groups: the class rule can leave validation empty. Validation must hold something
+        // (training picks nothing without it), so it takes the next group in hash order that
+        // leaves at least one for training, or else the last test group.
+        if validation.isEmpty {
+            if remaining.count >= 2 {
+                validation = [remaining.removeFirst()]
+            } else if let moved = test.popLast() {
+                validation = [moved]
+            }
+        }
         return KitSplit(train: remaining, validation: validation, test: test)
     }
 

@@ -73,6 +73,11 @@ struct GroupingTests {
         #expect(throws: PrepError.self) { try KitSplit.make([Self.entry("a.wav", .kick, group: "a"), Self.entry("b.wav", .kick, group: "a")]) }
         let two = try KitSplit.make([Self.entry("a.wav", .kick, group: "a"), Self.entry("b.wav", .kick, group: "b")])
         #expect(two.train.count == 1 && two.validation.count == 1 && two.test.isEmpty)
+        // Three small kits (as the generation test makes): every side gets one.
+        let three = try KitSplit.make(["a", "b", "c"].flatMap { g in
+            [DrumClass.kick, .snare, .hat].map { Self.entry("\(g)/\($0.rawValue).wav", $0, group: g) }
+        })
+        #expect(three.train.count == 1 && three.validation.count == 1 && three.test.count == 1, "\(three)")
     }
 
     @Test func splitRoundTripsThroughItsFile() throws {
