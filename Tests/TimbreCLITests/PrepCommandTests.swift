@@ -110,10 +110,12 @@ struct PrepCommandTests {
         #expect(errors.contains("broken.wav"))
         let written = try AudioFile.info(out.appendingPathComponent("snare/snare.wav"))
         #expect(written.format == "WAV 16-bit PCM" && written.frameCount == 88200)
-        // Usage errors are one line and status 1.
+        // A bad option value is a usage error: ArgumentParser's error line naming the option
+        // and the value (then its usage lines), status 64.
         let bad = try runTimbre(["prep", folder.path, "--out", out.path, "--normalize", "loud"])
-        #expect(bad.status == 1)
-        #expect(bad.stderr.hasPrefix("timbre: error:"))
+        #expect(bad.status == 64)
+        let first = bad.stderr.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.hasPrefix("Error:") && first.contains("--normalize") && first.contains("'loud'"))
     }
 
     /// Negative targets read as values (`--target -6`), and peak mode puts the peak there.
