@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 @testable import DrumEval
 
-/// The whole evaluation on real kits (hydrogen-drumkits, prepared by scripts/vae-test-kit): the
+/// The whole evaluation on real kits (hydrogen-drumkits, prepared by timbre prep's pipeline): the
 /// controls must get the verdicts they must, and the calibration row must pass the copy test.
 @Suite(.serialized)
 struct EndToEndTests {
