@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "DrumEvalTests", dependencies: ["DrumEval", "DrumVAE", "Dataset", "DSP", "TestSupport"]),
         .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "DSP", "Benchmarks", "TestSupport"]),
         .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO", "Engine", "JackTestSupport"]),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["DSP"], path: "Tests/TestSupport"),
     ],
     cxxLanguageStandard: .cxx17
 )

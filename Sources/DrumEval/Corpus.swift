@@ -101,18 +101,8 @@ public struct EvalCorpus: Sendable {
         let root = Self.commonFolder(entries.compactMap(\.source))
         var clips: [Clip] = []
         for entry in entries.sorted(by: { $0.path < $1.path }) {
-            let url = directory.appendingPathComponent(entry.path)
-            let buffer = try AudioFile.read(url)
-            guard Int(buffer.sampleRate.rounded()) == sampleRate else {
-                throw DrumEvalError(path: url.path, reason: "sample rate \(Int(buffer.sampleRate)) Hz, the evaluation uses \(sampleRate) Hz")
-            }
-            var mono = buffer.channels[0]
-            if buffer.channelCount > 1 {
-                for c in 1..<buffer.channelCount { for i in mono.indices { mono[i] += buffer.channels[c][i] } }
-                for i in mono.indices { mono[i] /= Float(buffer.channelCount) }
-            }
-            if mono.count > clipSamples { mono.removeLast(mono.count - clipSamples) }
-            if mono.count < clipSamples { mono += [Float](repeating: 0, count: clipSamples - mono.count) }
+            let mono = try OneShotDataset.loadMono(directory.appendingPathComponent(entry.path),
+                                                   sampleRate: sampleRate, clipSamples: clipSamples)
             let group = entry.group ?? entry.source.map { Self.groupOf(source: $0, root: root) } ?? entry.path
             clips.append(Clip(path: entry.path, className: entry.class, group: group, samples: mono))
         }

@@ -48,19 +48,7 @@ public struct OneShotDataset: Sendable {
         }
         var clips: [Clip] = []
         for entry in entries.sorted(by: { $0.path < $1.path }) {
-            let url = directory.appendingPathComponent(entry.path)
-            let buffer = try AudioFile.read(url)
-            guard Int(buffer.sampleRate.rounded()) == sampleRate else {
-                throw DrumVAEError(path: url.path, reason: "sample rate \(Int(buffer.sampleRate)) Hz, the run uses \(sampleRate) Hz")
-            }
-            var mono = buffer.channels[0]
-            if buffer.channelCount > 1 {
-                for c in 1..<buffer.channelCount { for i in mono.indices { mono[i] += buffer.channels[c][i] } }
-                let scale = 1 / Float(buffer.channelCount)
-                for i in mono.indices { mono[i] *= scale }
-            }
-            if mono.count > clipSamples { mono.removeLast(mono.count - clipSamples) }
-            if mono.count < clipSamples { mono += [Float](repeating: 0, count: clipSamples - mono.count) }
+            let mono = try Self.loadMono(directory.appendingPathComponent(entry.path), sampleRate: sampleRate, clipSamples: clipSamples)
             clips.append(Clip(path: entry.path, className: entry.drumClass.rawValue, group: entry.group, samples: mono))
         }
         classes = Array(Set(clips.map(\.className))).sorted()
@@ -111,6 +99,24 @@ public struct OneShotDataset: Sendable {
     }
 
     /// Dataset's manifest reader, its error turned into this module's.
+    /// One prepared clip as training and evaluation see it: the channels averaged to mono,
+    /// cut or zero-padded to `clipSamples`; a file at another rate is refused, naming it.
+    public static func loadMono(_ url: URL, sampleRate: Int, clipSamples: Int) throws -> [Float] {
+        let buffer = try AudioFile.read(url)
+        guard Int(buffer.sampleRate.rounded()) == sampleRate else {
+            throw DrumVAEError(path: url.path, reason: "sample rate \(Int(buffer.sampleRate)) Hz, expected \(sampleRate) Hz")
+        }
+        var mono = buffer.channels[0]
+        if buffer.channelCount > 1 {
+            for c in 1..<buffer.channelCount { for i in mono.indices { mono[i] += buffer.channels[c][i] } }
+            let scale = 1 / Float(buffer.channelCount)
+            for i in mono.indices { mono[i] *= scale }
+        }
+        if mono.count > clipSamples { mono.removeLast(mono.count - clipSamples) }
+        if mono.count < clipSamples { mono += [Float](repeating: 0, count: clipSamples - mono.count) }
+        return mono
+    }
+
     static func readManifest(_ directory: URL) throws -> [ManifestEntry] {
         do {
             return try Manifest.read(directory.appendingPathComponent("manifest.jsonl"))

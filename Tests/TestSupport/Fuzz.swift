@@ -1,3 +1,4 @@
+import DSP
 import Foundation
 
 /// Seeds for fuzz tests: a fixed default, overridden by `TIMBRE_FUZZ_SEED`, always printed,
@@ -18,16 +19,5 @@ public enum FuzzSeed {
     public static func generator(for name: String) -> SeededGenerator { SeededGenerator(seed: seed(for: name)) }
 }
 
-/// SplitMix64: small, fast, and the same sequence on every machine for a seed.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The fuzz tests' generator: DSP's SplitMix64, the same sequence on every machine for a seed.
+public typealias SeededGenerator = SplitMix64
