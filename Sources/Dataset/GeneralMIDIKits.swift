@@ -176,7 +176,7 @@ public enum GeneralMIDIKits {
         let presets = try drumPresets(in: soundFont)
         guard !presets.isEmpty else { throw PrepError(path: soundFont.path, reason: "no drum presets (bank 128)") }
         let size = (try? FileManager.default.attributesOfItem(atPath: soundFont.path)[.size] as? NSNumber)?.intValue ?? 0
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Self.createFolder(folder)
         var summary = Summary()
         summary.presets = presets.count
         let decoder = JSONDecoder()
@@ -193,7 +193,7 @@ public enum GeneralMIDIKits {
                 continue
             }
             try? FileManager.default.removeItem(at: kit)
-            try FileManager.default.createDirectory(at: kit, withIntermediateDirectories: true)
+            try Self.createFolder(kit)
             let midi = kit.appendingPathComponent(".notes.mid"), wav = kit.appendingPathComponent(".render.wav")
             try AtomicFile.write(midiFile(program: preset.program, options: options), to: midi)
             _ = try run(program, ["-n", "-i", "-q", "-R", "0", "-C", "0", "-g", String(options.gain),
@@ -235,6 +235,15 @@ public enum GeneralMIDIKits {
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         }
         throw PrepError(path: name, reason: "not found on PATH (apt-get install fluidsynth)")
+    }
+
+    /// Creates a folder, or throws one line naming it (FileManager's own error is a dump).
+    static func createFolder(_ url: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw PrepError(path: url.path, reason: "cannot create the folder: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+        }
     }
 
     /// Runs a program to completion; its stdout, or an error with its stderr's last line.
