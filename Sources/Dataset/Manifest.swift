@@ -41,17 +41,20 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     /// the union of those kits (named after its first kit in sorted order; `DIR/groups.json` says
     /// why). Splits never put two clips of one group on different sides. Nil in older manifests.
     public var group: String?
+    /// The Hydrogen instrument that plays the source (its kit's `drumkit.xml`), when one does: the
+    /// class comes from it when it names one. Nil for other sources and older manifests.
+    public var instrument: String?
 
     enum CodingKeys: String, CodingKey {
         case path, source, sliceStart, sliceEnd, drumClass = "class", sampleRate, channels, peakDBFS, loudnessLUFS
-        case loudnessGated, rmsDBFS, durationBeforePadding, hash, warnings, onset, kit, group
+        case loudnessGated, rmsDBFS, durationBeforePadding, hash, warnings, onset, kit, group, instrument
     }
 
     /// Makes an entry (prep fills every field; tests and tools that write manifests use this too).
     public init(path: String, source: String, sliceStart: Double, sliceEnd: Double, drumClass: DrumClass,
                 sampleRate: Int, channels: Int, peakDBFS: Double, loudnessLUFS: Double?, loudnessGated: Bool,
                 rmsDBFS: Double, durationBeforePadding: Double, hash: String, warnings: [String], onset: Double,
-                kit: String? = nil, group: String? = nil) {
+                kit: String? = nil, group: String? = nil, instrument: String? = nil) {
         self.path = path
         self.source = source
         self.sliceStart = sliceStart
@@ -69,6 +72,7 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
         self.onset = onset
         self.kit = kit
         self.group = group
+        self.instrument = instrument
     }
 
     /// One JSON line (sorted keys, no escaped slashes), without the newline.

@@ -15,6 +15,8 @@ public struct SourceFile: Sendable, Equatable {
     public var modificationNanos: Int64
     /// The kit: the first folder below the input root (see `Grouping.kit`).
     public var kit: String = ""
+    /// The Hydrogen instrument that plays this file, when a `drumkit.xml` in its folder names one.
+    public var instrument: String? = nil
 }
 
 /// What the scan found.
@@ -67,8 +69,9 @@ public struct PrepSummary: Sendable {
 
 /// The journal entry of one finished source: `DIR/.prep/<sha256 of the source path>.json`.
 struct JournalEntry: Codable, Equatable {
-    /// 2 since manifest lines carry the kit: older entries are redone.
-    var version = 2
+    /// 2 since manifest lines carry the kit, 3 since Hydrogen instrument names decide classes:
+    /// older entries are redone.
+    var version = 3
     var source: String
     var size: Int
     var modificationNanos: Int64
@@ -77,7 +80,7 @@ struct JournalEntry: Codable, Equatable {
     var silent: Int
 
     func matches(_ file: SourceFile, fingerprint: String) -> Bool {
-        version == 2 && source == file.url.path && size == file.size && modificationNanos == file.modificationNanos
+        version == 3 && source == file.url.path && size == file.size && modificationNanos == file.modificationNanos
             && options == fingerprint
     }
 }
@@ -104,6 +107,15 @@ public enum Pipeline {
         var missing: [FailedSource] = []
         let excluded = excluding?.standardizedFileURL.resolvingSymlinksInPath().path
         let fm = FileManager.default
+        // Each folder's drumkit.xml, read once.
+        var kitNames: [String: [String: String]] = [:]
+        func instrument(of url: URL) -> String? {
+            let folder = url.deletingLastPathComponent()
+            if kitNames[folder.path] == nil {
+                kitNames[folder.path] = HydrogenKit.instrumentNames(drumkitXML: folder.appendingPathComponent("drumkit.xml"))
+            }
+            return kitNames[folder.path]![url.lastPathComponent]
+        }
         func consider(_ url: URL, relative: String, root: URL, rootIsFile: Bool) {
             let ext = url.pathExtension.lowercased()
             guard audioExtensions.contains(ext) else { notAudio.append(url.path); return }
@@ -115,7 +127,8 @@ public enum Pipeline {
             let date = (attributes[.modificationDate] as? Date) ?? .distantPast
             found[url.path] = SourceFile(url: url, relativePath: relative, size: size,
                                          modificationNanos: Int64((date.timeIntervalSince1970 * 1e9).rounded()),
-                                         kit: Grouping.kit(relativePath: relative, root: root, rootIsFile: rootIsFile))
+                                         kit: Grouping.kit(relativePath: relative, root: root, rootIsFile: rootIsFile),
+                                         instrument: instrument(of: url))
         }
         for input in inputs {
             // Paths stay as the user sees them (a symlinked folder keeps its own name in the
@@ -395,7 +408,8 @@ public enum Pipeline {
                               fingerprint: String, stft: STFT, noiseProfile: [Float]?) throws -> JournalEntry {
         let decoded = try Stages.decode(source.url, sampleRate: options.sampleRate)
         let (shots, silent) = prepare(decoded, options: options, stft: stft, noiseProfile: noiseProfile)
-        let classGuess = DrumClass.guess(relativePath: source.relativePath)
+        // A Hydrogen kit's instrument name is its author's label of the sound; the path is the fallback.
+        let classGuess = source.instrument.flatMap(DrumClass.match) ?? DrumClass.guess(relativePath: source.relativePath)
         let sliced = shots.count > 1 || (shots.first.map { $0.sliceIndex > 0 } ?? false)
         var outputs = [ManifestEntry]()
         for shot in shots {
@@ -413,7 +427,7 @@ public enum Pipeline {
                 drumClass: classGuess, sampleRate: options.sampleRate, channels: shot.buffer.channelCount,
                 peakDBFS: shot.peakDBFS, loudnessLUFS: shot.loudness?.lufs, loudnessGated: shot.loudness?.gated ?? false,
                 rmsDBFS: shot.rmsDBFS, durationBeforePadding: shot.durationBeforePadding, hash: shot.hash,
-                warnings: shot.warnings, onset: shot.onset, kit: source.kit))
+                warnings: shot.warnings, onset: shot.onset, kit: source.kit, instrument: source.instrument))
         }
         return JournalEntry(source: source.url.path, size: source.size, modificationNanos: source.modificationNanos,
                             options: fingerprint, outputs: outputs, silent: silent)

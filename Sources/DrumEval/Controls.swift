@@ -60,11 +60,13 @@ public enum Controls {
         }
     }
 
-    /// Training clips lightly jittered: delayed by 0–3 ms, gain within ±1 dB. Realistic, but copies.
-    public static func jittered(_ training: [EvalCorpus.Clip], count: Int, sampleRate: Int, seed: UInt64) -> [[Float]] {
+    /// Training clips lightly jittered: each of `clips`, in order, delayed by 0–3 ms, gain within ±1 dB.
+    /// Realistic, but copies. The evaluation jitters the very clips its real-vs-real row scores, so the
+    /// two rows differ by the jitter alone and not by which clips a draw happened to pick.
+    public static func jittered(_ clips: [EvalCorpus.Clip], sampleRate: Int, seed: UInt64) -> [[Float]] {
         var rng = SplitMix64(seed: seed)
-        return pick(count, of: training.count, rng: &rng).map { i in
-            let x = training[i].samples
+        return clips.map { clip in
+            let x = clip.samples
             let delay = Int(rng.nextUnit() * 0.003 * Double(sampleRate))
             let gain = Float(pow(10, (rng.nextUnit() * 2 - 1) / 20))
             return (0..<x.count).map { n in n >= delay ? gain * x[n - delay] : 0 }

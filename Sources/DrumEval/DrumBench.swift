@@ -343,7 +343,8 @@ public enum DrumBench {
                                            audio: Controls.noiseBursts(corpus.training, count: options.count, sampleRate: sampleRate,
                                                                        seed: options.seed &+ 12), seed: options.seed)
         rows["jittered"] = try scoreRow("jittered", kind: "control",
-                                        audio: Controls.jittered(corpus.training, count: n, sampleRate: sampleRate, seed: options.seed &+ 13),
+                                        audio: Controls.jittered(sample.map { corpus.training[$0] }, sampleRate: sampleRate,
+                                                                seed: options.seed &+ 13),
                                         seed: options.seed)
         order += ["randomPhase", "noiseBursts", "jittered"]
         if !corpus.validation.isEmpty {

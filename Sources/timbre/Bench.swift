@@ -17,7 +17,7 @@ struct Bench: ParsableCommand {
             BenchPhase.self,
 
             // bench training / generation (add here).
-            BenchTrain.self, BenchReconstruction.self, BenchDrums.self,
+            BenchTrain.self, BenchReconstruction.self, BenchDrums.self, BenchClassifier.self,
 
             // bench capacity (add here).
             BenchCapacity.self,

@@ -179,6 +179,37 @@ struct SplitMix {
         ]
         for (path, expected) in cases { #expect(DrumClass.guess(relativePath: path) == expected, "\(path)") }
     }
+
+    /// A Hydrogen kit's drumkit.xml names the instrument of each sample (directly or in layers, entities
+    /// decoded); prep's scan carries the name and the class follows it before the file name.
+    @Test func hydrogenInstrumentNamesDecideClasses() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("timbre-hydrogen-\(getpid())/Kit")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder.deletingLastPathComponent()) }
+        let xml = """
+        <drumkit_info><name>Kit</name><instrumentList>
+        <instrument><id>0</id><name>c3 - bass drum 1</name><filename>beats_06-38.flac</filename></instrument>
+        <instrument><id>1</id><name>Hi-Hat &amp; Pedal</name><layer><min>0</min><filename>beats_01-13.flac</filename></layer>
+          <layer><filename>beats_01-14.flac</filename></layer></instrument>
+        <instrument><id>2</id><name>Sample: beats_09-01.flac</name><filename>beats_09-01.flac</filename></instrument>
+        </instrumentList></drumkit_info>
+        """
+        try Data(xml.utf8).write(to: folder.appendingPathComponent("drumkit.xml"))
+        let names = HydrogenKit.instrumentNames(drumkitXML: folder.appendingPathComponent("drumkit.xml"))
+        #expect(names == ["beats_06-38.flac": "c3 - bass drum 1", "beats_01-13.flac": "Hi-Hat & Pedal",
+                          "beats_01-14.flac": "Hi-Hat & Pedal", "beats_09-01.flac": "Sample: beats_09-01.flac"])
+        for file in ["beats_06-38.flac", "beats_01-13.flac", "beats_09-01.flac", "beats_02-02.flac"] {
+            try Data([0]).write(to: folder.appendingPathComponent(file))
+        }
+        let scanned = Dictionary(uniqueKeysWithValues: Pipeline.scan([folder.deletingLastPathComponent()]).sources
+            .map { ($0.url.lastPathComponent, $0.instrument) })
+        #expect(scanned["beats_06-38.flac"] == "c3 - bass drum 1")
+        #expect(scanned["beats_01-13.flac"] == "Hi-Hat & Pedal")
+        #expect(scanned["beats_02-02.flac"] == .some(nil), "a sample no instrument plays has no instrument")
+        #expect(DrumClass.match("c3 - bass drum 1") == .kick)
+        #expect(DrumClass.match("Hi-Hat & Pedal") == .hat)
+        #expect(DrumClass.match("Sample: beats_09-01.flac") == nil, "a name that says no class falls back to the path")
+    }
 }
 
 @Suite struct DenoiseTests {

@@ -1,0 +1,61 @@
+import ArgumentParser
+import DrumEval
+import Foundation
+
+struct BenchClassifier: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "classifier",
+        abstract: "Drum evaluation's classifier: accuracy per class on kits it never saw, leave-one-kit-out and on the test kits.",
+        discussion: """
+        Leave-one-kit-out over the training and validation kits (each fold trains on every other \
+        kit for --steps steps and names the held-out kit's drums), then the classifier `timbre bench \
+        drums` uses (training kits, early stopping on the validation kits) on the test kits, in the \
+        same run. See docs/DRUMVAE.md.
+        """)
+
+    @Argument(help: "A prepared corpus with groups (`timbre corpus` or `timbre prep`).")
+    var dataset: String
+
+    @Option(help: "Training steps of each classifier.")
+    var steps: Int = 800
+
+    @Option(help: "Seed of every classifier.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Print the result as JSON on stdout.")
+    var json = false
+
+    @OptionGroup var torch: TorchOptions
+
+    func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+    }
+
+    func run() throws {
+        torch.apply()
+        let corpus = try EvalCorpus(directory: URL(fileURLWithPath: dataset), sampleRate: DrumBench.sampleRate,
+                                    clipSamples: DrumBench.clipSamples)
+        let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        log("leave-one-kit-out over \(corpus.groups.training.count + corpus.groups.validation.count) kits; test kits: \(corpus.groups.test.joined(separator: ", "))")
+        var reporter: ProgressReporter?
+        var stage = ""
+        let result = try ClassifierValidation.run(corpus: corpus, steps: steps, seed: seed, log: log) { name, fraction in
+            if name != stage { stage = name; reporter = ProgressReporter(name) }
+            reporter?.update(fraction)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            return
+        }
+        func line(_ accuracy: [ClassAccuracy]) -> String {
+            accuracy.filter { $0.clips > 0 }.map { String(format: "%@ %.0f%% (%d)", $0.className, $0.accuracy * 100, $0.clips) }
+                .joined(separator: ", ")
+        }
+        print("classifier, \(steps) steps, seed \(seed)")
+        print("leave one kit out (\(result.folds.count) kits): " + line(result.leaveOneKitOut))
+        print("test kits (\(result.testGroups.joined(separator: ", "))): " + line(result.testKits))
+        print(String(format: "%.0f s", result.seconds))
+    }
+}
