@@ -19,9 +19,36 @@ struct ReplTests {
         }
 
         /// Starts `command` (run directly, not through a shell) in a new session `name`.
+        ///
+        /// Not through `Process`: its children inherit the test thread's blocked signals (a
+        /// dispatch thread blocks nearly all), so tmux would never see SIGCHLD (a pane whose
+        /// program exits would stay open) and the REPL would ignore SIGTERM; and the tmux server
+        /// would hold the pipes `runProcess` reads to their end. posix_spawn with an empty signal
+        /// mask, default handlers and /dev/null for the standard files, as a shell would start it.
         func start(_ name: String, _ command: [String]) throws {
-            let result = try run(["new-session", "-d", "-s", name, "-x", "150", "-y", "45", "--"] + command)
-            try #require(result.status == 0, "tmux new-session: \(result.stderr)")
+            let arguments = [Self.executable.path, "-L", socket, "new-session", "-d", "-s", name, "-x", "150", "-y", "45", "--"] + command
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            var mask = sigset_t(), defaults = sigset_t()
+            sigemptyset(&mask)
+            sigfillset(&defaults)
+            posix_spawnattr_setsigmask(&attributes, &mask)
+            posix_spawnattr_setsigdefault(&attributes, &defaults)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+            var files = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&files)
+            defer { posix_spawn_file_actions_destroy(&files) }
+            for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&files, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+            let argv = arguments.map { strdup($0) } + [nil]
+            let environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { (argv + environment).forEach { free($0) } }
+            var pid: pid_t = 0
+            let spawned = posix_spawn(&pid, Self.executable.path, &files, &attributes, argv, environment)
+            try #require(spawned == 0, "posix_spawn tmux: \(String(cString: strerror(spawned)))")
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            try #require(status == 0, "tmux new-session exited with \(status)")
         }
 
         func type(_ name: String, _ text: String) throws { try run(["send-keys", "-t", name, "-l", text]) }
@@ -69,8 +96,8 @@ struct ReplTests {
         let repl = ["/usr/bin/env", "-u", "XDG_STATE_HOME", "HOME=\(home.path)", TestPaths.timbreExecutable.path,
                     "repl", "--port", String(serve.port)]
         try tmux.start("first", repl)
-        var screen = tmux.wait("first") { $0.contains("timbre> ") }
-        #expect(screen.contains("timbre> "), "the prompt: \(screen)")
+        var screen = tmux.wait("first") { $0.contains("timbre>") }
+        #expect(screen.contains("timbre>"), "the prompt: \(screen)")
 
         // The REPL's process maps libedit and never libtorch (the control: the serve process maps it).
         if let pid = try tmux.pid("first") {
@@ -154,7 +181,7 @@ struct ReplTests {
 
         // A restart finds the history: two steps up is the trigger, which runs again.
         try tmux.start("second", repl)
-        tmux.wait("second") { $0.contains("timbre> ") }
+        tmux.wait("second") { $0.contains("timbre>") }
         try tmux.press("second", "Up")
         tmux.wait("second") { _ in tmux.lastLine("second") == "timbre> exit" }
         #expect(tmux.lastLine("second") == "timbre> exit", "\(tmux.screen("second"))")

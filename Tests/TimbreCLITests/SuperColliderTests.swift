@@ -60,6 +60,7 @@ struct SuperColliderTests {
         #expect(result.status == 0, "\(transcript)")
         #expect(!output.contains("ERROR: Class not defined"), "the quark compiled: \(transcript)")
         let reports = Self.reports(result.stdout)
+        print("sclang reported:\n" + reports.map { $0.joined(separator: " ") }.joined(separator: "\n"))
         #expect(reports.contains(["done"]), "the script ran to its end: \(transcript)")
         #expect(!reports.contains(["watchdog"]))
 
