@@ -78,7 +78,12 @@ struct ReplTests {
             return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
         }
 
-        func stop() { _ = try? run(["kill-server"]) }
+        func stop() {
+            _ = try? run(["kill-server"])
+            // tmux leaves its socket file behind.
+            let folder = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+            try? FileManager.default.removeItem(atPath: "\(folder)/tmux-\(getuid())/\(socket)")
+        }
     }
 
     @Test func completionHistoryAndANodeThatPlays() throws {
