@@ -33,6 +33,7 @@ let package = Package(
         .systemLibrary(name: "CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
         .systemLibrary(name: "CAubio", pkgConfig: "aubio", providers: [.apt(["libaubio-dev"])]),
         .systemLibrary(name: "CJack", pkgConfig: "jack", providers: [.apt(["libjack-jackd2-dev"])]),
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
 
         // MARK: The error protocol every module conforms to (no dependencies).
         .target(name: "Errors"),
@@ -63,11 +64,16 @@ let package = Package(
         .target(name: "JackTestSupport", dependencies: ["Engine"]),
         .target(name: "Benchmarks", dependencies: ["Torch", "AudioIO", "DSP", "ModelHost", "Dataset", "DrumVAE", "Engine", "JackTestSupport"]),
 
+        // MARK: The REPL (light: Protocol and libedit, never libtorch).
+        // `LineEditor` is the one module over libedit; `Console` is `timbre repl`'s library.
+        .target(name: "LineEditor", dependencies: ["CEdit"]),
+        .target(name: "Console", dependencies: ["LineEditor", "Protocol"]),
+
         // MARK: The command line.
         // The commands both executables run (send, status) and the one error-to-exit mapping.
         .target(
             name: "ClientCommands",
-            dependencies: ["Protocol", "Errors", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Protocol", "Console", "Errors", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // `timbre`: the light front end (see the products above).
         .executableTarget(name: "TimbreFront", dependencies: ["ClientCommands"]),
@@ -89,6 +95,7 @@ let package = Package(
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "JackTestSupport", "Benchmarks", "TestSupport"]),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "TestSupport"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "TestSupport"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "JackTestSupport", "TestSupport"]),
         .testTarget(name: "DrumVAETests", dependencies: ["DrumVAE", "Dataset", "TestSupport"]),
         .testTarget(name: "DrumEvalTests", dependencies: ["DrumEval", "DrumVAE", "Dataset", "DSP", "TestSupport"]),

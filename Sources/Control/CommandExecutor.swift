@@ -58,7 +58,30 @@ public final class CommandExecutor: @unchecked Sendable {
         case .quit:
             reply(OSCMessage("/timbre/done", [.string(address)]))
             onQuit()
+        case .toggleOff(let label):
+            // Switching off is a free under toggle's address; without a model there is nothing to create.
+            do {
+                respond(.success(try instrument.free(label)))
+            } catch {
+                reply(Self.fail(address, EngineError("no node '\(label)' to switch off (toggle LABEL MODEL creates one)")))
+            }
+        case .models:
+            reply(OSCMessage("/timbre/models", Self.fitting(instrument.library.available()).map { .string($0) }))
         }
+    }
+
+    /// As many names as fit in one UDP datagram beside the address (the rest are left out:
+    /// the reply must arrive whole).
+    static func fitting(_ names: [String]) -> [String] {
+        var budget = 60_000
+        var kept: [String] = []
+        for name in names {
+            // A string argument: its bytes, a terminating zero, padding to 4, and its type tag.
+            budget -= (name.utf8.count / 4 + 1) * 4 + 1
+            guard budget >= 0 else { break }
+            kept.append(name)
+        }
+        return kept
     }
 
     static func fail(_ address: String, _ error: Error) -> OSCMessage {

@@ -48,3 +48,32 @@ public final class ModelLibrary: @unchecked Sendable {
         return try model.instance()
     }
 }
+
+extension ModelLibrary {
+    /// The model files (`.ts`) a command may name, as it would name them: paths relative to
+    /// their folder, sorted, each name once (the first folder holding it wins, as in `resolve`).
+    /// Each folder is searched with `depth - 1` levels of subfolders below it; hidden files and folders are skipped, and so is
+    /// anything `resolve` would refuse (a symlink out of the folders). What `/timbre/models`
+    /// answers, and what the REPL completes.
+    public func available(depth: Int = 4) -> [String] {
+        var names = Set<String>()
+        for directory in directories {
+            var pending: [(URL, String, Int)] = [(directory, "", 0)]
+            while let (folder, prefix, level) = pending.popLast() {
+                guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { continue }
+                for entry in entries where !entry.hasPrefix(".") {
+                    let url = folder.appendingPathComponent(entry)
+                    let name = prefix + entry
+                    var isFolder: ObjCBool = false
+                    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else { continue }
+                    if isFolder.boolValue {
+                        if level + 1 < depth { pending.append((url, name + "/", level + 1)) }
+                    } else if entry.hasSuffix(".ts"), !names.contains(name), (try? resolve(name)) != nil {
+                        names.insert(name)
+                    }
+                }
+            }
+        }
+        return names.sorted()
+    }
+}

@@ -7,6 +7,9 @@
 public enum ControlCommand: Sendable, Equatable {
     /// Create the node if its label is absent, free it if present.
     case toggle(NodeSpec)
+    /// `toggle LABEL` alone: switch an existing node off (as the original `createNode(label)`);
+    /// an error when there is no such node, since there is no model to create one from.
+    case toggleOff(label: String)
     /// Create a node; fails when the label exists.
     case new(NodeSpec)
     /// Fade a node out and free it.
@@ -17,6 +20,8 @@ public enum ControlCommand: Sendable, Equatable {
     case status
     /// Stop the server.
     case quit
+    /// List the model files the server may load (`/timbre/models NAME...`).
+    case models
 
     /// The prefix every address carries over OSC (`timbre send` and session lines add it).
     public static let prefix = "/timbre/"
@@ -35,8 +40,13 @@ public enum ControlCommand: Sendable, Equatable {
 
     /// Every command: the one table to extend.
     public static let syntax: [Syntax] = [
-        Syntax(name: "toggle", usage: "LABEL MODEL [METHOD] [block N] [seed S] [input SOURCE]") { r throws(CommandError) in
-            .toggle(try NodeSpec.read(&r))
+        Syntax(name: "toggle", usage: "LABEL [MODEL [METHOD] [block N] [seed S] [input SOURCE]]") { r throws(CommandError) in
+            // A label alone switches a playing node off; with a model it is the full toggle.
+            if r.remaining == 1 {
+                let label = try r.label()
+                return .toggleOff(label: label)
+            }
+            return .toggle(try NodeSpec.read(&r))
         },
         Syntax(name: "new", usage: "LABEL MODEL [METHOD] [block N] [seed S] [input SOURCE]") { r throws(CommandError) in
             .new(try NodeSpec.read(&r))
@@ -57,6 +67,10 @@ public enum ControlCommand: Sendable, Equatable {
         Syntax(name: "quit", usage: "") { r throws(CommandError) in
             try r.finish()
             return .quit
+        },
+        Syntax(name: "models", usage: "") { r throws(CommandError) in
+            try r.finish()
+            return .models
         },
     ]
 
@@ -94,12 +108,13 @@ public enum ControlCommand: Sendable, Equatable {
     /// The command's name (`toggle`).
     public var name: String {
         switch self {
-        case .toggle: "toggle"
+        case .toggle, .toggleOff: "toggle"
         case .new: "new"
         case .free: "free"
         case .set: "set"
         case .status: "status"
         case .quit: "quit"
+        case .models: "models"
         }
     }
 
@@ -110,9 +125,9 @@ public enum ControlCommand: Sendable, Equatable {
     public var arguments: [OSCValue] {
         switch self {
         case .toggle(let spec), .new(let spec): spec.arguments
-        case .free(let label): [.string(label)]
+        case .free(let label), .toggleOff(let label): [.string(label)]
         case .set(let label, let parameter): [.string(label), .string(parameter.name)] + parameter.values
-        case .status, .quit: []
+        case .status, .quit, .models: []
         }
     }
 

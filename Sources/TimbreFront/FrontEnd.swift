@@ -6,8 +6,8 @@ import Glibc
 
 /// The `timbre` executable a user types: a light front end that never loads libtorch.
 ///
-/// It runs the control clients itself (`send`, `status`: Protocol and ArgumentParser only,
-/// a few milliseconds and megabytes) and hands every other command line, help and
+/// It runs the control clients itself (`send`, `status`, `repl`: Protocol, ArgumentParser and,
+/// for the REPL, libedit; a few milliseconds and megabytes) and hands every other command line, help and
 /// `--version` included, unchanged to `timbre-core` beside it, which links the engine,
 /// libtorch and the rest; `execv` replaces this process, so output, errors and exit
 /// status are the core's own.
@@ -19,7 +19,7 @@ struct FrontEnd: ParsableCommand {
         subcommands: FrontEnd.commands)
 
     /// The commands the front end runs itself: the first word of the command line picks them.
-    static let commands: [ParsableCommand.Type] = [Send.self, Status.self]
+    static let commands: [ParsableCommand.Type] = [Send.self, Status.self, Repl.self]
 
     /// The executable that runs everything else, found beside this one.
     static let core = "timbre-core"

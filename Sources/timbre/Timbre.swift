@@ -32,7 +32,7 @@ struct Timbre: ParsableCommand {
             Train.self, Generate.self, Morph.self, Encode.self, Export.self,
 
             // The live engine (add here).
-            Serve.self, Render.self, Send.self, Status.self,
+            Serve.self, Render.self, Send.self, Status.self, Repl.self,
 
             // Benchmarks.
             Bench.self,

@@ -20,7 +20,9 @@ struct MalformedCommandTests {
         OSCMessage("/timbre/set", [.string("a"), .string("input"), .string("in3")]),
         OSCMessage("/timbre/set", [.string("a"), .string("gain"), .float(0.1), .float(0.2)]),
         OSCMessage("/timbre/set", [.string("a"), .string("volume"), .int(1)]),
-        OSCMessage("/timbre/toggle", [.string("a")]),
+        // A label alone switches a node off: refused when no node has that label.
+        OSCMessage("/timbre/toggle", [.string("b")]),
+        OSCMessage("/timbre/toggle", [.string("a"), .string("")]),
         OSCMessage("/timbre/toggle", [.string("a"), .string("tiny-deterministic.ts"), .string("block"), .int(0)]),
         OSCMessage("/timbre/free", [.string("a"), .string("b")]),
         OSCMessage("/timbre/dance"),

@@ -33,6 +33,9 @@ import TestSupport
         .set(label: "a", .seed(1 << 40)),
         .status,
         .quit,
+        // sc: a label alone switches a node off; the model list.
+        .toggleOff(label: "drums"),
+        .models,
     ]
 
     @Test func samplesCoverEveryCommandAndParameter() {
@@ -77,7 +80,7 @@ import TestSupport
     @Test(arguments: [
         ("dance", "unknown command"),
         ("toggle", "missing LABEL"),
-        ("toggle a", "missing MODEL"),
+        ("toggle a \"\"", "empty model name"),
         ("toggle a m.ts fast", "neither a method"),
         ("toggle a m.ts block", "missing block"),
         ("toggle a m.ts block x", "not an integer"),
@@ -125,6 +128,8 @@ import TestSupport
         ("set a seed -3", "non-negative integer"),
         ("status now", "unexpected argument"),
         ("quit 1", "unexpected argument"),
+        ("toggle master", "invalid node label"),
+        ("models x", "unexpected argument"),
     ])
     func malformedLinesSayWhyInOneLine(_ line: String, _ expected: String) throws {
         #expect {
@@ -138,6 +143,18 @@ import TestSupport
         #expect {
             _ = try Session(text: "toggle ok m.ts\n\(line)\nfree ok", name: "set.txt")
         } throws: { "\($0)".hasPrefix("set.txt:2: ") && !"\($0)".contains("\n") }
+    }
+
+    /// `toggle LABEL` alone is the switch-off a SuperCollider user sends (`sendMsg("/timbre/toggle", \\a)`),
+    /// over OSC (as a symbol or a string), in a session line and typed; with a model it stays the full toggle.
+    @Test func toggleWithALabelAloneSwitchesOff() throws {
+        #expect(try ControlCommand(OSCMessage("/timbre/toggle", [.symbol("a")])) == .toggleOff(label: "a"))
+        #expect(try ControlCommand(OSCMessage("/timbre/toggle", [.string("a")])) == .toggleOff(label: "a"))
+        #expect(try ControlCommand(words: ["toggle", "a"]) == .toggleOff(label: "a"))
+        #expect(try Session(text: "@2 toggle drums").entries.map(\.command) == [.toggleOff(label: "drums")])
+        #expect(try ControlCommand(words: ["toggle", "a", "m.ts"]) == .toggle(NodeSpec(label: "a", model: "m.ts")))
+        #expect(ControlCommand.toggleOff(label: "a").line == "/timbre/toggle a")
+        #expect(ControlCommand.toggleOff(label: "a").address == "/timbre/toggle")
     }
 
     @Test func sessionsParseTimesQuotesAndComments() throws {
