@@ -407,6 +407,10 @@ public enum Pipeline {
     static func processSource(_ source: SourceFile, stem: String, output: URL, options: PrepOptions,
                               fingerprint: String, stft: STFT, noiseProfile: [Float]?) throws -> JournalEntry {
         let decoded = try Stages.decode(source.url, sampleRate: options.sampleRate)
+        // A sample a Hydrogen kit plays as an instrument is one hit by construction: slicing would cut
+        // a semi-open hat's rattle or a cymbal's swell into fragments that start mid-decay.
+        var options = options
+        if source.instrument != nil { options.slice = false }
         let (shots, silent) = prepare(decoded, options: options, stft: stft, noiseProfile: noiseProfile)
         // A Hydrogen kit's instrument name is its author's label of the sound; the path is the fallback.
         let classGuess = source.instrument.flatMap(DrumClass.match) ?? DrumClass.guess(relativePath: source.relativePath)
