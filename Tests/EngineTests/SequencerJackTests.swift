@@ -1,0 +1,80 @@
+import AudioIO
+@testable import Engine
+import Foundation
+import JackTestSupport
+import Testing
+import TestSupport
+
+/// A `transport jack` sequence on a real jackd (dummy driver): it holds while JACK transport is
+/// stopped, and steps at the transport's position once it rolls (no timebase master here, so at
+/// the sequence's own tempo, from transport frame 0: step 0 first).
+@Suite(.serialized)
+struct SequencerJackTests {
+    @Test func followsJackTransportWhenItRolls() throws {
+        let server = try JackServer(sampleRate: 44100, period: 512)
+        defer { server.stop() }
+        let driver = try JackDriver.open(clientName: "timbre", server: server.name) { configuration in
+            configuration.modelsDirectories = [Signals.models]
+            configuration.defaultBlock = 512
+        }
+        defer { driver.stop() }
+        let instrument = driver.instrument
+        try instrument.createNow(NodeSpec(label: "drum", model: "tiny-drum.ts", method: .decode, block: 512))
+        try instrument.sequence("drum", .configure(SequenceSettings(steps: 8, bpm: 120, followsTransport: true)))
+        let hits = [0, 3, 4, 6]
+        for step in hits {
+            try instrument.sequence("drum", .step(index: step, SequenceStep(latents: [0, 0.3, -0.2, 0.25], velocity: 1)))
+        }
+        try instrument.sequence("drum", .play)
+        try driver.start(connect: false)
+
+        let seconds = 4
+        let tap = try JackTap(name: "tap", server: server.name, playing: [], recordChannels: 1, recordFrames: seconds * 44100)
+        try tap.client.connect("timbre:drum_out_1", tap.inputName(0))
+        tap.client.stopTransport()
+        try tap.client.locateTransport(frame: 0)
+        tap.start()
+        #expect(waitUntil(20) { tap.frames.load(ordering: .relaxed) >= 44100 })
+        let stoppedUntil = tap.frames.load(ordering: .relaxed)
+        let stoppedStatus = instrument.status().nodes.first?.sequence
+        tap.client.startTransport()
+        #expect(waitUntil(30) { tap.frames.load(ordering: .relaxed) >= seconds * 44100 })
+        let recorded = tap.recording()[0]
+        let status = instrument.status().nodes.first?.sequence
+        tap.client.stopTransport()
+
+        // Stopped: the sequence plays but holds, so nothing sounds.
+        #expect(recorded[..<stoppedUntil].allSatisfy { $0 == 0 }, "silent while transport is stopped")
+        #expect(stoppedStatus?.playing == true && stoppedStatus?.stepsStarted == 0, "\(String(describing: stoppedStatus))")
+        // Rolling: hits at the pattern's offsets from the first (step 0), within 12 ms.
+        var onsets: [Int] = []
+        var quiet = 1500
+        for (i, v) in recorded.enumerated() {
+            if abs(v) > 0.01 {
+                if quiet >= 1500 { onsets.append(i) }
+                quiet = 0
+            } else {
+                quiet += 1
+            }
+        }
+        // Blocks are computed a latency ahead of when they are heard, so the block heard when
+        // transport starts was computed while it still stood: step 0 may come up to one block
+        // (512 samples) late. The grid is therefore anchored on the later hits (the median of their
+        // offsets from the pattern), and every hit after the first must fall within 12 ms of it.
+        let step = 44100.0 * 60 / (120 * 4)
+        let first = try #require(onsets.first)
+        var offsets: [Int] = []
+        for k in 0..<64 where hits.contains(k % 8) { offsets.append(Int((Double(k) * step).rounded())) }
+        func nearest(_ t: Int) -> Int { offsets.min { abs(first + $0 - t) < abs(first + $1 - t) }! }
+        let anchors = onsets.dropFirst().map { $0 - nearest($0) }.sorted()
+        let anchor = anchors.isEmpty ? first : anchors[anchors.count / 2]
+        let expected = offsets.map { anchor + $0 }.filter { $0 < recorded.count - 2048 }
+        let errors = expected.dropFirst().map { e in onsets.map { abs($0 - e) }.min() ?? Int.max }
+        print("transport jack: stopped \(stoppedUntil) samples silent; \(onsets.count) onsets while rolling, step 0 heard \(first - anchor) samples after the grid, largest error after it \(errors.max() ?? -1) samples; status \(String(describing: status))")
+        #expect(onsets.count == expected.count, "onsets \(onsets), expected \(expected)")
+        #expect(errors.allSatisfy { $0 <= 529 }, "errors \(errors)")
+        #expect(first - anchor >= -529 && first - anchor <= 512 + 529, "step 0 at \(first - anchor) from the grid")
+        #expect(status?.transport == "jack" && (status?.stepsStarted ?? 0) > 8)
+        #expect(instrument.xruns.load(ordering: .relaxed) == 0)
+    }
+}
