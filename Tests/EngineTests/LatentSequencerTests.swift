@@ -94,8 +94,9 @@ import Testing
         #expect(held.count == 16 && held.allSatisfy { $0 == [0.5, 0.5] })
         #expect(sequencer.status()?.stepsStarted == 0)
         let rolling = run(sequencer, blocks: 1, transport: SequencerTransport(rolling: true, frame: 150, beat: nil, bpm: nil), values: &values)
-        #expect(rolling[0][1] < 0.5, "step 1's glide towards -1 has begun: \(rolling[0])")
-        #expect(sequencer.status()?.step == 1)
+        #expect(rolling[0][1] == -1, "step 1 (its glide of half a step already done at 1.55): \(rolling[0])")
+        #expect(rolling[5] == [0, -1], "step 2 (a rest) from frame 5 (centre 2.05 steps) holds")
+        #expect(sequencer.status()?.step == 2 && sequencer.status()?.stepsStarted == 2)
         // A timebase master's beat wins over the frame: beat 3.05 is step 3 (a rest: held).
         let beats = run(sequencer, blocks: 1, transport: SequencerTransport(rolling: true, frame: 0, beat: 3.0, bpm: 60), values: &values)
         #expect(sequencer.status()?.step == 3 && beats.count == 8)

@@ -77,4 +77,44 @@ struct SequencerJackTests {
         #expect(status?.transport == "jack" && (status?.stepsStarted ?? 0) > 8)
         #expect(instrument.xruns.load(ordering: .relaxed) == 0)
     }
+
+    /// A session saved by `session/save` (from an offline instrument here) read back by `timbre
+    /// serve --session`: the node runs with the saved sequence playing, and its steps advance.
+    @Test func serveReadsASavedSessionBack() throws {
+        let dir = TemporaryDirectory("sequencer-serve")
+        var configuration = Instrument.Configuration(sampleRate: 44100, period: 512, modelsDirectories: [Signals.models])
+        configuration.filesDirectories = [dir.url]
+        _ = try OfflineRenderer.render(
+            input: AudioBuffer(sampleRate: 44100, channelCount: 1, frameCount: 4096), frames: 4096, configuration: configuration,
+            events: [RenderEvent(frame: 0) { instrument in
+                try instrument.createNow(NodeSpec(label: "drum", model: "tiny-drum.ts", method: .decode, block: 512))
+                try instrument.set("drum", .gain(0.8))
+                try instrument.sequence("drum", .configure(SequenceSettings(steps: 12, bpm: 140, swing: 0.1)))
+                try instrument.sequence("drum", .step(index: 0, SequenceStep(latents: [0, 0.3, -0.2, 0.25], velocity: 1)))
+                try instrument.sequence("drum", .step(index: 6, SequenceStep(latents: [0, -0.3, 0.2, 0.1], velocity: 0.9)))
+                try instrument.sequence("drum", .play)
+                try instrument.saveSession(to: "saved.txt")
+            }])
+        let saved = try String(contentsOf: dir.file("saved.txt"), encoding: .utf8)
+        #expect(saved.contains("/timbre/seq drum steps 12 bpm 140 swing 0.1\n") && saved.contains("/timbre/set drum gain 0.8\n"), "\(saved)")
+
+        let server = try JackServer(sampleRate: 44100, period: 512)
+        defer { server.stop() }
+        let (serve, port) = try serveSession(saved, in: dir, server: server)
+        defer { if serve.process.isRunning { _ = serve.stop() } }
+        var sequences: [[String: Any]] = []
+        #expect(waitUntil(30) {
+            let text = (try? runTimbre(["status", "--json", "--port", String(port)]))?.stdout ?? ""
+            guard let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                  let nodes = json["nodes"] as? [[String: Any]], let sequence = nodes.first?["sequence"] as? [String: Any] else { return false }
+            sequences.append(sequence)
+            return (sequence["stepsStarted"] as? Int ?? 0) >= 3
+        }, "serve never played the saved sequence: \(serve.process.isRunning ? "" : serve.stop())")
+        let last = try #require(sequences.last)
+        print("serve --session (saved): \(last)")
+        #expect(last["playing"] as? Bool == true && last["steps"] as? Int == 12 && last["bpm"] as? Double == 140)
+        #expect(last["transport"] as? String == "internal" && (last["swing"] as? Double).map { abs($0 - 0.1) < 1e-6 } == true)
+        let table = try runTimbre(["status", "--port", String(port)])
+        #expect(table.stdout.contains("drum: sequence of 12 steps at 140.0 bpm"), "\(table.stdout)")
+    }
 }
