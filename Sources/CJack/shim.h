@@ -1,6 +1,7 @@
 #ifndef TIMBRE_CJACK_H
 #define TIMBRE_CJACK_H
 #include <jack/jack.h>
+#include <jack/transport.h>
 #include <stddef.h>
 
 // jack_client_open is variadic, which Swift cannot call: pass the server name (or NULL) here.
@@ -14,4 +15,26 @@ static inline jack_client_t *timbre_jack_client_open(const char *name, jack_opti
 
 // JACK_DEFAULT_AUDIO_TYPE is a macro.
 static inline const char *timbre_jack_audio_type(void) { return JACK_DEFAULT_AUDIO_TYPE; }
+
+// The few fields of jack_position_t a sequencer follows (the struct itself carries padding and
+// fields that change between JACK versions). Real-time safe, as jack_transport_query is.
+typedef struct {
+    int rolling;
+    jack_nframes_t frame;
+    int has_bbt;
+    double beat;  // beats from the start: (bar - 1) * beats_per_bar + (beat - 1) + tick / ticks_per_beat
+    double bpm;
+} timbre_jack_transport_t;
+
+static inline void timbre_jack_transport_query(jack_client_t *client, timbre_jack_transport_t *out) {
+    jack_position_t position;
+    jack_transport_state_t state = jack_transport_query(client, &position);
+    out->rolling = state == JackTransportRolling;
+    out->frame = position.frame;
+    out->has_bbt = (position.valid & JackPositionBBT) != 0 && position.beats_per_minute > 0;
+    out->beat = out->has_bbt ? (position.bar - 1) * (double)position.beats_per_bar + (position.beat - 1)
+                                   + (position.ticks_per_beat > 0 ? position.tick / position.ticks_per_beat : 0)
+                             : 0;
+    out->bpm = out->has_bbt ? position.beats_per_minute : 0;
+}
 #endif

@@ -50,6 +50,12 @@ public struct Status: ParsableCommand {
         for n in status.nodes where n.errors > 0 {
             lines.append("\(n.label): \(n.errors) model error(s); last: \(n.lastError ?? "?")")
         }
+        // One line per sequencer (issue 17): its settings and where it stands.
+        for n in status.nodes {
+            guard let q = n.sequence else { continue }
+            let place = q.playing ? "playing, step \(q.step.map { String($0) } ?? "-") of \(q.steps) (\(q.stepsStarted) started)" : "stopped"
+            lines.append("\(n.label): sequence of \(q.steps) steps at \(fixed(q.bpm, digits: 1)) bpm, \(q.division) per beat, swing \(fixed(q.swing, digits: 2)), \(q.transport) clock: \(place)")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -67,6 +67,28 @@ public final class CommandExecutor: @unchecked Sendable {
             }
         case .models:
             reply(OSCMessage("/timbre/models", Self.fitting(instrument.library.available()).map { .string($0) }))
+        // Sequencer and session (issue 17).
+        case .sequencer(let label, .encode(let file)):
+            instrument.encodeSequence(label, file: file) { result in
+                switch result {
+                case .success(let steps): reply(OSCMessage("/timbre/done", [.string(address), .string(label), .string("steps"), .int(Int32(steps))]))
+                case .failure(let error): reply(Self.fail(address, error))
+                }
+            }
+        case .sequencer(let label, let sequencerCommand):
+            do {
+                try instrument.sequence(label, sequencerCommand)
+                reply(OSCMessage("/timbre/done", [.string(address), .string(label)]))
+            } catch {
+                reply(Self.fail(address, error))
+            }
+        case .saveSession(let file):
+            do {
+                let url = try instrument.saveSession(to: file)
+                reply(OSCMessage("/timbre/done", [.string(address), .string(url.path)]))
+            } catch {
+                reply(Self.fail(address, error))
+            }
         }
     }
 

@@ -23,6 +23,8 @@ public enum LiveServer {
         public var batchNodes = true
         /// The most nodes one batched call carries.
         public var batchLimit = 8
+        /// Folders `seq/encode` may read and `session/save` may write in (nil: read from the models folders, write nowhere).
+        public var filesDirectories: [URL]?
 
         public init() {}
     }
@@ -38,6 +40,7 @@ public enum LiveServer {
             configuration.workerNice = options.workerNice
             configuration.batchNodes = options.batchNodes
             configuration.batchLimit = options.batchLimit
+            configuration.filesDirectories = options.filesDirectories
         }
         let instrument = driver.instrument
         let done = DispatchSemaphore(value: 0)

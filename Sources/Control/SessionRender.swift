@@ -17,6 +17,8 @@ public enum SessionRender {
         public var inferenceAllowance = 1.0
         /// Samples per cycle (as JACK's buffer size).
         public var period = 512
+        /// Folders `seq/encode` may read and `session/save` may write in (nil: read from the models folders, write nowhere).
+        public var filesDirectories: [URL]?
 
         public init(session: URL, input: URL, outputDirectory: URL, modelsDirectories: [URL]) {
             self.session = session
@@ -45,6 +47,7 @@ public enum SessionRender {
         var configuration = Instrument.Configuration(sampleRate: rate, period: options.period, modelsDirectories: options.modelsDirectories)
         configuration.defaultBlock = options.block
         configuration.inferenceAllowance = options.inferenceAllowance
+        configuration.filesDirectories = options.filesDirectories
         let events = session.entries.map { entry in
             RenderEvent(frame: Int((entry.time * Double(rate)).rounded())) { instrument in
                 let executor = CommandExecutor(instrument: instrument)

@@ -59,6 +59,9 @@ public final class Instrument: @unchecked Sendable {
         public var batchNodes = true
         /// The most nodes one batched call carries.
         public var batchLimit = 8
+        /// Folders server-side files may be read from and written to (`seq/encode`, `session/save`);
+        /// nil: files are read from the models folders and never written. Nothing outside them is opened.
+        public var filesDirectories: [URL]? = nil
 
         public init(sampleRate: Int, period: Int, modelsDirectories: [URL]) {
             self.sampleRate = sampleRate
@@ -92,6 +95,10 @@ public final class Instrument: @unchecked Sendable {
     let period: Atomic<Int>
     /// JACK xruns, counted by the driver.
     public let xruns = Atomic<Int>(0)
+    /// JACK transport for `transport jack` sequences (published by the driver each cycle).
+    let transport: TransportClock
+    /// What `session/save` writes beyond the nodes: the parameters set, and other parts' lines.
+    public let sessionRecord = SessionRecord()
 
     private struct State {
         var nextID = 1
@@ -108,6 +115,7 @@ public final class Instrument: @unchecked Sendable {
         library = ModelLibrary(directories: configuration.modelsDirectories)
         kernel = Kernel(maxFrames: configuration.maxFrames, inline: configuration.offline, staggers: configuration.staggerBlocks)
         period = Atomic(configuration.period)
+        transport = TransportClock(sampleRate: configuration.sampleRate)
         if !configuration.offline {
             pool = WorkerPool(kernel: kernel, count: max(1, configuration.workers), realtimePriority: configuration.workerRealtimePriority, nice: configuration.workerNice)
             janitorQueue.setSpecific(key: Self.onJanitor, value: true)
@@ -202,6 +210,7 @@ public final class Instrument: @unchecked Sendable {
                             period: period.load(ordering: .relaxed), maxFrames: configuration.maxFrames,
                             defaultBlock: configuration.defaultBlock, allowanceBlocks: configuration.inferenceAllowance,
                             source: source, fadeSeconds: configuration.fadeSeconds)
+            node.transport = transport
             // Live, a node of a model that batches runs in a lane: the lane's instance is warm
             // already, and the node's own is released when it joins. Otherwise it warms its own up.
             if !configuration.offline, configuration.batchNodes, !node.resamples { lane = self.lane(for: node) }
@@ -294,6 +303,7 @@ public final class Instrument: @unchecked Sendable {
             return node
         }
         if let node { send(.free(nodeID: node.id)) }
+        sessionRecord.forget(label)
         return .freed(label: label)
     }
 
@@ -424,6 +434,7 @@ public final class Instrument: @unchecked Sendable {
             node.seedBits.store(seed, ordering: .relaxed)
             node.seeded.store(true, ordering: .relaxed)
         }
+        sessionRecord.record(label, parameter)
     }
 
     // MARK: - Status
@@ -457,10 +468,45 @@ public final class Instrument: @unchecked Sendable {
                                       averageBatch: calls > 0 ? (Double(lane.streams.load(ordering: .relaxed)) / Double(calls) * 100).rounded() / 100 : 0)
                 })
         }
+        // Additive fields (issue 17): each sequencer's position.
+        let withSequences = zip(nodes, nodeStatus).map { node, status in
+            var status = status
+            status.sequence = node.sequencer?.status()
+            return status
+        }
         return EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),
                             workers: pool?.count ?? 0, realtimeWorkers: pool?.realtimeWorkers.load(ordering: .relaxed) ?? 0,
                             xruns: xruns.load(ordering: .relaxed),
-                            cycles: kernel.cycles.load(ordering: .relaxed), nodes: nodeStatus, loading: loading)
+                            cycles: kernel.cycles.load(ordering: .relaxed), nodes: withSequences, loading: loading)
+    }
+}
+
+extension Instrument {
+    // MARK: - Access for the sequencer and the session writer (issue 17)
+
+    /// The running node called `label`, or the one-line error naming it.
+    func runningNode(_ label: String) throws -> Node {
+        guard let node = state.withLock({ $0.running[label] }) else { throw EngineError("no node '\(label)'") }
+        return node
+    }
+
+    /// The running nodes in creation order, each with its input now.
+    func runningNodes() -> [(node: Node, input: NodeInput)] {
+        state.withLock { state in
+            state.running.values.sorted { $0.id < $1.id }.map { ($0, state.inputs[$0.id] ?? $0.spec.input) }
+        }
+    }
+
+    /// Runs `body` on the loader queue live (below normal priority), or at once offline.
+    func onLoader(_ body: @escaping @Sendable () -> Void) {
+        if configuration.offline {
+            body()
+        } else {
+            loader.async {
+                Self.lowerPriority()
+                body()
+            }
+        }
     }
 }
 

@@ -127,6 +127,31 @@ public final class JackClient: @unchecked Sendable {
     }
 
     func deactivate() { jack_deactivate(handle) }
+
+    // MARK: Transport (issue 17: `transport jack` sequences)
+
+    /// JACK transport now: rolling, its frame, and the beat and tempo when a timebase master gives
+    /// them (real-time safe: the process callback asks every cycle).
+    @inline(__always)
+    func transport() -> (rolling: Bool, frame: Int, beat: Double?, bpm: Double?) {
+        var position = timbre_jack_transport_t()
+        timbre_jack_transport_query(handle, &position)
+        let bbt = position.has_bbt != 0
+        return (position.rolling != 0, Int(position.frame), bbt ? position.beat : nil, bbt ? position.bpm : nil)
+    }
+
+    /// Starts JACK transport rolling (for every client of the server).
+    public func startTransport() { jack_transport_start(handle) }
+
+    /// Stops JACK transport.
+    public func stopTransport() { jack_transport_stop(handle) }
+
+    /// Moves JACK transport to `frame`.
+    public func locateTransport(frame: Int) throws {
+        guard jack_transport_locate(handle, jack_nframes_t(clamping: frame)) == 0 else {
+            throw EngineError("JACK refused to move transport to frame \(frame)")
+        }
+    }
 }
 
 /// Runs an instrument on JACK: `timbre:in_1`, `in_2`, `master_out_1`, `_2`, and a
@@ -218,6 +243,9 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
             out1.update(repeating: 0, count: frames)
             return
         }
+        let transport = client.transport()
+        instrument.transport.publish(clock: kernel.sampleClock, rolling: transport.rolling, frame: transport.frame,
+                                     beat: transport.beat, bpm: transport.bpm)
         kernel.process(frames: frames, left: in0, right: in1, masterLeft: out0, masterRight: out1)
         kernel.forEachNode { node in
             guard let ports = node.ports else { return }

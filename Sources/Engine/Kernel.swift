@@ -56,6 +56,9 @@ final class Kernel: @unchecked Sendable {
     private let silence: UnsafeMutablePointer<Float>
     /// Samples processed since the kernel started (audio thread).
     private var clock = 0
+    /// The engine's sample count at the start of the next cycle (audio thread; the JACK driver
+    /// stamps JACK transport with it for the sequencers).
+    var sampleClock: Int { clock }
     /// Cycles run, and commands or retirements the queues could not take.
     let cycles = Atomic<Int>(0)
     let overflows = Atomic<Int>(0)

@@ -60,6 +60,26 @@ final class Node: PlanStream, @unchecked Sendable {
     /// Set while the node sits in the ready queue or a worker runs it.
     let scheduled = Atomic<Bool>(false)
 
+    // MARK: Sequencer (issue 17)
+
+    /// The node's latent step sequencer: present when its plan feeds latents (decode).
+    let sequencer: LatentSequencer?
+    /// JACK transport as the audio thread last saw it (set by the instrument before the node joins).
+    var transport: TransportClock?
+    /// The engine's sample count minus the node's position (set by the audio thread at the join):
+    /// node sample p is heard at engine sample p + clockOffset + latency.
+    let clockOffset = Atomic<Int>(0)
+    /// The first sample (at the model's rate, in the node's own count) of the block the worker runs.
+    private var sequenceBlockStart = 0
+    /// Model blocks run so far, when the node resamples (their count is the sequencer's clock then).
+    private var modelBlocksRun = 0
+
+    /// The node's input position now (samples at the model's rate): where a sequence played now starts.
+    var sequenceNow: Int {
+        let written = inputRing.written.load(ordering: .acquiring)
+        return resampleIn == nil ? written : Int((Double(written) * Double(modelRate) / Double(serverRate)).rounded())
+    }
+
     // MARK: Lane (live only: batched calls with other nodes of the same model)
 
     /// The lane that runs this node's blocks together with its siblings', unretained for the
@@ -185,6 +205,8 @@ final class Node: PlanStream, @unchecked Sendable {
         latentScale = AtomicFloats(count: latentSize, value: 1)
         latentValues = AtomicFloats(count: latentSize, value: 0)
         carried = latentSize > 0 ? PlanCarry(latentSize: latentSize, seed: spec.seed ?? UInt64(id)) : nil
+        sequencer = plan.steps.contains { if case .feedLatents = $0 { true } else { false } }
+            ? LatentSequencer(latentSize: latentSize) : nil
         if let seed = spec.seed {
             seedBits.store(seed, ordering: .relaxed)
             seeded.store(true, ordering: .relaxed)
@@ -305,6 +327,7 @@ final class Node: PlanStream, @unchecked Sendable {
                 nextBlock = max(nextBlock + 1, written / serverBlock - 1)
                 continue
             }
+            sequenceBlockStart = nextBlock * block
             return nextBlock
         }
     }
@@ -338,6 +361,8 @@ final class Node: PlanStream, @unchecked Sendable {
                     for i in 0..<block { modelIn[c * block + i] = modelFIFO[c][i] }
                 }
                 for c in 0..<inChannels { modelFIFO[c].removeFirst(block) }
+                sequenceBlockStart = modelBlocksRun * block
+                modelBlocksRun += 1
                 runModel(blockIndex: index + runs)
                 runs += 1
                 let planarOut = executor!.withOutput(row: 0) { out in
@@ -376,6 +401,23 @@ final class Node: PlanStream, @unchecked Sendable {
     var latentNoiseAmount: Float { latentNoise[0] }
     var temperatureValue: Float { temperature[0] }
     var triggerCount: Int { triggers.load(ordering: .relaxed) }
+
+    /// The sequencer's frames for this block, when it plays (the worker; no allocation, no lock).
+    func feedSequence(_ z: UnsafeMutableBufferPointer<Float>, shape: CallPlan.Shape, triggerChannel: Int,
+                      values: UnsafeMutableBufferPointer<Float>) -> Bool {
+        guard let sequencer, shape.frames > 0 else { return false }
+        let start = sequenceBlockStart
+        return sequencer.fill(z, channels: shape.channels, frames: shape.frames, triggerChannel: triggerChannel,
+                              values: values, blockStart: start, samplesPerFrame: block / shape.frames,
+                              sampleRate: modelRate) {
+            // Where the transport will be when this block is heard.
+            let ratio = Double(serverRate) / Double(modelRate)
+            let heard = Int((Double(start) * ratio).rounded()) + clockOffset.load(ordering: .relaxed) + latency
+            guard let transport else { return SequencerTransport(rolling: true, frame: Double(start), beat: nil, bpm: nil) }
+            let p = transport.position(at: heard)
+            return SequencerTransport(rolling: p.rolling, frame: p.frame / ratio, beat: p.beat, bpm: p.bpm)
+        }
+    }
 
     /// Hands a model output block (`outChannels` × `block`, planar) to the audio side (same rates only).
     func publishOutput(_ index: Int, from output: UnsafeBufferPointer<Float>) {
@@ -452,6 +494,7 @@ final class Node: PlanStream, @unchecked Sendable {
         started = true
         self.phase = phase
         position = phase
+        clockOffset.store(clock - phase, ordering: .relaxed)
         blockAlignment.store(((clock - phase) % serverBlock + serverBlock) % serverBlock, ordering: .relaxed)
     }
 

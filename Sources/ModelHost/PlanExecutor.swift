@@ -22,6 +22,12 @@ public protocol PlanStream: AnyObject {
     var temperatureValue: Float { get }
     /// Triggers asked for so far (a counter: one more is one more trigger).
     var triggerCount: Int { get }
+    /// Fills the latent feed frame by frame when a step sequencer drives the stream (`z` is the
+    /// block's `shape`, planar; `values` the carried latents, left at the last frame's so the
+    /// plain feed glides on from there once the sequence stops). False: no sequence plays, and
+    /// the values set from outside are glided as usual.
+    func feedSequence(_ z: UnsafeMutableBufferPointer<Float>, shape: CallPlan.Shape, triggerChannel: Int,
+                      values: UnsafeMutableBufferPointer<Float>) -> Bool
 }
 
 /// Neutral controls, for streams without any (`BlockRunner`, benchmarks).
@@ -40,6 +46,9 @@ extension PlanStream {
     public var temperatureValue: Float { 1 }
     /// No triggers.
     public var triggerCount: Int { 0 }
+    /// No sequencer.
+    public func feedSequence(_ z: UnsafeMutableBufferPointer<Float>, shape: CallPlan.Shape, triggerChannel: Int,
+                             values: UnsafeMutableBufferPointer<Float>) -> Bool { false }
 }
 
 /// What a stream's latent steps carry from one block to the next: where each glide stands, the
@@ -186,19 +195,26 @@ public final class PlanExecutor: @unchecked Sendable {
                                     triggerChannel: Int) {
         guard let carry = stream.carried else { return }
         let frames = shape.frames
-        for d in 0..<shape.channels {
-            let target = stream.latentValue(at: d), start = carry.values[d]
-            for f in 0..<frames {
-                let t = Float(f + 1) / Float(frames)
-                z[d * frames + f] = start + (target - start) * t
+        // A step sequencer, when one plays, sets every frame itself (steps start at their own frame).
+        let sequenced = carry.values.withUnsafeMutableBufferPointer {
+            stream.feedSequence(z, shape: shape, triggerChannel: triggerChannel, values: $0)
+        }
+        if !sequenced {
+            for d in 0..<shape.channels {
+                let target = stream.latentValue(at: d), start = carry.values[d]
+                for f in 0..<frames {
+                    let t = Float(f + 1) / Float(frames)
+                    z[d * frames + f] = start + (target - start) * t
+                }
+                carry.values[d] = target
             }
-            carry.values[d] = target
         }
         let pending = stream.triggerCount
         if pending != carry.consumedTriggers, shape.channels > triggerChannel {
             carry.consumedTriggers = pending
             z[triggerChannel * frames] = 1
-            if frames > 1 { z[triggerChannel * frames + 1] = 0 }
+            // Over a sequence, the next frame is the sequence's own (it may hold a step's raise).
+            if frames > 1, !sequenced { z[triggerChannel * frames + 1] = 0 }
         }
     }
 

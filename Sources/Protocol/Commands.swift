@@ -22,6 +22,11 @@ public enum ControlCommand: Sendable, Equatable {
     case quit
     /// List the model files the server may load (`/timbre/models NAME...`).
     case models
+    // Sequencer and session commands (issue 17; rows in Sequencer.swift).
+    /// A node's latent step sequencer (`/timbre/seq`, `/timbre/seq/step`, ...).
+    case sequencer(label: String, SequencerCommand)
+    /// Write the running state as a session file (`/timbre/session/save FILE`).
+    case saveSession(file: String)
 
     /// The prefix every address carries over OSC (`timbre send` and session lines add it).
     public static let prefix = "/timbre/"
@@ -72,7 +77,7 @@ public enum ControlCommand: Sendable, Equatable {
             try r.finish()
             return .models
         },
-    ]
+    ] + SequencerCommand.syntax
 
     /// Every address, for help and errors.
     public static var addresses: [String] { syntax.map(\.address) }
@@ -115,6 +120,8 @@ public enum ControlCommand: Sendable, Equatable {
         case .status: "status"
         case .quit: "quit"
         case .models: "models"
+        case .sequencer(_, let command): command.name
+        case .saveSession: "session/save"
         }
     }
 
@@ -128,6 +135,8 @@ public enum ControlCommand: Sendable, Equatable {
         case .free(let label), .toggleOff(let label): [.string(label)]
         case .set(let label, let parameter): [.string(label), .string(parameter.name)] + parameter.values
         case .status, .quit, .models: []
+        case .sequencer(let label, let command): [.string(label)] + command.values
+        case .saveSession(let file): [.string(file)]
         }
     }
 

@@ -38,6 +38,8 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     /// Nodes sharing this node's batched calls (itself included), and the average number of
     /// nodes per call; nil when the node runs alone on its own instance.
     public var lane: LaneStatus?
+    /// The node's step sequencer, when it has one (set after `init`, so the initialiser stays as it was).
+    public var sequence: SequenceStatus?
 
     public init(label: String, model: String, method: String, block: Int, modelSampleRate: Int, latencySamples: Int,
                 phaseSamples: Int, latencyMilliseconds: Double, load: Double, dropouts: Int, skippedBlocks: Int,

@@ -25,6 +25,9 @@ struct Render: ParsableCommand {
     @Option(name: .customLong("models-dir"), help: "A folder models may be loaded from (repeatable; default: the current folder).")
     var modelsDirs: [String] = []
 
+    @Option(name: .customLong("files-dir"), help: "A folder /timbre/seq/encode may read and /timbre/session/save may write in (repeatable; default: read from the models folders, write nowhere).")
+    var filesDirs: [String] = []
+
     @Option(help: "Seconds to render (default: the input's length).")
     var seconds: Double?
 
@@ -51,6 +54,7 @@ struct Render: ParsableCommand {
         options.block = block
         options.inferenceAllowance = inferenceAllowance
         options.period = period
+        options.filesDirectories = filesDirs.isEmpty ? nil : filesDirs.map { URL(fileURLWithPath: $0) }
         let progress = ProgressReporter("render")
         let report = try SessionRender.run(options, progress: progress.update)
         for file in report.files { print(file.path) }

@@ -25,6 +25,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("models-dir"), help: "A folder models may be loaded from (repeatable; default: the current folder).")
     var modelsDirs: [String] = []
 
+    @Option(name: .customLong("files-dir"), help: "A folder /timbre/seq/encode may read and /timbre/session/save may write in (repeatable; default: read from the models folders, write nowhere).")
+    var filesDirs: [String] = []
+
     @Option(help: "Default block in samples at the model's rate (raised to a model's minimum block).")
     var block: Int = 2048
 
@@ -69,6 +72,7 @@ struct Serve: ParsableCommand {
         options.workerNice = workerNice
         options.batchNodes = !noBatch
         options.batchLimit = batchLimit
+        options.filesDirectories = filesDirs.isEmpty ? nil : filesDirs.map { URL(fileURLWithPath: $0) }
         try LiveServer.run(options) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

@@ -36,6 +36,18 @@ import TestSupport
         // sc: a label alone switches a node off; the model list.
         .toggleOff(label: "drums"),
         .models,
+        // Sequencer and session (issue 17).
+        .sequencer(label: "drums", .configure(SequenceSettings(steps: 16, bpm: 120))),
+        .sequencer(label: "d", .configure(SequenceSettings(steps: 7, bpm: 92.5, division: 3, swing: 0.25, followsTransport: true))),
+        .sequencer(label: "d", .configure(SequenceSettings(steps: 256, bpm: 999, division: 64, swing: 0.9))),
+        .sequencer(label: "d", .step(index: 0, SequenceStep(latents: [0, 0.5, -0.25, 1]))),
+        .sequencer(label: "d", .step(index: 255, SequenceStep(latents: [0.1], velocity: 0.8, glide: 0.5))),
+        .sequencer(label: "d", .step(index: 3, SequenceStep(latents: [0, 1], velocity: 1))),
+        .sequencer(label: "d", .step(index: 4, SequenceStep(latents: [2, -3], glide: 1))),
+        .sequencer(label: "d", .play),
+        .sequencer(label: "d", .stop),
+        .sequencer(label: "d", .encode(file: "loops/amen break.wav")),
+        .saveSession(file: "sets/live.txt"),
     ]
 
     @Test func samplesCoverEveryCommandAndParameter() {
@@ -127,6 +139,43 @@ import TestSupport
         ("set a seed 1.5", "non-negative integer"),
         ("set a seed -3", "non-negative integer"),
         ("status now", "unexpected argument"),
+        ("seq a", "missing 'steps N'"),
+        ("seq a steps 16", "missing 'bpm B'"),
+        ("seq a bpm 120", "missing 'steps N'"),
+        ("seq a steps 0 bpm 120", "out of range"),
+        ("seq a steps 257 bpm 120", "out of range"),
+        ("seq a steps 1.5 bpm 120", "not an integer"),
+        ("seq a steps 16 bpm nan", "not a finite number"),
+        ("seq a steps 16 bpm 0", "out of range"),
+        ("seq a steps 16 bpm 120 div 0", "out of range"),
+        ("seq a steps 16 bpm 120 swing 1", "out of range"),
+        ("seq a steps 16 bpm 120 swing -0.1", "out of range"),
+        ("seq a steps 16 bpm 120 transport midi", "not 'jack'"),
+        ("seq a steps 16 bpm 120 steps 8", "given twice"),
+        ("seq a steps 16 bpm 120 tempo 3", "unknown option 'tempo'"),
+        ("seq master steps 16 bpm 120", "invalid node label"),
+        ("seq/step a 0", "missing 'latents'"),
+        ("seq/step a 0 values 1", "expected 'latents'"),
+        ("seq/step a 256 latents 1", "out of range"),
+        ("seq/step a -1 latents 1", "out of range"),
+        ("seq/step a x latents 1", "not an integer"),
+        ("seq/step a 0 latents", "needs one value"),
+        ("seq/step a 0 latents trigger", "needs one value"),
+        ("seq/step a 0 latents 1 nan", "not a finite number"),
+        ("seq/step a 0 latents 1 inf", "not a finite number"),
+        ("seq/step a 0 latents 1 trigger 2", "out of range"),
+        ("seq/step a 0 latents 1 trigger -1", "out of range"),
+        ("seq/step a 0 latents 1 glide 1.5", "out of range"),
+        ("seq/step a 0 latents 1 glide", "missing glide"),
+        ("seq/step a 0 latents 1 trigger trigger", "not a number"),
+        ("seq/step a 0 latents 1 glide 0.5 glide 0.5", "given twice"),
+        ("seq/play", "missing LABEL"),
+        ("seq/play a b", "unexpected argument"),
+        ("seq/stop master", "invalid node label"),
+        ("seq/encode a", "missing FILE"),
+        ("seq/encode a b.wav c", "unexpected argument"),
+        ("session/save", "missing FILE"),
+        ("session/save a b", "unexpected argument"),
         ("quit 1", "unexpected argument"),
         ("toggle master", "invalid node label"),
         ("models x", "unexpected argument"),
@@ -181,7 +230,9 @@ import TestSupport
     @Test func fuzzEveryAddress() throws {
         var generator = FuzzSeed.generator(for: "command parser")
         let words = ["a", "b", "drums", "m.ts", "master", "in1", "in2", "in3", "mix", "stereo", "off", "block", "seed", "input",
-                     "peak", "lowpass", "notch", "x", "", "#", "a b"] + NodeParameter.names + NodeMethod.allCases.map(\.rawValue)
+                     "peak", "lowpass", "notch", "x", "", "#", "a b",
+                     "steps", "bpm", "div", "swing", "transport", "jack", "latents", "trigger", "glide"]
+            + NodeParameter.names + NodeMethod.allCases.map(\.rawValue)
         let numbers: [Double] = [0, 1, -1, 0.5, 2, 3, 4096, 99_999, 100_000, 1e39, -1e39, .nan, .infinity, -.infinity, 1.5, 0x1p53, 0x1p64]
         func randomValue() -> OSCValue {
             let number = numbers.randomElement(using: &generator)!
@@ -202,7 +253,8 @@ import TestSupport
                 var arguments = (0..<Int.random(in: 0...7, using: &generator)).map { _ in randomValue() }
                 // Half the time, a plausible start (a label and a parameter or model), to reach deeper.
                 if Bool.random(using: &generator) {
-                    let second = row.name == "set" ? NodeParameter.names.randomElement(using: &generator)! : "m.ts"
+                    let second = row.name == "set" ? NodeParameter.names.randomElement(using: &generator)!
+                        : row.name == "seq" ? "steps" : row.name == "seq/step" ? "3" : "m.ts"
                     arguments = [.string("a"), .string(second)] + arguments
                 }
                 let message = OSCMessage(Bool.random(using: &generator) ? row.address : row.name, arguments)
@@ -210,6 +262,11 @@ import TestSupport
                     let command = try ControlCommand(message)
                     parsed[row.name, default: 0] += 1
                     #expect(try ControlCommand(command.message) == command, "\(message)")
+                    // No command carries a number that is not finite (the sequencer's too).
+                    #expect(command.arguments.allSatisfy { value in
+                        if case .float(let v) = value { return v.isFinite }
+                        return true
+                    }, "\(command.line)")
                     if case .set(_, let parameter) = command {
                         #expect(parameter.values.allSatisfy { value in
                             if case .float(let v) = value { return v.isFinite }
