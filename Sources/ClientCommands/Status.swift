@@ -50,6 +50,9 @@ public struct Status: ParsableCommand {
         for n in status.nodes where n.errors > 0 {
             lines.append("\(n.label): \(n.errors) model error(s); last: \(n.lastError ?? "?")")
         }
+        for n in status.nodes {
+            if let model = n.pendingSwap { lines.append("\(n.label): swap to \(model) pending") }
+        }
         return lines.joined(separator: "\n")
     }
 }

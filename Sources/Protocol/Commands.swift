@@ -17,6 +17,15 @@ public enum ControlCommand: Sendable, Equatable {
     case status
     /// Stop the server.
     case quit
+    /// Replace a node's model in place: the new model loads and warms up in the background,
+    /// then crossfades with the old one on the node's bus over `fade` seconds (nil: the
+    /// default, `defaultSwapFade`), keeping the node's settings.
+    case swap(label: String, model: String, fade: Float?)
+
+    /// The crossfade of a swap that names none, in seconds.
+    public static let defaultSwapFade: Float = 0.25
+    /// The longest crossfade a swap may ask for, in seconds.
+    public static let maximumSwapFade: Float = 60
 
     /// The prefix every address carries over OSC (`timbre send` and session lines add it).
     public static let prefix = "/timbre/"
@@ -57,6 +66,18 @@ public enum ControlCommand: Sendable, Equatable {
         Syntax(name: "quit", usage: "") { r throws(CommandError) in
             try r.finish()
             return .quit
+        },
+        Syntax(name: "swap", usage: "LABEL MODEL [fade SECONDS]") { r throws(CommandError) in
+            let label = try r.label()
+            let model = try r.text("MODEL")
+            guard !model.isEmpty else { throw r.error("empty model name") }
+            var fade: Float?
+            while !r.isAtEnd {
+                let key = try r.text("option")
+                guard key == "fade" else { throw r.error("'\(key)' is not an option of swap (fade)") }
+                fade = try r.float("fade", in: 0...ControlCommand.maximumSwapFade)
+            }
+            return .swap(label: label, model: model, fade: fade)
         },
     ]
 
@@ -100,6 +121,7 @@ public enum ControlCommand: Sendable, Equatable {
         case .set: "set"
         case .status: "status"
         case .quit: "quit"
+        case .swap: "swap"
         }
     }
 
@@ -113,6 +135,8 @@ public enum ControlCommand: Sendable, Equatable {
         case .free(let label): [.string(label)]
         case .set(let label, let parameter): [.string(label), .string(parameter.name)] + parameter.values
         case .status, .quit: []
+        case .swap(let label, let model, let fade):
+            [.string(label), .string(model)] + (fade.map { [.string("fade"), .float($0)] } ?? [])
         }
     }
 

@@ -38,11 +38,14 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     /// Nodes sharing this node's batched calls (itself included), and the average number of
     /// nodes per call; nil when the node runs alone on its own instance.
     public var lane: LaneStatus?
+    /// The model a `/timbre/swap` is loading (or holding until the swap before it has
+    /// finished its crossfade), as the command named it; nil when no swap is pending.
+    public var pendingSwap: String?
 
     public init(label: String, model: String, method: String, block: Int, modelSampleRate: Int, latencySamples: Int,
                 phaseSamples: Int, latencyMilliseconds: Double, load: Double, dropouts: Int, skippedBlocks: Int,
                 blocks: Int, errors: Int, lastError: String?, peakDBFS: [Double], input: String, seed: UInt64?,
-                lane: LaneStatus?) {
+                lane: LaneStatus?, pendingSwap: String? = nil) {
         self.label = label
         self.model = model
         self.method = method
@@ -61,6 +64,7 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         self.input = input
         self.seed = seed
         self.lane = lane
+        self.pendingSwap = pendingSwap
     }
 }
 
