@@ -94,7 +94,7 @@ final class EQChain {
     func copyBands(from other: EQChain) {
         let copied = min(other.count, capacity)
         for i in 0..<copied { bands[i] = other.bands[i] }
-        for i in copied..<count { bands[i].enabled = false }
+        if count > copied { for i in copied..<count { bands[i].enabled = false } }
         count = copied
     }
 

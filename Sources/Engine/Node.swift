@@ -257,13 +257,19 @@ final class Node: PlanStream, @unchecked Sendable {
         eq = EQChain(sampleRate: Double(serverRate))
         timings = .allocate(capacity: Self.timingCapacity)
         timings.initialize(repeating: 0, count: Self.timingCapacity)
+        Self.alive.wrappingAdd(1, ordering: .relaxed)
         for (buffer, count) in [(conditioned, 2 * maxFrames), (wetBuffer, 2 * maxFrames), (bus, 2 * maxFrames),
                                 (ramps, 4 * maxFrames), (dryLine, 2 * dryCapacity)] {
             lockResident(buffer, count: count)
         }
     }
 
+    /// Nodes alive in this process (built and not yet released), for the soak tests that check
+    /// nodes that leave the graph (freed, or replaced by a swap) are released.
+    static let alive = Atomic<Int>(0)
+
     deinit {
+        Self.alive.wrappingSubtract(1, ordering: .relaxed)
         conditioned.deallocate()
         wetBuffer.deallocate()
         bus.deallocate()
