@@ -56,6 +56,9 @@ public struct Status: ParsableCommand {
             let place = q.playing ? "playing, step \(q.step.map { String($0) } ?? "-") of \(q.steps) (\(q.stepsStarted) started)" : "stopped"
             lines.append("\(n.label): sequence of \(q.steps) steps at \(fixed(q.bpm, digits: 1)) bpm, \(q.division) per beat, swing \(fixed(q.swing, digits: 2)), \(q.transport) clock: \(place)")
         }
+        for n in status.nodes {
+            if let model = n.pendingSwap { lines.append("\(n.label): swap to \(model) pending") }
+        }
         return lines.joined(separator: "\n")
     }
 }

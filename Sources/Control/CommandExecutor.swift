@@ -89,6 +89,19 @@ public final class CommandExecutor: @unchecked Sendable {
             } catch {
                 reply(Self.fail(address, error))
             }
+        case .swap(let label, let model, let fade):
+            // Answered once the new model plays alone: `/timbre/done /timbre/swap LABEL`, with
+            // one more string naming the settings dropped because they did not fit the model.
+            instrument.swap(label, model: model, fadeSeconds: fade) { result in
+                switch result {
+                case .success(let outcome):
+                    var arguments: [OSCValue] = [.string(address), .string(outcome.label)]
+                    if let dropped = outcome.dropped { arguments.append(.string(dropped)) }
+                    reply(OSCMessage("/timbre/done", arguments))
+                case .failure(let error):
+                    reply(Self.fail(address, error))
+                }
+            }
         }
     }
 

@@ -48,7 +48,7 @@ public enum LiveServer {
 
         // Commands at time 0 run before audio starts, so their nodes play from the first block.
         let entries = session?.entries ?? []
-        for entry in entries where entry.time == 0 {
+        for entry in entries where entry.time == 0 && !needsAudio(entry.command) {
             let reply = run(entry, executor)
             if reply.address == "/timbre/fail" {
                 throw CommandError("\(options.session!.path):\(entry.line): \(reply.arguments.last?.text ?? "failed")")
@@ -63,7 +63,7 @@ public enum LiveServer {
             throw error
         }
         let started = DispatchTime.now()
-        for entry in entries where entry.time > 0 {
+        for entry in entries where entry.time > 0 || needsAudio(entry.command) {
             DispatchQueue.global().asyncAfter(deadline: started + entry.time) {
                 let reply = run(entry, executor)
                 log("session line \(entry.line): \(reply.address) \(reply.arguments.map(\.description).joined(separator: " "))")
@@ -84,6 +84,13 @@ public enum LiveServer {
         log("timbre serve: stopping (\(instrument.xruns.load(ordering: .relaxed)) xruns)")
         server.close()
         driver.stop()
+    }
+
+    /// Whether a command's reply waits for audio to run (a swap answers when its crossfade
+    /// has played), so a session's time-0 line of it runs once JACK does.
+    private static func needsAudio(_ command: ControlCommand) -> Bool {
+        if case .swap = command { return true }
+        return false
     }
 
     /// Runs one session entry and waits for its reply.

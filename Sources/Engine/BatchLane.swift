@@ -117,7 +117,7 @@ final class BatchLane: @unchecked Sendable {
                 if node.seeded.load(ordering: .relaxed) {
                     // libtorch's generator is global: a seeded node's draws must be its own,
                     // so it runs alone, seeded for its block (as a node outside a lane does).
-                    let seed = Node.derive(node.seedBits.load(ordering: .relaxed), index)
+                    let seed = Node.derive(node.seedBits.load(ordering: .relaxed), index + node.seedBlockOffset)
                     Node.generatorLock.withLock { _ in
                         Torch.manualSeed(seed)
                         runBatch([node], [index])

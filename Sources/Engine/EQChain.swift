@@ -87,6 +87,17 @@ final class EQChain {
         return UnsafeMutableRawPointer(old)
     }
 
+    /// Audio thread: takes `other`'s bands as they are now, filter memories included, so this
+    /// chain conditions the same input into the same samples from here on (a swap's new
+    /// model hears what the old one heard). Bands beyond this chain's storage are not
+    /// copied; the instrument sizes the storage first, so none are.
+    func copyBands(from other: EQChain) {
+        let copied = min(other.count, capacity)
+        for i in 0..<copied { bands[i] = other.bands[i] }
+        if count > copied { for i in copied..<count { bands[i].enabled = false } }
+        count = copied
+    }
+
     /// Sets band `index` (audio thread). A new band or a change of kind starts from
     /// its target; peak and shelf bands that are switched off glide to 0 dB first.
     func set(_ index: Int, _ value: KernelBand) {

@@ -10,6 +10,16 @@ public enum NodeEvent: Sendable, Equatable {
     case freed(label: String)
 }
 
+/// What a `/timbre/swap` did, for its reply.
+public struct SwapOutcome: Sendable, Equatable {
+    public var label: String
+    /// The file now playing.
+    public var model: String
+    /// The node's settings that did not fit the new model and were dropped, in one line
+    /// (nil when every setting was kept).
+    public var dropped: String?
+}
+
 /// Something that gives nodes their own output ports (the JACK driver).
 protocol NodePortHost: AnyObject, Sendable {
     func registerPorts(label: String) throws -> NodePorts
@@ -108,6 +118,35 @@ public final class Instrument: @unchecked Sendable {
         var inputs: [Int: NodeInput] = [:]
         /// EQ bands each node's storage holds (grown on demand).
         var eqCapacity: [Int: Int] = [:]
+        /// The newest swap asked for each label and not yet handed to the audio thread.
+        var pendingSwaps: [String: PendingSwap] = [:]
+        /// Swaps handed to the audio thread whose crossfade has not finished, by label.
+        var crossfading: [String: CrossfadingSwap] = [:]
+    }
+
+    typealias SwapCompletion = @Sendable (Result<SwapOutcome, Error>) -> Void
+
+    /// A swap loading its model, or loaded and waiting for the label's previous swap to finish.
+    struct PendingSwap {
+        var token: Int
+        var model: String
+        var fadeFrames: Int
+        var completion: SwapCompletion
+        var ready: ReadySwap?
+    }
+
+    /// A swap's new node, built and warmed up (or with its lane chosen), not yet in the graph.
+    struct ReadySwap {
+        var node: Node
+        var lane: BatchLane?
+        var dropped: [String]
+    }
+
+    /// A swap in the graph: its reply waits for the end of the crossfade.
+    struct CrossfadingSwap {
+        var node: Node
+        var completion: SwapCompletion
+        var dropped: String?
     }
 
     public init(configuration: Configuration) {
@@ -218,7 +257,7 @@ public final class Instrument: @unchecked Sendable {
             if let ports {
                 // A node of the same label may still be fading out with its ports.
                 let deadline = Date().addingTimeInterval(5)
-                while state.withLock({ $0.fading.contains { $0.label == spec.label } }), Date() < deadline {
+                while state.withLock({ $0.fading.contains { $0.label == spec.label && !$0.handedPortsOver } }), Date() < deadline {
                     usleep(5000)
                 }
                 node.ports = try ports.registerPorts(label: spec.label)
@@ -291,7 +330,10 @@ public final class Instrument: @unchecked Sendable {
     /// Fades a node out and frees it (its model and buffers once it has left the graph).
     @discardableResult
     public func free(_ label: String) throws -> NodeEvent {
+        var cancelled: PendingSwap?
+        defer { cancelled?.completion(.failure(EngineError("node '\(label)' was freed before its swap to \(cancelled?.model ?? "") played"))) }
         let node = try state.withLock { state -> Node? in
+            cancelled = state.pendingSwaps.removeValue(forKey: label)
             if state.loading[label] != nil {
                 state.loading[label] = nil
                 return nil
@@ -307,8 +349,14 @@ public final class Instrument: @unchecked Sendable {
         return .freed(label: label)
     }
 
-    /// Takes nodes the audio thread has retired and releases them once no worker holds them.
+    /// Takes nodes the audio thread has retired and releases them once no worker holds them;
+    /// answers swaps whose crossfade has finished and hands the next ones over.
     public func collectRetired() {
+        releaseRetired()
+        finishSwaps()
+    }
+
+    private func releaseRetired() {
         while let storage = kernel.retiredStorage.pop() { storage.deallocate() }
         var retired: [UnsafeMutableRawPointer] = []
         while let pointer = kernel.retired.pop() { retired.append(pointer) }
@@ -330,8 +378,183 @@ public final class Instrument: @unchecked Sendable {
             if let lanePointer = node.lanePointer { Unmanaged<BatchLane>.fromOpaque(lanePointer).takeUnretainedValue().remove(node) }
         }
         // Ports go before the node leaves `fading`: a new node of the same label waits for that.
-        if let ports { for node in released { ports.unregisterPorts(node.ports) } }
+        // A node a swap replaced gave its ports to the node that replaced it.
+        if let ports { for node in released where !node.handedPortsOver { ports.unregisterPorts(node.ports) } }
         state.withLock { state in state.fading.removeAll { node in released.contains { $0 === node } } }
+    }
+
+    // MARK: - Swaps
+
+    /// Replaces a node's model in place: loads `model` (inside the models folders) and warms it
+    /// up on the loader thread, then hands it to the audio thread, which puts it in the old
+    /// node's place with the old node's settings (gain, input gain, wet, mute, EQ, source,
+    /// latent bias, scale and values, noise, temperature, seed) and crossfades the two on the
+    /// node's bus over `fadeSeconds` (nil: `ControlCommand.defaultSwapFade`). `completion`
+    /// runs once the new model plays alone, or with the error that left the old one playing.
+    /// A swap asked for while one is pending for the label replaces it (the replaced one is
+    /// answered with an error); one asked for during a crossfade waits for it to finish.
+    public func swap(_ label: String, model name: String, fadeSeconds: Float? = nil,
+                     completion: @escaping @Sendable (Result<SwapOutcome, Error>) -> Void) {
+        var replaced: PendingSwap?
+        let token: Int, url: URL
+        do {
+            let fade = Double(fadeSeconds ?? ControlCommand.defaultSwapFade)
+            guard fade.isFinite, fade >= 0, fade <= Double(ControlCommand.maximumSwapFade) else {
+                throw EngineError("swap fade \(fade) is not a duration in 0...\(ControlCommand.maximumSwapFade) seconds")
+            }
+            url = try library.resolve(name)
+            let frames = Int((fade * Double(configuration.sampleRate)).rounded())
+            token = try state.withLock { state -> Int in
+                guard state.running[label] != nil else {
+                    throw EngineError(state.loading[label] != nil ? "node '\(label)' is still loading" : "no node '\(label)'")
+                }
+                let id = state.nextID
+                state.nextID += 1
+                replaced = state.pendingSwaps[label]
+                state.pendingSwaps[label] = PendingSwap(token: id, model: name, fadeFrames: frames, completion: completion)
+                return id
+            }
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        replaced?.completion(.failure(EngineError("swap of '\(label)' to \(replaced?.model ?? "") replaced by a later swap to \(name)")))
+        if configuration.offline {
+            loadSwap(label, name: name, url: url, token: token)
+            return
+        }
+        loader.async { [self] in
+            Self.lowerPriority()
+            loadSwap(label, name: name, url: url, token: token)
+        }
+    }
+
+    /// Builds and warms up a swap's new node (on the loader thread, or the caller's offline),
+    /// then hands it over if the label has no crossfade in progress.
+    private func loadSwap(_ label: String, name: String, url: URL, token: Int) {
+        let result = Result { () throws -> ReadySwap in
+            guard let old = state.withLock({ $0.running[label] }) else { throw EngineError("no node '\(label)'") }
+            let model = try library.instance(of: url)
+            var spec = old.spec
+            spec.model = name
+            var dropped: [String] = []
+            if let block = spec.block, block % model.minimumBlock != 0 {
+                dropped.append("block \(block) (not a multiple of the model's minimum block \(model.minimumBlock))")
+                spec.block = nil
+            }
+            let source = state.withLock { resolveSource(spec.input, in: $0) }
+            let node = try Node(id: token, spec: spec, modelURL: url, model: model, serverRate: configuration.sampleRate,
+                                period: period.load(ordering: .relaxed), maxFrames: configuration.maxFrames,
+                                defaultBlock: configuration.defaultBlock, allowanceBlocks: configuration.inferenceAllowance,
+                                source: source, fadeSeconds: configuration.fadeSeconds)
+            var lane: BatchLane?
+            if !configuration.offline, configuration.batchNodes, !node.resamples { lane = self.lane(for: node) }
+            if lane == nil { node.warmUp() }
+            return ReadySwap(node: node, lane: lane, dropped: dropped)
+        }
+        let failed = state.withLock { state -> PendingSwap? in
+            // A later swap replaced this one (and answered it): nothing to do.
+            guard state.pendingSwaps[label]?.token == token else { return nil }
+            switch result {
+            case .success(let ready):
+                state.pendingSwaps[label]!.ready = ready
+                return nil
+            case .failure:
+                return state.pendingSwaps.removeValue(forKey: label)
+            }
+        }
+        if let failed, case .failure(let error) = result {
+            failed.completion(.failure(error))
+            return
+        }
+        handOverSwap(label)
+    }
+
+    /// Hands a loaded swap to the audio thread when the label has no crossfade in progress:
+    /// the new node takes the old one's control-side settings, ports and place in the state,
+    /// the old one joins the fading nodes, and the kernel does the rest at its next cycle.
+    /// Everything happens under the state lock, so no `set` can reach the old node after its
+    /// settings were copied, nor the new one before the kernel has it.
+    private func handOverSwap(_ label: String) {
+        var failed: PendingSwap?
+        state.withLock { state in
+            guard state.crossfading[label] == nil, let pending = state.pendingSwaps[label], let ready = pending.ready else { return }
+            state.pendingSwaps[label] = nil
+            guard let old = state.running[label] else {
+                failed = pending
+                return
+            }
+            let new = ready.node
+            var dropped = ready.dropped
+            // Latent settings, as far as the new model's dimensions reach.
+            let shared = min(old.latentSize, new.latentSize)
+            for d in 0..<shared {
+                new.latentBias[d] = old.latentBias[d]
+                new.latentScale[d] = old.latentScale[d]
+                new.latentValues[d] = old.latentValues[d]
+            }
+            var lost: [String] = []
+            for d in shared..<old.latentSize {
+                if old.latentBias[d] != 0 { lost.append("bias \(d)") }
+                if old.latentScale[d] != 1 { lost.append("scale \(d)") }
+                if old.latentValues[d] != 0 { lost.append("latent \(d)") }
+            }
+            if !lost.isEmpty {
+                dropped.append(lost.joined(separator: ", ") + " (\(new.modelURL.lastPathComponent) has \(new.latentSize) latent dimension\(new.latentSize == 1 ? "" : "s"))")
+            }
+            // The step sequence goes on in step on the new model.
+            if let from = old.sequencer, let to = new.sequencer {
+                if to.adopt(from, otherNow: old.sequenceNow, now: new.sequenceNow) > 0 {
+                    dropped.append("sequence latents beyond \(new.latentSize)")
+                }
+            } else if old.sequencer?.pattern != nil {
+                dropped.append("sequence (\(new.modelURL.lastPathComponent) has no latents to feed)")
+            }
+            new.latentNoise[0] = old.latentNoise[0]
+            new.temperature[0] = old.temperature[0]
+            new.seedBits.store(old.seedBits.load(ordering: .relaxed), ordering: .relaxed)
+            new.seeded.store(old.seeded.load(ordering: .relaxed), ordering: .relaxed)
+            // EQ storage as large as the old node's, so the kernel copies every band.
+            if let capacity = state.eqCapacity[old.id], capacity > new.eq.capacity {
+                new.eq.adopt(EQChain.allocateBands(capacity), capacity: capacity).deallocate()
+            }
+            state.eqCapacity[new.id] = state.eqCapacity.removeValue(forKey: old.id)
+            new.ports = old.ports
+            old.handedPortsOver = true
+            state.running[label] = new
+            state.fading.append(old)
+            state.inputs[new.id] = state.inputs.removeValue(forKey: old.id)
+            state.crossfading[label] = CrossfadingSwap(node: new, completion: pending.completion,
+                                                       dropped: dropped.isEmpty ? nil : "dropped " + dropped.joined(separator: "; "))
+            if let lane = ready.lane {
+                new.attach(to: lane)
+                lane.add(new)
+            }
+            send(.swap(oldID: old.id, Unmanaged.passUnretained(new).toOpaque(), fadeFrames: pending.fadeFrames))
+        }
+        failed?.completion(.failure(EngineError("node '\(label)' was freed before its swap to \(failed?.model ?? "") played")))
+    }
+
+    /// Answers swaps whose crossfade has finished (or whose node left the graph), then hands
+    /// over swaps that were waiting for them.
+    private func finishSwaps() {
+        let (answers, waiting) = state.withLock { state -> ([(SwapCompletion, Result<SwapOutcome, Error>)], [String]) in
+            var answers: [(SwapCompletion, Result<SwapOutcome, Error>)] = []
+            for (label, swap) in state.crossfading {
+                if state.running[label] !== swap.node {
+                    state.crossfading[label] = nil
+                    answers.append((swap.completion, .failure(EngineError("node '\(label)' was freed during its swap"))))
+                } else if swap.node.swapFinished.load(ordering: .acquiring) {
+                    state.crossfading[label] = nil
+                    answers.append((swap.completion, .success(SwapOutcome(label: label, model: swap.node.modelURL.lastPathComponent,
+                                                                          dropped: swap.dropped))))
+                }
+            }
+            let waiting = state.pendingSwaps.filter { $0.value.ready != nil && state.crossfading[$0.key] == nil }.map(\.key)
+            return (answers, waiting)
+        }
+        for (completion, result) in answers { completion(result) }
+        for label in waiting { handOverSwap(label) }
     }
 
     /// Nodes in the graph and loading, by label.
@@ -441,8 +664,9 @@ public final class Instrument: @unchecked Sendable {
 
     /// Per node: model, method, block, latency, load, dropouts, levels; and the engine's xruns.
     public func status() -> EngineStatus {
-        let (nodes, loading, inputs) = state.withLock { state in
-            (state.running.values.sorted { $0.id < $1.id }, state.loading.keys.sorted(), state.inputs)
+        let (nodes, loading, inputs, swaps) = state.withLock { state in
+            (state.running.values.sorted { $0.id < $1.id }, state.loading.keys.sorted(), state.inputs,
+             state.pendingSwaps.mapValues(\.model))
         }
         let rate = Double(configuration.sampleRate)
         let nodeStatus = nodes.map { node -> NodeStatus in
@@ -466,7 +690,7 @@ public final class Instrument: @unchecked Sendable {
                     let calls = lane.calls.load(ordering: .relaxed)
                     return LaneStatus(members: lane.memberCount,
                                       averageBatch: calls > 0 ? (Double(lane.streams.load(ordering: .relaxed)) / Double(calls) * 100).rounded() / 100 : 0)
-                })
+                }, pendingSwap: swaps[node.label])
         }
         // Additive fields (issue 17): each sequencer's position.
         let withSequences = zip(nodes, nodeStatus).map { node, status in

@@ -20,6 +20,10 @@ enum KernelCommand: BitwiseCopyable {
     case source(nodeID: Int, KernelSource)
     /// Larger EQ storage for a node (`EQChain.Band` values, already initialised).
     case growEQ(nodeID: Int, UnsafeMutableRawPointer, capacity: Int)
+    /// A swap: the new node (built, warmed up, an unretained `Node`) takes the old node's place
+    /// in the graph, its settings and its bus, and the two crossfade over `fadeFrames` samples
+    /// from the new node's first output sample; the old node is retired when it is silent.
+    case swap(oldID: Int, UnsafeMutableRawPointer, fadeFrames: Int)
 }
 
 /// The real-time graph: the nodes in creation order, each on its own bus, summed
@@ -132,14 +136,7 @@ final class Kernel: @unchecked Sendable {
                         if found { break }
                     }
                 }
-                let completed = node.render(frames: n, left: s0, right: s1, masterLeft: masterLeft, masterRight: masterRight)
-                if completed {
-                    if inline {
-                        node.runPendingBlocks(skipLate: false)
-                    } else {
-                        schedule(pointer, node)
-                    }
-                }
+                renderNode(node, pointer, frames: n, left: s0, right: s1, masterLeft: masterLeft, masterRight: masterRight)
             }
         }
 
@@ -148,7 +145,7 @@ final class Kernel: @unchecked Sendable {
         // Retire nodes that finished fading out.
         var kept = 0
         for i in 0..<count {
-            let finished = withNode(at: i) { $0.finished }
+            let finished = withNode(at: i) { $0.finished && retireOutgoing(of: $0, force: true) }
             if finished, retired.push(nodes[i]!) {
                 continue
             }
@@ -158,6 +155,49 @@ final class Kernel: @unchecked Sendable {
         for i in kept..<count { nodes[i] = nil }
         count = kept
         clock += n
+    }
+
+    /// Runs one node's cycle: first the node it is replacing, if a swap is crossfading (it
+    /// plays the same source into the master, and its bus is added to this node's, so the
+    /// label's bus and ports carry both), then the node itself; hands complete blocks on.
+    private func renderNode(_ node: Node, _ pointer: UnsafeMutableRawPointer, frames n: Int,
+                            left s0: UnsafePointer<Float>, right s1: UnsafePointer<Float>,
+                            masterLeft: UnsafeMutablePointer<Float>, masterRight: UnsafeMutablePointer<Float>) {
+        if let outgoingPointer = node.outgoing {
+            Unmanaged<Node>.fromOpaque(outgoingPointer)._withUnsafeGuaranteedRef { outgoing in
+                renderNode(outgoing, outgoingPointer, frames: n, left: s0, right: s1, masterLeft: masterLeft, masterRight: masterRight)
+            }
+        }
+        let completed = node.render(frames: n, left: s0, right: s1, masterLeft: masterLeft, masterRight: masterRight)
+        if let outgoingPointer = node.outgoing {
+            Unmanaged<Node>.fromOpaque(outgoingPointer)._withUnsafeGuaranteedRef { outgoing in
+                for c in 0..<2 {
+                    let own = node.bus + c * maxFrames, other = outgoing.bus + c * maxFrames
+                    for i in 0..<n { own[i] += other[i] }
+                }
+            }
+            _ = retireOutgoing(of: node, force: false)
+        }
+        if completed {
+            if inline {
+                node.runPendingBlocks(skipLate: false)
+            } else {
+                schedule(pointer, node)
+            }
+        }
+    }
+
+    /// Retires the node a swap is replacing once it has faded out (or, with `force`, because
+    /// `node` itself leaves the graph); true when nothing is left attached to `node`.
+    @inline(__always)
+    private func retireOutgoing(of node: Node, force: Bool) -> Bool {
+        guard let outgoingPointer = node.outgoing else { return true }
+        let done = Unmanaged<Node>.fromOpaque(outgoingPointer)._withUnsafeGuaranteedRef { outgoing -> Bool in
+            guard force || outgoing.finished else { return false }
+            return retireOutgoing(of: outgoing, force: true) && retired.push(outgoingPointer)
+        }
+        if done { node.outgoing = nil }
+        return done
     }
 
     /// Hands a node to the workers unless it is already queued or running; a node in a
@@ -208,21 +248,7 @@ final class Kernel: @unchecked Sendable {
             switch command {
             case .add(let pointer):
                 if count < Self.nodeCapacity {
-                    Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { node in
-                        guard staggers else { return node.start(phase: 0, clock: clock) }
-                        guard let lanePointer = node.lanePointer else {
-                            return node.start(phase: quietestPhase(for: node, period: n), clock: clock)
-                        }
-                        // A lane's members complete their blocks together, so they batch:
-                        // the first takes the quietest phase, the others its alignment.
-                        Unmanaged<BatchLane>.fromOpaque(lanePointer)._withUnsafeGuaranteedRef { lane in
-                            let anchor = lane.alignment.load(ordering: .relaxed)
-                            let block = node.serverBlock
-                            let phase = anchor >= 0 ? ((clock - anchor) % block + block) % block : quietestPhase(for: node, period: n)
-                            node.start(phase: phase, clock: clock)
-                            if anchor < 0 { lane.alignment.store(node.blockAlignment.load(ordering: .relaxed), ordering: .relaxed) }
-                        }
-                    }
+                    Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { startNode($0, period: n) }
                     nodes[count] = pointer
                     count += 1
                 } else if !retired.push(pointer) {
@@ -244,6 +270,61 @@ final class Kernel: @unchecked Sendable {
                     adopted = true
                 }
                 if !adopted, !retiredStorage.push(storage) { overflows.wrappingAdd(1, ordering: .relaxed) }
+            case .swap(let oldID, let pointer, let fadeFrames):
+                swap(oldID: oldID, pointer, fadeFrames: fadeFrames, period: n)
+            }
+        }
+    }
+
+    /// Starts a joining node at the block phase the graph gives it (see `quietestPhase`).
+    private func startNode(_ node: Node, period n: Int) {
+        guard staggers else { return node.start(phase: 0, clock: clock) }
+        guard let lanePointer = node.lanePointer else {
+            return node.start(phase: quietestPhase(for: node, period: n), clock: clock)
+        }
+        // A lane's members complete their blocks together, so they batch:
+        // the first takes the quietest phase, the others its alignment.
+        Unmanaged<BatchLane>.fromOpaque(lanePointer)._withUnsafeGuaranteedRef { lane in
+            let anchor = lane.alignment.load(ordering: .relaxed)
+            let block = node.serverBlock
+            let phase = anchor >= 0 ? ((clock - anchor) % block + block) % block : quietestPhase(for: node, period: n)
+            node.start(phase: phase, clock: clock)
+            if anchor < 0 { lane.alignment.store(node.blockAlignment.load(ordering: .relaxed), ordering: .relaxed) }
+        }
+    }
+
+    /// Puts a swap's new node in the old one's place (same position in the graph, so nodes
+    /// chained after it still read this cycle's bus), with the old one's audio-side settings
+    /// (gain, input gain, wet, mute, EQ with its filter memories, source), and starts the
+    /// crossfade: both envelopes move on the same samples, from the new node's first output
+    /// sample (its latency after this cycle's start) for `fadeFrames` samples. Followers of
+    /// the old node follow the new one. When the old node is not in the graph (it left while
+    /// the new one loaded), the new one is retired unplayed.
+    private func swap(oldID: Int, _ pointer: UnsafeMutableRawPointer, fadeFrames: Int, period n: Int) {
+        var index = -1
+        for i in 0..<count where withNode(at: i, { $0.id == oldID && !$0.freeing }) {
+            index = i
+            break
+        }
+        guard index >= 0 else {
+            if !retired.push(pointer) { overflows.wrappingAdd(1, ordering: .relaxed) }
+            return
+        }
+        let oldPointer = nodes[index]!
+        let newID = Unmanaged<Node>.fromOpaque(pointer)._withUnsafeGuaranteedRef { incoming -> Int in
+            Unmanaged<Node>.fromOpaque(oldPointer)._withUnsafeGuaranteedRef { outgoing in
+                incoming.adoptAudioSettings(from: outgoing)
+                startNode(incoming, period: n)
+                incoming.beginCrossfadeIn(frames: fadeFrames)
+                outgoing.beginCrossfadeOut(frames: fadeFrames, afterFrames: incoming.latency)
+                incoming.outgoing = oldPointer
+            }
+            return incoming.id
+        }
+        nodes[index] = pointer
+        for i in 0..<count {
+            withNode(at: i) { node in
+                if node.source.kind == .node, node.source.nodeID == oldID { node.source.nodeID = newID }
             }
         }
     }
@@ -283,7 +364,8 @@ final class Kernel: @unchecked Sendable {
     private func find(_ id: Int, _ body: (Node) -> Void) {
         for i in 0..<count {
             let matched = withNode(at: i) { node -> Bool in
-                guard node.id == id else { return false }
+                // A command for a node a swap is replacing goes to the node replacing it.
+                guard node.id == id || node.outgoingID == id else { return false }
                 body(node)
                 return true
             }

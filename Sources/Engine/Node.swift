@@ -167,6 +167,29 @@ final class Node: PlanStream, @unchecked Sendable {
     let eq: EQChain
     /// The node's source, resolved by the kernel each cycle.
     var source: KernelSource
+    /// The node a swap is replacing with this one, while they crossfade (unretained: the
+    /// instrument keeps it alive in its fading list); the kernel renders it just before
+    /// this node and adds its bus to this node's (audio thread only).
+    var outgoing: UnsafeMutableRawPointer?
+    /// The id of the node being replaced (-1 when none): commands sent to it reach this node.
+    var outgoingID: Int {
+        guard let outgoing else { return -1 }
+        return Unmanaged<Node>.fromOpaque(outgoing)._withUnsafeGuaranteedRef { $0.id }
+    }
+    /// A swap's crossfade on this node: from `crossfadeStart` (a value of `position`), over
+    /// `crossfadeFrames` samples, rising (the new model) or falling (the old one); 0 frames: none.
+    private var crossfadeStart = 0
+    private var crossfadeFrames = 0
+    private var crossfadeRising = false
+    /// Set by the audio thread when this node, brought in by a swap, has finished fading in.
+    let swapFinished = Atomic<Bool>(false)
+    /// Set on the control side when this node's ports went to the node that replaced it, so
+    /// they are not unregistered when this node is released.
+    var handedPortsOver = false
+    /// Added to the node's own block index to seed its blocks: the index of its first block on
+    /// the engine's block grid (set at the join), so nodes of one seed and one block alignment
+    /// draw the same noise for the same stretch of time, whenever they joined.
+    private(set) var seedBlockOffset = 0
     /// Its output ports, as the port host names them (set before the node joins, released
     /// after it leaves; nil offline).
     var ports: NodePorts?
@@ -256,13 +279,19 @@ final class Node: PlanStream, @unchecked Sendable {
         eq = EQChain(sampleRate: Double(serverRate))
         timings = .allocate(capacity: Self.timingCapacity)
         timings.initialize(repeating: 0, count: Self.timingCapacity)
+        Self.alive.wrappingAdd(1, ordering: .relaxed)
         for (buffer, count) in [(conditioned, 2 * maxFrames), (wetBuffer, 2 * maxFrames), (bus, 2 * maxFrames),
                                 (ramps, 4 * maxFrames), (dryLine, 2 * dryCapacity)] {
             lockResident(buffer, count: count)
         }
     }
 
+    /// Nodes alive in this process (built and not yet released), for the soak tests that check
+    /// nodes that leave the graph (freed, or replaced by a swap) are released.
+    static let alive = Atomic<Int>(0)
+
     deinit {
+        Self.alive.wrappingSubtract(1, ordering: .relaxed)
         conditioned.deallocate()
         wetBuffer.deallocate()
         bus.deallocate()
@@ -443,7 +472,7 @@ final class Node: PlanStream, @unchecked Sendable {
         let executor = executor!
         do {
             if seeded.load(ordering: .relaxed) {
-                let seed = Self.derive(seedBits.load(ordering: .relaxed), blockIndex)
+                let seed = Self.derive(seedBits.load(ordering: .relaxed), blockIndex + seedBlockOffset)
                 try Self.generatorLock.withLock { _ in
                     Torch.manualSeed(seed)
                     try executor.run(batch: 1) { _ in self }
@@ -457,8 +486,10 @@ final class Node: PlanStream, @unchecked Sendable {
         }
     }
 
-    /// The seed of a node's block: its own seed mixed with the block's index, so a
-    /// block's draws do not depend on how many calls came before it.
+    /// The seed of a node's block: its own seed mixed with the block's index on the engine's
+    /// block grid (the node's own index plus `seedBlockOffset`), so a block's draws depend
+    /// neither on how many calls came before it nor on when the node joined: a swap's new
+    /// model and a node of the same seed and alignment draw alike.
     static func derive(_ seed: UInt64, _ index: Int) -> UInt64 {
         var mixer = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15))
         return mixer.next() >> 1
@@ -496,10 +527,45 @@ final class Node: PlanStream, @unchecked Sendable {
         position = phase
         clockOffset.store(clock - phase, ordering: .relaxed)
         blockAlignment.store(((clock - phase) % serverBlock + serverBlock) % serverBlock, ordering: .relaxed)
+        let start = clock - phase
+        seedBlockOffset = start >= 0 ? start / serverBlock : -((-start + serverBlock - 1) / serverBlock)
     }
 
-    /// Starts the fade-out; the kernel retires the node when it reaches silence.
-    func beginFree() { freeing = true }
+    /// Starts the fade-out; the kernel retires the node when it reaches silence. A node that
+    /// a swap is replacing fades out with it.
+    func beginFree() {
+        freeing = true
+        if let outgoing { Unmanaged<Node>.fromOpaque(outgoing)._withUnsafeGuaranteedRef { $0.beginFree() } }
+    }
+
+    /// Audio thread, when a swap brings this node in: takes `old`'s smoothed parameters where
+    /// they stand (no glide from the defaults), its EQ bands with their filter memories, and
+    /// its source, so this node conditions its input exactly as `old` does from this cycle on.
+    func adoptAudioSettings(from old: Node) {
+        targets = old.targets
+        current = old.current
+        source = old.source
+        eq.copyBands(from: old.eq)
+    }
+
+    /// Audio thread, after `start`: this node fades in over `frames` samples from its first
+    /// output sample (linearly, as the old node fades out), instead of its usual fade-in.
+    func beginCrossfadeIn(frames: Int) {
+        envelope = 1
+        crossfadeStart = latency + phase
+        crossfadeFrames = max(1, frames)
+        crossfadeRising = true
+    }
+
+    /// Audio thread: this node fades out over `frames` samples starting `afterFrames` samples
+    /// from now (the new node's latency), then is finished. The two linear ramps add up to
+    /// one on every sample, so the sum never steps by more than either model's own output does
+    /// (an equal-power fade would rise by up to 41% between two uncorrelated outputs).
+    func beginCrossfadeOut(frames: Int, afterFrames: Int) {
+        crossfadeStart = position + afterFrames
+        crossfadeFrames = max(1, frames)
+        crossfadeRising = false
+    }
 
     /// Processes one cycle of `frames` samples: conditions the source into the input
     /// ring, reads the model's output at the fixed latency, mixes wet and delayed dry,
@@ -512,6 +578,7 @@ final class Node: PlanStream, @unchecked Sendable {
         var cur = current
         let k = smoothing
         var env = envelope
+        let crossfading = crossfadeFrames > 0
         for i in 0..<n {
             cur.gain += (targets.gain - cur.gain) * k
             cur.inputGain += (targets.inputGain - cur.inputGain) * k
@@ -519,13 +586,24 @@ final class Node: PlanStream, @unchecked Sendable {
             cur.mute += (targets.mute - cur.mute) * k
             // The fade-in starts when the output does (wet and delayed dry), at the latency.
             if freeing { env = max(0, env - envelopeStep) } else if position + i >= latency + phase { env = min(1, env + envelopeStep) }
-            envRamp[i] = env * (1 - cur.mute) * cur.gain
+            var level = env
+            if crossfading {
+                // A swap's linear crossfade, counted in samples (the same in a render as live).
+                let step = position + i - crossfadeStart + 1
+                let t: Float = step <= 0 ? 0 : step >= crossfadeFrames ? 1 : Float(step) / Float(crossfadeFrames)
+                level *= crossfadeRising ? t : 1 - t
+            }
+            envRamp[i] = level * (1 - cur.mute) * cur.gain
             wetRamp[i] = cur.wet
             inRamp[i] = cur.inputGain
         }
         current = cur
         envelope = env
         if freeing, env == 0 { finished = true }
+        if crossfading, position + n - crossfadeStart >= crossfadeFrames {
+            crossfadeFrames = 0
+            if crossfadeRising { swapFinished.store(true, ordering: .releasing) } else { finished = true }
+        }
 
         // Conditioning: input gain, then the EQ chain, into the input ring.
         for c in 0..<inChannels {

@@ -127,6 +127,32 @@ final class LatentSequencer: @unchecked Sendable {
 
     func stop() { write { $0.playing = false } }
 
+    /// Takes over `other`'s pattern when a swap replaces its node: settings, the steps (latents cut
+    /// or padded with zeros to this node's size) and, when it plays, its place in time: the start
+    /// moves by the difference of the two nodes' input positions, so the pattern goes on in step.
+    /// Returns the steps whose latents did not fit.
+    @discardableResult
+    func adopt(_ other: LatentSequencer, otherNow: Int, now: Int) -> Int {
+        let (settings, steps, playing, start) = other.mirror.withLock { ($0.settings, $0.steps, $0.playing, $0.start) }
+        guard let settings else { return 0 }
+        var cut = 0
+        write { m in
+            m.settings = settings
+            for (i, step) in steps.prefix(capacity).enumerated() {
+                guard var step else { m.steps[i] = nil; continue }
+                if step.latents.count > latentSize { cut += step.latents.contains { $0 != 0 } ? 1 : 0 }
+                step.latents = Array((step.latents + [Float](repeating: 0, count: max(0, latentSize - step.latents.count))).prefix(latentSize))
+                m.steps[i] = step
+            }
+            if playing {
+                m.playing = true
+                m.start = start - otherNow + now
+                m.plays += 1
+            }
+        }
+        return cut
+    }
+
     /// The settings, the steps set and whether it plays (nil: no sequence yet).
     var pattern: (settings: SequenceSettings, steps: [(Int, SequenceStep)], playing: Bool)? {
         mirror.withLock { m in

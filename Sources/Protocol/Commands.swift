@@ -27,6 +27,15 @@ public enum ControlCommand: Sendable, Equatable {
     case sequencer(label: String, SequencerCommand)
     /// Write the running state as a session file (`/timbre/session/save FILE`).
     case saveSession(file: String)
+    /// Replace a node's model in place: the new model loads and warms up in the background,
+    /// then crossfades with the old one on the node's bus over `fade` seconds (nil: the
+    /// default, `defaultSwapFade`), keeping the node's settings.
+    case swap(label: String, model: String, fade: Float?)
+
+    /// The crossfade of a swap that names none, in seconds.
+    public static let defaultSwapFade: Float = 0.25
+    /// The longest crossfade a swap may ask for, in seconds.
+    public static let maximumSwapFade: Float = 60
 
     /// The prefix every address carries over OSC (`timbre send` and session lines add it).
     public static let prefix = "/timbre/"
@@ -77,6 +86,18 @@ public enum ControlCommand: Sendable, Equatable {
             try r.finish()
             return .models
         },
+        Syntax(name: "swap", usage: "LABEL MODEL [fade SECONDS]") { r throws(CommandError) in
+            let label = try r.label()
+            let model = try r.text("MODEL")
+            guard !model.isEmpty else { throw r.error("empty model name") }
+            var fade: Float?
+            while !r.isAtEnd {
+                let key = try r.text("option")
+                guard key == "fade" else { throw r.error("'\(key)' is not an option of swap (fade)") }
+                fade = try r.float("fade", in: 0...ControlCommand.maximumSwapFade)
+            }
+            return .swap(label: label, model: model, fade: fade)
+        },
     ] + SequencerCommand.syntax
 
     /// Every address, for help and errors.
@@ -122,6 +143,7 @@ public enum ControlCommand: Sendable, Equatable {
         case .models: "models"
         case .sequencer(_, let command): command.name
         case .saveSession: "session/save"
+        case .swap: "swap"
         }
     }
 
@@ -137,6 +159,8 @@ public enum ControlCommand: Sendable, Equatable {
         case .status, .quit, .models: []
         case .sequencer(let label, let command): [.string(label)] + command.values
         case .saveSession(let file): [.string(file)]
+        case .swap(let label, let model, let fade):
+            [.string(label), .string(model)] + (fade.map { [.string("fade"), .float($0)] } ?? [])
         }
     }
 

@@ -40,11 +40,14 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var lane: LaneStatus?
     /// The node's step sequencer, when it has one (set after `init`, so the initialiser stays as it was).
     public var sequence: SequenceStatus?
+    /// The model a `/timbre/swap` is loading (or holding until the swap before it has
+    /// finished its crossfade), as the command named it; nil when no swap is pending.
+    public var pendingSwap: String?
 
     public init(label: String, model: String, method: String, block: Int, modelSampleRate: Int, latencySamples: Int,
                 phaseSamples: Int, latencyMilliseconds: Double, load: Double, dropouts: Int, skippedBlocks: Int,
                 blocks: Int, errors: Int, lastError: String?, peakDBFS: [Double], input: String, seed: UInt64?,
-                lane: LaneStatus?) {
+                lane: LaneStatus?, pendingSwap: String? = nil) {
         self.label = label
         self.model = model
         self.method = method
@@ -63,6 +66,7 @@ public struct NodeStatus: Codable, Sendable, Equatable {
         self.input = input
         self.seed = seed
         self.lane = lane
+        self.pendingSwap = pendingSwap
     }
 }
 

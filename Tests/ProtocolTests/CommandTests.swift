@@ -48,6 +48,10 @@ import TestSupport
         .sequencer(label: "d", .stop),
         .sequencer(label: "d", .encode(file: "loops/amen break.wav")),
         .saveSession(file: "sets/live.txt"),
+        .swap(label: "drums", model: "v2small-noncausal.ts", fade: nil),
+        .swap(label: "a.b-c_1", model: "my models/v2.ts", fade: 0.5),
+        .swap(label: "t", model: "/abs/m.ts", fade: 0),
+        .swap(label: "x", model: "m.ts", fade: 12.125),
     ]
 
     @Test func samplesCoverEveryCommandAndParameter() {
@@ -179,6 +183,15 @@ import TestSupport
         ("quit 1", "unexpected argument"),
         ("toggle master", "invalid node label"),
         ("models x", "unexpected argument"),
+        ("swap", "missing LABEL"),
+        ("swap a", "missing MODEL"),
+        ("swap master m.ts", "invalid node label"),
+        ("swap a m.ts fade", "missing fade"),
+        ("swap a m.ts fade nan", "not a finite number"),
+        ("swap a m.ts fade -0.1", "out of range"),
+        ("swap a m.ts fade 61", "out of range"),
+        ("swap a m.ts fade slow", "not a number"),
+        ("swap a m.ts encode", "not an option of swap"),
     ])
     func malformedLinesSayWhyInOneLine(_ line: String, _ expected: String) throws {
         #expect {
@@ -233,6 +246,7 @@ import TestSupport
                      "peak", "lowpass", "notch", "x", "", "#", "a b",
                      "steps", "bpm", "div", "swing", "transport", "jack", "latents", "trigger", "glide"]
             + NodeParameter.names + NodeMethod.allCases.map(\.rawValue)
+                     "peak", "lowpass", "notch", "x", "", "#", "a b", "fade"] + NodeParameter.names + NodeMethod.allCases.map(\.rawValue)
         let numbers: [Double] = [0, 1, -1, 0.5, 2, 3, 4096, 99_999, 100_000, 1e39, -1e39, .nan, .infinity, -.infinity, 1.5, 0x1p53, 0x1p64]
         func randomValue() -> OSCValue {
             let number = numbers.randomElement(using: &generator)!
