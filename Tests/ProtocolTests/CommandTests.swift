@@ -244,9 +244,8 @@ import TestSupport
         var generator = FuzzSeed.generator(for: "command parser")
         let words = ["a", "b", "drums", "m.ts", "master", "in1", "in2", "in3", "mix", "stereo", "off", "block", "seed", "input",
                      "peak", "lowpass", "notch", "x", "", "#", "a b",
-                     "steps", "bpm", "div", "swing", "transport", "jack", "latents", "trigger", "glide"]
+                     "steps", "bpm", "div", "swing", "transport", "jack", "latents", "trigger", "glide", "fade"]
             + NodeParameter.names + NodeMethod.allCases.map(\.rawValue)
-                     "peak", "lowpass", "notch", "x", "", "#", "a b", "fade"] + NodeParameter.names + NodeMethod.allCases.map(\.rawValue)
         let numbers: [Double] = [0, 1, -1, 0.5, 2, 3, 4096, 99_999, 100_000, 1e39, -1e39, .nan, .infinity, -.infinity, 1.5, 0x1p53, 0x1p64]
         func randomValue() -> OSCValue {
             let number = numbers.randomElement(using: &generator)!
