@@ -16,6 +16,7 @@ extension ControlCommand {
         "seq/step": "set one step of a node's sequencer",
         "seq/play": "start a node's sequencer",
         "seq/stop": "stop a node's sequencer",
+        "seq/encode": "fill a node's sequence from a sound file's encoding",
         "midi/map": "map a MIDI controller or note to a node's parameter or trigger",
         "session/save": "write the running set as a session file",
     ]
