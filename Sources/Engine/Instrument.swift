@@ -92,6 +92,8 @@ public final class Instrument: @unchecked Sendable {
     let period: Atomic<Int>
     /// JACK xruns, counted by the driver.
     public let xruns = Atomic<Int>(0)
+    /// MIDI mappings, learns and the input port (Engine/MIDI.swift).
+    let midi = MIDIState()
 
     private struct State {
         var nextID = 1
@@ -113,7 +115,10 @@ public final class Instrument: @unchecked Sendable {
             janitorQueue.setSpecific(key: Self.onJanitor, value: true)
             let timer = DispatchSource.makeTimerSource(queue: janitorQueue)
             timer.schedule(deadline: .now(), repeating: .milliseconds(20))
-            timer.setEventHandler { [weak self] in self?.collectRetired() }
+            timer.setEventHandler { [weak self] in
+                self?.collectRetired()
+                self?.pollMIDILearn()
+            }
             timer.resume()
             janitor = timer
         }
@@ -235,6 +240,7 @@ public final class Instrument: @unchecked Sendable {
             lane.add(node)
         }
         send(.add(Unmanaged.passUnretained(node).toOpaque()))
+        midiNodesChanged()
         // Nodes that take this label as their input now follow this node.
         let followers = state.withLock { state in
             state.running.values.filter { state.inputs[$0.id] == .node(spec.label) }.map(\.id)
@@ -294,12 +300,14 @@ public final class Instrument: @unchecked Sendable {
             return node
         }
         if let node { send(.free(nodeID: node.id)) }
+        midiNodesChanged()
         return .freed(label: label)
     }
 
     /// Takes nodes the audio thread has retired and releases them once no worker holds them.
     public func collectRetired() {
         while let storage = kernel.retiredStorage.pop() { storage.deallocate() }
+        releaseRetiredRoutings()
         var retired: [UnsafeMutableRawPointer] = []
         while let pointer = kernel.retired.pop() { retired.append(pointer) }
         let released = state.withLock { state -> [Node] in
@@ -322,6 +330,17 @@ public final class Instrument: @unchecked Sendable {
         // Ports go before the node leaves `fading`: a new node of the same label waits for that.
         if let ports { for node in released { ports.unregisterPorts(node.ports) } }
         state.withLock { state in state.fading.removeAll { node in released.contains { $0 === node } } }
+    }
+
+    /// A running node by label (MIDI routing).
+    func runningNode(_ label: String) -> Node? { state.withLock { $0.running[label] } }
+
+    /// Whether a node of this label runs or loads.
+    func isKnown(_ label: String) -> Bool { state.withLock { $0.running[label] != nil || $0.loading[label] != nil } }
+
+    /// Timed changes the running nodes' queues refused.
+    func droppedControls() -> Int {
+        state.withLock { $0.running.values.reduce(0) { $0 + $1.droppedControls.load(ordering: .relaxed) } }
     }
 
     /// Nodes in the graph and loading, by label.
@@ -457,10 +476,12 @@ public final class Instrument: @unchecked Sendable {
                                       averageBatch: calls > 0 ? (Double(lane.streams.load(ordering: .relaxed)) / Double(calls) * 100).rounded() / 100 : 0)
                 })
         }
-        return EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),
-                            workers: pool?.count ?? 0, realtimeWorkers: pool?.realtimeWorkers.load(ordering: .relaxed) ?? 0,
-                            xruns: xruns.load(ordering: .relaxed),
-                            cycles: kernel.cycles.load(ordering: .relaxed), nodes: nodeStatus, loading: loading)
+        var status = EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),
+                                  workers: pool?.count ?? 0, realtimeWorkers: pool?.realtimeWorkers.load(ordering: .relaxed) ?? 0,
+                                  xruns: xruns.load(ordering: .relaxed),
+                                  cycles: kernel.cycles.load(ordering: .relaxed), nodes: nodeStatus, loading: loading)
+        status.midi = midiStatus()
+        return status
     }
 }
 

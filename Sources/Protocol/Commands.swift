@@ -17,6 +17,8 @@ public enum ControlCommand: Sendable, Equatable {
     case status
     /// Stop the server.
     case quit
+    /// MIDI mappings: `/timbre/midi/map`, `learn`, `unmap`, `list` (Protocol/MIDI.swift).
+    case midi(MIDICommand)
 
     /// The prefix every address carries over OSC (`timbre send` and session lines add it).
     public static let prefix = "/timbre/"
@@ -58,7 +60,7 @@ public enum ControlCommand: Sendable, Equatable {
             try r.finish()
             return .quit
         },
-    ]
+    ] + MIDICommand.syntax
 
     /// Every address, for help and errors.
     public static var addresses: [String] { syntax.map(\.address) }
@@ -100,6 +102,7 @@ public enum ControlCommand: Sendable, Equatable {
         case .set: "set"
         case .status: "status"
         case .quit: "quit"
+        case .midi(let command): command.name
         }
     }
 
@@ -113,6 +116,7 @@ public enum ControlCommand: Sendable, Equatable {
         case .free(let label): [.string(label)]
         case .set(let label, let parameter): [.string(label), .string(parameter.name)] + parameter.values
         case .status, .quit: []
+        case .midi(let command): command.arguments
         }
     }
 
