@@ -384,8 +384,9 @@ public final class JackTap: @unchecked Sendable {
         }
         let messages = (midi ?? []).sorted { $0.frame < $1.frame }
         midiCount = messages.count
-        midiMessages = .allocate(capacity: max(1, messages.count))
-        if !messages.isEmpty { messages.withUnsafeBufferPointer { midiMessages.initialize(from: $0.baseAddress!, count: messages.count) } }
+        let stored = UnsafeMutablePointer<MIDIMessage>.allocate(capacity: max(1, messages.count))
+        if !messages.isEmpty { messages.withUnsafeBufferPointer { stored.initialize(from: $0.baseAddress!, count: messages.count) } }
+        midiMessages = stored
         let count = playing.first?.count ?? 0
         playFrames = count
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, playing.count * count))

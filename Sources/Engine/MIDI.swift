@@ -57,12 +57,14 @@ final class MIDIRouting: @unchecked Sendable {
 
     init(routes list: [MIDIRoute], floats table: [Float]) {
         count = list.count
-        routes = .allocate(capacity: max(1, list.count))
+        let routes = UnsafeMutablePointer<MIDIRoute>.allocate(capacity: max(1, list.count))
         if !list.isEmpty { list.withUnsafeBufferPointer { routes.initialize(from: $0.baseAddress!, count: list.count) } }
-        floats = .allocate(capacity: max(1, table.count))
+        let floats = UnsafeMutablePointer<Float>.allocate(capacity: max(1, table.count))
         if !table.isEmpty { table.withUnsafeBufferPointer { floats.initialize(from: $0.baseAddress!, count: table.count) } }
         lockResident(routes, count: max(1, list.count))
         lockResident(floats, count: max(1, table.count))
+        self.routes = routes
+        self.floats = floats
     }
 
     deinit {

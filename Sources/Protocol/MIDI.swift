@@ -29,7 +29,7 @@ public enum MIDIParameter: Sendable, Hashable, CustomStringConvertible {
     /// Names a mapping accepts, in the reference's order.
     public static let names = ["gain", "input_gain", "wet", "temperature", "noise", "bias", "scale", "latent", "eq"]
 
-    /// Reads `gain`, `bias D`, `eq I freq`, ... (the parameter's name already peeked at by the caller).
+    /// Reads `gain`, `bias D`, `eq I freq`, ...
     static func read(_ r: inout ArgumentReader) throws(CommandError) -> MIDIParameter {
         let name = try r.text("parameter")
         switch name {
@@ -49,7 +49,7 @@ public enum MIDIParameter: Sendable, Hashable, CustomStringConvertible {
             }
             return .eq(band: band, field)
         default:
-            throw r.error("'\(name)' is not a parameter a controller can move (\(names.joined(separator: ", ")), or trigger)")
+            throw r.error("'\(name)' is not a parameter a controller can move (\(names.joined(separator: ", ")); notes map with 'trigger')")
         }
     }
 
