@@ -2,6 +2,7 @@
 #define TIMBRE_CJACK_H
 #include <jack/jack.h>
 #include <jack/transport.h>
+#include <jack/midiport.h>
 #include <stddef.h>
 
 // jack_client_open is variadic, which Swift cannot call: pass the server name (or NULL) here.
@@ -13,7 +14,7 @@ static inline jack_client_t *timbre_jack_client_open(const char *name, jack_opti
     return jack_client_open(name, options, status);
 }
 
-// JACK_DEFAULT_AUDIO_TYPE is a macro.
+// JACK_DEFAULT_AUDIO_TYPE and JACK_DEFAULT_MIDI_TYPE are macros.
 static inline const char *timbre_jack_audio_type(void) { return JACK_DEFAULT_AUDIO_TYPE; }
 
 // The few fields of jack_position_t a sequencer follows (the struct itself carries padding and
@@ -36,5 +37,20 @@ static inline void timbre_jack_transport_query(jack_client_t *client, timbre_jac
                                    + (position.ticks_per_beat > 0 ? position.tick / position.ticks_per_beat : 0)
                              : 0;
     out->bpm = out->has_bbt ? position.beats_per_minute : 0;
+}
+static inline const char *timbre_jack_midi_type(void) { return JACK_DEFAULT_MIDI_TYPE; }
+
+// One MIDI event of a port's buffer this cycle, its first three bytes copied out (the
+// channel messages timbre reads are at most three bytes): the time in frames from the
+// cycle's start, the byte count, and the bytes (0 past the count). Returns 0 on success.
+static inline int timbre_jack_midi_event(void *buffer, uint32_t index, uint32_t *time, uint32_t *size,
+                                         unsigned char bytes[3]) {
+    jack_midi_event_t event;
+    int result = jack_midi_event_get(&event, buffer, index);
+    if (result != 0) return result;
+    *time = event.time;
+    *size = (uint32_t)event.size;
+    for (int i = 0; i < 3; i++) bytes[i] = (size_t)i < event.size ? event.buffer[i] : 0;
+    return 0;
 }
 #endif

@@ -35,7 +35,7 @@ public struct Status: ParsableCommand {
     /// The status as the lines `timbre status` prints.
     static func table(_ status: EngineStatus) -> String {
         var lines = ["engine: \(status.sampleRate) Hz, \(status.period) frames per cycle, \(status.workers) workers\(status.realtimeWorkers > 0 ? " (real-time)" : ""), \(status.xruns) xruns, \(status.nodes.count) node(s)\(status.loading.isEmpty ? "" : ", loading: " + status.loading.joined(separator: " "))"]
-        guard !status.nodes.isEmpty else { return lines[0] }
+        guard !status.nodes.isEmpty else { return ([lines[0]] + midiLines(status)).joined(separator: "\n") }
         let header = ["label", "model", "method", "block", "phase", "latency", "load", "dropouts", "peak dBFS", "input", "batched"]
         let rows = status.nodes.map { n in
             [n.label, n.model, n.method, String(n.block), String(n.phaseSamples), "\(n.latencySamples) (\(n.latencyMilliseconds) ms)",
@@ -59,7 +59,18 @@ public struct Status: ParsableCommand {
         for n in status.nodes {
             if let model = n.pendingSwap { lines.append("\(n.label): swap to \(model) pending") }
         }
-        return lines.joined(separator: "\n")
+        return (lines + midiLines(status)).joined(separator: "\n")
+    }
+
+    /// The MIDI input and one line per mapping (none when the server has neither).
+    static func midiLines(_ status: EngineStatus) -> [String] {
+        guard let midi = status.midi, midi.port != nil || !midi.mappings.isEmpty || !midi.learning.isEmpty else { return [] }
+        var lines = ["midi: \(midi.port ?? "no input port (serve --midi)"), \(midi.received) received, \(midi.applied) applied, \(midi.dropped) dropped"
+                     + (midi.learning.isEmpty ? "" : ", learning: " + midi.learning.joined(separator: ", "))]
+        for mapping in midi.mappings {
+            lines.append("  " + mapping.line + (mapping.active ? "" : "  (inactive: \(mapping.reason ?? "?"))"))
+        }
+        return lines
     }
 }
 

@@ -102,6 +102,39 @@ public final class CommandExecutor: @unchecked Sendable {
                     reply(Self.fail(address, error))
                 }
             }
+        case .midi(let midi):
+            executeMIDI(midi, address: address, reply: reply)
+        }
+    }
+
+    /// `/timbre/midi/...`: `map` and `learn` answer with the mapping's arguments (defaults filled
+    /// in; for `learn`, once a controller moved), `unmap` with what it named, `list` with one
+    /// string per mapping in the syntax of `map`.
+    private func executeMIDI(_ command: MIDICommand, address: String, reply: @escaping @Sendable (OSCMessage) -> Void) {
+        switch command {
+        case .map(let mapping):
+            do {
+                try instrument.midiMap(mapping)
+                reply(OSCMessage("/timbre/done", [.string(address)] + mapping.arguments))
+            } catch {
+                reply(Self.fail(address, error))
+            }
+        case .learn(let label, let parameter):
+            instrument.midiLearn(label: label, parameter) { result in
+                switch result {
+                case .success(let mapping): reply(OSCMessage("/timbre/done", [.string(address)] + mapping.arguments))
+                case .failure(let error): reply(Self.fail(address, error))
+                }
+            }
+        case .unmap(let label, let target):
+            do {
+                try instrument.midiUnmap(label: label, target)
+                reply(OSCMessage("/timbre/done", [.string(address)] + command.arguments))
+            } catch {
+                reply(Self.fail(address, error))
+            }
+        case .list:
+            reply(OSCMessage("/timbre/done", [.string(address)] + instrument.midiMappings.map { .string($0.line) }))
         }
     }
 

@@ -25,6 +25,8 @@ public enum LiveServer {
         public var batchLimit = 8
         /// Folders `seq/encode` may read and `session/save` may write in (nil: read from the models folders, write nowhere).
         public var filesDirectories: [URL]?
+        /// Open the JACK MIDI input `<client>:midi_in` (for `/timbre/midi/...` mappings).
+        public var midi = false
 
         public init() {}
     }
@@ -32,7 +34,7 @@ public enum LiveServer {
     /// Runs until `/timbre/quit`, SIGINT or SIGTERM. `log` gets one line per event.
     public static func run(_ options: Options, log: @escaping @Sendable (String) -> Void) throws {
         let session = try options.session.map { try Session(contentsOf: $0) }
-        let driver = try JackDriver.open(clientName: options.clientName, server: options.server) { configuration in
+        let driver = try JackDriver.open(clientName: options.clientName, server: options.server, midi: options.midi) { configuration in
             configuration.modelsDirectories = options.modelsDirectories
             configuration.defaultBlock = options.block
             configuration.inferenceAllowance = options.inferenceAllowance
@@ -69,7 +71,8 @@ public enum LiveServer {
                 log("session line \(entry.line): \(reply.address) \(reply.arguments.map(\.description).joined(separator: " "))")
             }
         }
-        log("timbre serve: JACK client '\(driver.client.name)' at \(driver.client.sampleRate) Hz, \(driver.client.bufferSize) frames per cycle; OSC on \(options.host):\(server.port)")
+        log("timbre serve: JACK client '\(driver.client.name)' at \(driver.client.sampleRate) Hz, \(driver.client.bufferSize) frames per cycle; OSC on \(options.host):\(server.port)"
+            + (options.midi ? "; MIDI in \(driver.client.name):midi_in" : ""))
 
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)

@@ -131,6 +131,18 @@ final class EQChain {
         count = max(count, index + 1)
     }
 
+    /// Moves one field of an enabled band (MIDI: 0 frequency, 1 Q, 2 gain in dB); the band
+    /// glides there. A band that is off or absent is left alone (switch it on with `set eq` first).
+    func setField(_ index: Int, field: UInt8, _ value: Float) {
+        guard index >= 0, index < capacity, bands[index].enabled else { return }
+        switch field {
+        case 0: bands[index].target.f = max(value, 1)
+        case 1: bands[index].target.q = max(value, 0.001)
+        default: bands[index].target.g = value
+        }
+        bands[index].moving = true
+    }
+
     @inline(__always)
     private static func same(_ a: BiquadKind, _ b: BiquadKind) -> Bool {
         switch (a, b) {

@@ -109,6 +109,8 @@ public final class Instrument: @unchecked Sendable {
     let transport: TransportClock
     /// What `session/save` writes beyond the nodes: the parameters set, and other parts' lines.
     public let sessionRecord = SessionRecord()
+    /// MIDI mappings, learns and the input port (Engine/MIDI.swift).
+    let midi = MIDIState()
 
     private struct State {
         var nextID = 1
@@ -160,10 +162,15 @@ public final class Instrument: @unchecked Sendable {
             janitorQueue.setSpecific(key: Self.onJanitor, value: true)
             let timer = DispatchSource.makeTimerSource(queue: janitorQueue)
             timer.schedule(deadline: .now(), repeating: .milliseconds(20))
-            timer.setEventHandler { [weak self] in self?.collectRetired() }
+            timer.setEventHandler { [weak self] in
+                self?.collectRetired()
+                self?.pollMIDILearn()
+            }
             timer.resume()
             janitor = timer
         }
+        // A saved session keeps the MIDI mappings (after the nodes and sequences it writes).
+        sessionRecord.addPart { [weak self] in self?.midiSessionCommands() ?? [] }
     }
 
     /// Stops the workers and the janitor. Nodes still in the graph stay until the instrument is released.
@@ -283,6 +290,7 @@ public final class Instrument: @unchecked Sendable {
             lane.add(node)
         }
         send(.add(Unmanaged.passUnretained(node).toOpaque()))
+        midiNodesChanged()
         // Nodes that take this label as their input now follow this node.
         let followers = state.withLock { state in
             state.running.values.filter { state.inputs[$0.id] == .node(spec.label) }.map(\.id)
@@ -346,6 +354,7 @@ public final class Instrument: @unchecked Sendable {
         }
         if let node { send(.free(nodeID: node.id)) }
         sessionRecord.forget(label)
+        midiNodesChanged()
         return .freed(label: label)
     }
 
@@ -358,6 +367,7 @@ public final class Instrument: @unchecked Sendable {
 
     private func releaseRetired() {
         while let storage = kernel.retiredStorage.pop() { storage.deallocate() }
+        releaseRetiredRoutings()
         var retired: [UnsafeMutableRawPointer] = []
         while let pointer = kernel.retired.pop() { retired.append(pointer) }
         let released = state.withLock { state -> [Node] in
@@ -477,6 +487,7 @@ public final class Instrument: @unchecked Sendable {
     /// settings were copied, nor the new one before the kernel has it.
     private func handOverSwap(_ label: String) {
         var failed: PendingSwap?
+        var handedOver = false
         state.withLock { state in
             guard state.crossfading[label] == nil, let pending = state.pendingSwaps[label], let ready = pending.ready else { return }
             state.pendingSwaps[label] = nil
@@ -531,7 +542,12 @@ public final class Instrument: @unchecked Sendable {
                 lane.add(new)
             }
             send(.swap(oldID: old.id, Unmanaged.passUnretained(new).toOpaque(), fadeFrames: pending.fadeFrames))
+            handedOver = true
         }
+        // MIDI routes name node ids: the label's mappings now reach the new node (from the
+        // kernel's next cycle, after the swap command queued above). Outside the state lock,
+        // which the rebuild takes after the MIDI lock.
+        if handedOver { midiNodesChanged() }
         failed?.completion(.failure(EngineError("node '\(label)' was freed before its swap to \(failed?.model ?? "") played")))
     }
 
@@ -555,6 +571,14 @@ public final class Instrument: @unchecked Sendable {
         }
         for (completion, result) in answers { completion(result) }
         for label in waiting { handOverSwap(label) }
+    }
+
+    /// Whether a node of this label runs or loads.
+    func isKnown(_ label: String) -> Bool { state.withLock { $0.running[label] != nil || $0.loading[label] != nil } }
+
+    /// Timed changes the running nodes' queues refused.
+    func droppedControls() -> Int {
+        state.withLock { $0.running.values.reduce(0) { $0 + $1.droppedControls.load(ordering: .relaxed) } }
     }
 
     /// Nodes in the graph and loading, by label.
@@ -698,10 +722,12 @@ public final class Instrument: @unchecked Sendable {
             status.sequence = node.sequencer?.status()
             return status
         }
-        return EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),
-                            workers: pool?.count ?? 0, realtimeWorkers: pool?.realtimeWorkers.load(ordering: .relaxed) ?? 0,
-                            xruns: xruns.load(ordering: .relaxed),
-                            cycles: kernel.cycles.load(ordering: .relaxed), nodes: withSequences, loading: loading)
+        var status = EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),
+                                  workers: pool?.count ?? 0, realtimeWorkers: pool?.realtimeWorkers.load(ordering: .relaxed) ?? 0,
+                                  xruns: xruns.load(ordering: .relaxed),
+                                  cycles: kernel.cycles.load(ordering: .relaxed), nodes: withSequences, loading: loading)
+        status.midi = midiStatus()
+        return status
     }
 }
 

@@ -70,13 +70,14 @@ public final class JackClient: @unchecked Sendable {
     /// JACK's DSP load, in percent.
     public var cpuLoad: Double { Double(jack_cpu_load(handle)) }
 
-    /// Registers an audio port of this client.
-    func register(port: String, input: Bool) throws -> JackPort {
+    /// Registers an audio port (or with `midi`, a MIDI port) of this client.
+    func register(port: String, input: Bool, midi: Bool = false) throws -> JackPort {
         guard let slot = freeSlots.withLock({ $0.popLast() }) else {
             throw EngineError("JACK client '\(name)' holds \(Self.portCapacity) ports already")
         }
         let flags = UInt(input ? JackPortIsInput.rawValue : JackPortIsOutput.rawValue)
-        guard let registered = jack_port_register(handle, port, timbre_jack_audio_type(), flags, 0) else {
+        let type = midi ? timbre_jack_midi_type() : timbre_jack_audio_type()
+        guard let registered = jack_port_register(handle, port, type, flags, 0) else {
             freeSlots.withLock { $0.append(slot) }
             throw EngineError("JACK refused to register port '\(name):\(port)'")
         }
@@ -97,6 +98,51 @@ public final class JackClient: @unchecked Sendable {
     fileprivate func buffer(_ port: JackPort, frames: Int) -> UnsafeMutablePointer<Float> {
         jack_port_get_buffer(portTable[port.slot], jack_nframes_t(frames))!.assumingMemoryBound(to: Float.self)
     }
+
+    /// Copies this cycle's MIDI channel messages of an input MIDI port into `events` (at most
+    /// `capacity`, in time order; longer messages such as SysEx and running-status fragments are
+    /// skipped). Process callback only. Returns the count copied and the count that did not fit.
+    @inline(__always)
+    func midiEvents(_ port: JackPort, frames: Int, into events: UnsafeMutablePointer<MIDIEvent>, capacity: Int) -> (copied: Int, overflow: Int) {
+        guard let buffer = jack_port_get_buffer(portTable[port.slot], jack_nframes_t(frames)) else { return (0, 0) }
+        let count = Int(jack_midi_get_event_count(buffer))
+        var copied = 0, overflow = 0
+        var time: UInt32 = 0, size: UInt32 = 0
+        var bytes: (UInt8, UInt8, UInt8) = (0, 0, 0)
+        for i in 0..<count {
+            let result = withUnsafeMutableBytes(of: &bytes) { raw in
+                timbre_jack_midi_event(buffer, UInt32(i), &time, &size, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+            guard result == 0, size >= 2, size <= 3, bytes.0 & 0x80 != 0, bytes.0 < 0xF0 else { continue }
+            guard copied < capacity else {
+                overflow += 1
+                continue
+            }
+            events[copied] = MIDIEvent(frame: Int32(time), status: bytes.0, data1: bytes.1, data2: size == 3 ? bytes.2 : 0)
+            copied += 1
+        }
+        return (copied, overflow)
+    }
+
+    /// Writes MIDI messages into an output MIDI port's buffer for this cycle (process callback only):
+    /// `body` is called with a writer taking a frame and up to three bytes.
+    @inline(__always)
+    fileprivate func writeMIDI(_ port: JackPort, frames: Int, _ body: ((Int, UInt8, UInt8, UInt8) -> Void) -> Void) {
+        guard let buffer = jack_port_get_buffer(portTable[port.slot], jack_nframes_t(frames)) else { return }
+        jack_midi_clear_buffer(buffer)
+        body { frame, status, data1, data2 in
+            var bytes: (UInt8, UInt8, UInt8) = (status, data1, data2)
+            let size = status & 0xF0 == 0xC0 || status & 0xF0 == 0xD0 ? 2 : 3
+            _ = withUnsafeBytes(of: &bytes) { raw in
+                jack_midi_event_write(buffer, jack_nframes_t(frame), raw.baseAddress!.assumingMemoryBound(to: jack_midi_data_t.self), size)
+            }
+        }
+    }
+
+    /// JACK's frame count at the start of this cycle (process callback only): the same in every
+    /// client of a cycle, so two clients can compare where their samples fall.
+    @inline(__always)
+    fileprivate var cycleStartFrame: Int { Int(jack_last_frame_time(handle)) }
 
     /// Connects two ports by full name (`client:port`); already connected is fine.
     public func connect(_ source: String, _ destination: String) throws {
@@ -162,17 +208,31 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
     public let instrument: Instrument
     private let inputs: (JackPort, JackPort)
     private let masters: (JackPort, JackPort)
+    /// `midi_in`, when the driver was opened with MIDI, and the cycle's events copied out of it.
+    private let midiPort: JackPort?
+    private let midiEvents: UnsafeMutablePointer<MIDIEvent>
+    static let midiEventCapacity = 1024
     private let buffersTooLarge = Atomic<Int>(0)
     /// Whether `mlockall` succeeded (it needs the right to lock memory, as real-time scheduling does).
     public private(set) var memoryLocked = true
 
     /// Opens the client and its fixed ports. Build the instrument with `client.sampleRate`
     /// and `client.bufferSize` (see `JackDriver.open`).
-    init(client: JackClient, instrument: Instrument) throws {
+    init(client: JackClient, instrument: Instrument, midi: Bool = false) throws {
         self.client = client
         self.instrument = instrument
         inputs = (try client.register(port: "in_1", input: true), try client.register(port: "in_2", input: true))
         masters = (try client.register(port: "master_out_1", input: false), try client.register(port: "master_out_2", input: false))
+        if midi {
+            midiPort = try client.register(port: "midi_in", input: true, midi: true)
+        } else {
+            midiPort = nil
+        }
+        let events = UnsafeMutablePointer<MIDIEvent>.allocate(capacity: Self.midiEventCapacity)
+        events.initialize(repeating: MIDIEvent(frame: 0, status: 0, data1: 0, data2: 0), count: Self.midiEventCapacity)
+        lockResident(events, count: Self.midiEventCapacity)
+        midiEvents = events
+        if midi { instrument.midi.port.withLock { $0 = "\(client.name):midi_in" } }
         instrument.ports = self
         let context = Unmanaged.passUnretained(self).toOpaque()
         jack_set_process_callback(client.handle, { frames, context in
@@ -191,7 +251,8 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
 
     /// Connects to JACK as `clientName` and builds an instrument at JACK's rate and buffer size.
     /// - Parameter configure: adjusts the configuration (models folders, block, allowance).
-    public static func open(clientName: String = "timbre", server: String? = nil,
+    /// - Parameter midi: also open the MIDI input port `midi_in` (`serve --midi`).
+    public static func open(clientName: String = "timbre", server: String? = nil, midi: Bool = false,
                             configure: (inout Instrument.Configuration) -> Void) throws -> JackDriver {
         let client = try JackClient(name: clientName, server: server)
         var configuration = Instrument.Configuration(sampleRate: client.sampleRate, period: client.bufferSize, modelsDirectories: [])
@@ -199,7 +260,7 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
         configuration.sampleRate = client.sampleRate
         configuration.period = client.bufferSize
         configuration.offline = false
-        return try JackDriver(client: client, instrument: Instrument(configuration: configuration))
+        return try JackDriver(client: client, instrument: Instrument(configuration: configuration), midi: midi)
     }
 
     /// Starts processing. With `connect`, the first capture ports feed `in_1`/`in_2`
@@ -214,6 +275,7 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
             memoryLocked = false
         }
         try client.activate()
+        if midiPort != nil { instrument.midi.listening.store(true, ordering: .releasing) }
         guard connect else { return }
         let captures = client.ports(physical: true, input: false)
         let playbacks = client.ports(physical: true, input: true)
@@ -223,12 +285,16 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
 
     /// Stops processing and closes the instrument's workers.
     public func stop() {
+        instrument.midi.listening.store(false, ordering: .releasing)
         client.deactivate()
         instrument.stop()
     }
 
     // The callbacks hold this object unretained: stop them before it goes.
-    deinit { client.deactivate() }
+    deinit {
+        client.deactivate()
+        midiEvents.deallocate()
+    }
 
     /// The real-time callback: no allocation, no locks, no logging, no libtorch.
     private func process(_ frames: Int) {
@@ -246,7 +312,13 @@ public final class JackDriver: NodePortHost, @unchecked Sendable {
         let transport = client.transport()
         instrument.transport.publish(clock: kernel.sampleClock, rolling: transport.rolling, frame: transport.frame,
                                      beat: transport.beat, bpm: transport.bpm)
-        kernel.process(frames: frames, left: in0, right: in1, masterLeft: out0, masterRight: out1)
+        var midi = UnsafeBufferPointer<MIDIEvent>(start: nil, count: 0)
+        if let midiPort {
+            let (copied, overflow) = client.midiEvents(midiPort, frames: frames, into: midiEvents, capacity: Self.midiEventCapacity)
+            if overflow > 0 { kernel.midiDropped.wrappingAdd(overflow, ordering: .relaxed) }
+            midi = UnsafeBufferPointer(start: midiEvents, count: copied)
+        }
+        kernel.process(frames: frames, left: in0, right: in1, masterLeft: out0, masterRight: out1, midi: midi)
         kernel.forEachNode { node in
             guard let ports = node.ports else { return }
             let l = client.buffer(ports.left, frames: frames)
@@ -289,16 +361,60 @@ public final class JackTap: @unchecked Sendable {
     private let armed = Atomic<Bool>(false)
     /// Frames played (and recorded) since `start`.
     public let frames = Atomic<Int>(0)
+    /// JACK's frame count at the first cycle after `start` (-1 before): taps started apart can
+    /// compare where their frames fall.
+    public let startFrame = Atomic<Int>(-1)
+
+    /// A MIDI channel message the tap plays at a frame from its start.
+    public struct MIDIMessage: Sendable, Equatable {
+        public var frame: Int
+        public var status: UInt8
+        public var data1: UInt8
+        public var data2: UInt8
+        /// A message of up to three bytes at `frame` (frames from `start`).
+        public init(frame: Int, status: UInt8, data1: UInt8, data2: UInt8) {
+            self.frame = frame
+            self.status = status
+            self.data1 = data1
+            self.data2 = data2
+        }
+        /// Control change `controller` to `value` on `channel` (1...16).
+        public static func controlChange(frame: Int, channel: Int = 1, controller: Int, value: Int) -> MIDIMessage {
+            MIDIMessage(frame: frame, status: 0xB0 | UInt8(channel - 1), data1: UInt8(controller), data2: UInt8(value))
+        }
+        /// Note-on of `note` at `velocity` on `channel` (1...16).
+        public static func noteOn(frame: Int, channel: Int = 1, note: Int, velocity: Int) -> MIDIMessage {
+            MIDIMessage(frame: frame, status: 0x90 | UInt8(channel - 1), data1: UInt8(note), data2: UInt8(velocity))
+        }
+    }
+    /// `midi_out` and the messages it plays (sorted by frame), with the next one's index.
+    private let midiOut: JackPort?
+    private let midiMessages: UnsafeMutablePointer<MIDIMessage>
+    private let midiCount: Int
+    private var nextMIDI = 0
+    /// Messages played so far.
+    public let midiPlayed = Atomic<Int>(0)
 
     /// - Parameters:
     ///   - playing: planar channels to play (one output port each), looped when `loop`.
     ///   - recordChannels: input ports to record; `recordSeconds` at most.
+    ///   - midi: MIDI messages to play on a port `midi_out` (none: no such port), at their frames from `start`.
     public init(name: String, server: String? = nil, playing: [[Float]], loop: Bool = false,
-                recordChannels: Int, recordFrames: Int) throws {
+                recordChannels: Int, recordFrames: Int, midi: [MIDIMessage]? = nil) throws {
         let client = try JackClient(name: name, server: server)
         self.client = client
         outs = try playing.indices.map { try client.register(port: "out_\($0 + 1)", input: false) }
         ins = try (0..<recordChannels).map { try client.register(port: "in_\($0 + 1)", input: true) }
+        if midi != nil {
+            midiOut = try client.register(port: "midi_out", input: false, midi: true)
+        } else {
+            midiOut = nil
+        }
+        let messages = (midi ?? []).sorted { $0.frame < $1.frame }
+        midiCount = messages.count
+        let stored = UnsafeMutablePointer<MIDIMessage>.allocate(capacity: max(1, messages.count))
+        if !messages.isEmpty { messages.withUnsafeBufferPointer { stored.initialize(from: $0.baseAddress!, count: messages.count) } }
+        midiMessages = stored
         let count = playing.first?.count ?? 0
         playFrames = count
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, playing.count * count))
@@ -322,7 +438,11 @@ public final class JackTap: @unchecked Sendable {
         client.deactivate()
         play.deallocate()
         record.deallocate()
+        midiMessages.deallocate()
     }
+
+    /// The MIDI output's full name (`tap:midi_out`).
+    public var midiOutputName: String { "\(client.name):midi_out" }
 
     /// Full port names, for connections.
     public func outputName(_ index: Int) -> String { "\(client.name):out_\(index + 1)" }
@@ -340,6 +460,18 @@ public final class JackTap: @unchecked Sendable {
     private func process(_ n: Int) {
         let started = armed.load(ordering: .acquiring)
         let position = frames.load(ordering: .relaxed)
+        if started, position == 0 { startFrame.store(client.cycleStartFrame, ordering: .releasing) }
+        if let midiOut {
+            client.writeMIDI(midiOut, frames: n) { write in
+                guard started else { return }
+                while nextMIDI < midiCount, midiMessages[nextMIDI].frame < position + n {
+                    let message = midiMessages[nextMIDI]
+                    write(max(0, message.frame - position), message.status, message.data1, message.data2)
+                    nextMIDI += 1
+                }
+                midiPlayed.store(nextMIDI, ordering: .releasing)
+            }
+        }
         for (c, port) in outs.enumerated() {
             let out = client.buffer(port, frames: n)
             for i in 0..<n {

@@ -24,6 +24,8 @@ enum KernelCommand: BitwiseCopyable {
     /// in the graph, its settings and its bus, and the two crossfade over `fadeFrames` samples
     /// from the new node's first output sample; the old node is retired when it is silent.
     case swap(oldID: Int, UnsafeMutableRawPointer, fadeFrames: Int)
+    /// New MIDI routes (a retained `MIDIRouting`; the one it replaces goes back to be released).
+    case midiRouting(UnsafeMutableRawPointer)
 }
 
 /// The real-time graph: the nodes in creation order, each on its own bus, summed
@@ -67,6 +69,19 @@ final class Kernel: @unchecked Sendable {
     let cycles = Atomic<Int>(0)
     let overflows = Atomic<Int>(0)
 
+    // MARK: MIDI (Engine/MIDI.swift)
+
+    /// The MIDI routes now (a retained `MIDIRouting`, audio thread), and those replaced, to release.
+    var routing: UnsafeMutableRawPointer?
+    let retiredRouting = SPSCQueue<UnsafeMutableRawPointer>(capacity: 256)
+    /// MIDI messages received, those that moved something, and those a full queue dropped.
+    let midiReceived = Atomic<Int>(0)
+    let midiApplied = Atomic<Int>(0)
+    let midiDropped = Atomic<Int>(0)
+    /// The last control change: a count of them (bits 11 and up), its channel (0...15, bits 7-10)
+    /// and its number (bits 0-6); learning waits for it to change.
+    let lastController = Atomic<Int>(0)
+
     init(maxFrames: Int, inline: Bool, staggers: Bool? = nil) {
         self.maxFrames = maxFrames
         self.inline = inline
@@ -84,6 +99,12 @@ final class Kernel: @unchecked Sendable {
     }
 
     deinit {
+        if let routing { Unmanaged<MIDIRouting>.fromOpaque(routing).release() }
+        while let old = retiredRouting.pop() { Unmanaged<MIDIRouting>.fromOpaque(old).release() }
+        // Routings never applied (an instrument that never ran a cycle).
+        while let command = commands.pop() {
+            if case .midiRouting(let pending) = command { Unmanaged<MIDIRouting>.fromOpaque(pending).release() }
+        }
         nodes.deallocate()
         dueLanes.deallocate()
         mix.deallocate()
@@ -98,13 +119,16 @@ final class Kernel: @unchecked Sendable {
 
     /// Runs one cycle. `left`/`right` are the engine's inputs (nil is silence);
     /// the master buffers are overwritten.
+    /// `midi` holds the cycle's MIDI events in time order, routed before the nodes render.
     func process(frames n: Int, left: UnsafePointer<Float>?, right: UnsafePointer<Float>?,
-                 masterLeft: UnsafeMutablePointer<Float>, masterRight: UnsafeMutablePointer<Float>) {
+                 masterLeft: UnsafeMutablePointer<Float>, masterRight: UnsafeMutablePointer<Float>,
+                 midi: UnsafeBufferPointer<MIDIEvent> = UnsafeBufferPointer(start: nil, count: 0)) {
         cycles.wrappingAdd(1, ordering: .relaxed)
         applyCommands(frames: n)
         masterLeft.update(repeating: 0, count: n)
         masterRight.update(repeating: 0, count: n)
         guard n <= maxFrames else { return }
+        if midi.count > 0, n > 0 { dispatch(midi, frames: n) }
         let in0 = left ?? UnsafePointer(silence)
         let in1 = right ?? in0
         for i in 0..<n { mix[i] = 0.5 * (in0[i] + in1[i]) }
@@ -272,6 +296,12 @@ final class Kernel: @unchecked Sendable {
                 if !adopted, !retiredStorage.push(storage) { overflows.wrappingAdd(1, ordering: .relaxed) }
             case .swap(let oldID, let pointer, let fadeFrames):
                 swap(oldID: oldID, pointer, fadeFrames: fadeFrames, period: n)
+            case .midiRouting(let pointer):
+                if let old = routing, !retiredRouting.push(old) {
+                    // Kept alive rather than freed here: a leak is better than a free on this thread.
+                    overflows.wrappingAdd(1, ordering: .relaxed)
+                }
+                routing = pointer
             }
         }
     }
@@ -359,6 +389,10 @@ final class Kernel: @unchecked Sendable {
         }
         return best
     }
+
+    /// Calls `body` with the node of id `id`, if it is in the graph (audio thread).
+    @inline(__always)
+    func findNode(_ id: Int, _ body: (Node) -> Void) { find(id, body) }
 
     @inline(__always)
     private func find(_ id: Int, _ body: (Node) -> Void) {

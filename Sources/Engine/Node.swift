@@ -130,6 +130,20 @@ final class Node: PlanStream, @unchecked Sendable {
     let peakLeft = Atomic<UInt32>(0), peakRight = Atomic<UInt32>(0)
     let lastError = Mutex<String?>(nil)
 
+    // MARK: Timed controls (MIDI: audio thread -> worker)
+
+    /// Changes for the model side at absolute input positions, pushed by the audio thread in
+    /// time order and taken by the worker with the block they fall in.
+    let timedControls = SPSCQueue<TimedControl>(capacity: 4096)
+    /// Timed changes a full queue or a full block refused.
+    let droppedControls = Atomic<Int>(0)
+    /// The change taken from the queue that belongs to a later block (worker).
+    private var heldControl: TimedControl?
+    /// This block's changes, as the plan reads them (worker).
+    private let blockControlStorage: UnsafeMutablePointer<PlanControl>
+    private var blockControlCount = 0
+    static let blockControlCapacity = 1024
+
     // MARK: Audio side (the audio thread only)
 
     /// Samples since the node's blocks began: it starts at `phase` (see `start(phase:)`).
@@ -164,6 +178,10 @@ final class Node: PlanStream, @unchecked Sendable {
     private var gate: Float = 1
     private var lastWet: (Float, Float) = (0, 0)
     private var lastMissingBlock = -1
+    /// Smoothed parameters' new targets at frames of this cycle (MIDI), in frame order (audio thread).
+    private let scheduledScalars: UnsafeMutablePointer<ScheduledScalar>
+    private var scheduledCount = 0
+    static let scheduledCapacity = 256
     let eq: EQChain
     /// The node's source, resolved by the kernel each cycle.
     var source: KernelSource
@@ -280,6 +298,13 @@ final class Node: PlanStream, @unchecked Sendable {
         timings = .allocate(capacity: Self.timingCapacity)
         timings.initialize(repeating: 0, count: Self.timingCapacity)
         Self.alive.wrappingAdd(1, ordering: .relaxed)
+        let controls = UnsafeMutablePointer<PlanControl>.allocate(capacity: Self.blockControlCapacity)
+        controls.initialize(repeating: PlanControl(offset: 0, kind: .trigger, value: 0), count: Self.blockControlCapacity)
+        blockControlStorage = controls
+        let scalars = UnsafeMutablePointer<ScheduledScalar>.allocate(capacity: Self.scheduledCapacity)
+        scalars.initialize(repeating: ScheduledScalar(frame: 0, parameter: .gain, value: 0), count: Self.scheduledCapacity)
+        lockResident(scalars, count: Self.scheduledCapacity)
+        scheduledScalars = scalars
         for (buffer, count) in [(conditioned, 2 * maxFrames), (wetBuffer, 2 * maxFrames), (bus, 2 * maxFrames),
                                 (ramps, 4 * maxFrames), (dryLine, 2 * dryCapacity)] {
             lockResident(buffer, count: count)
@@ -299,6 +324,8 @@ final class Node: PlanStream, @unchecked Sendable {
         dryLine.deallocate()
         timings.deallocate()
         laneState?.deallocate()
+        blockControlStorage.deallocate()
+        scheduledScalars.deallocate()
     }
 
     /// Step durations in seconds recorded since `since` (a `timingCount` value), at most the last 1024.
@@ -357,6 +384,7 @@ final class Node: PlanStream, @unchecked Sendable {
                 continue
             }
             sequenceBlockStart = nextBlock * block
+            gatherControls(block: nextBlock)
             return nextBlock
         }
     }
@@ -371,6 +399,56 @@ final class Node: PlanStream, @unchecked Sendable {
         averageNanos.store(average == 0 ? nanos : (average * 7 + nanos) / 8, ordering: .relaxed)
         blocksDone.wrappingAdd(1, ordering: .relaxed)
         nextBlock += 1
+        // A resampling node's controls went with the first model block they met (`step`).
+        if resampleIn == nil { holdControls() }
+    }
+
+    /// Takes the timed changes that fall in block `index` (its input positions, at the server's
+    /// rate) from the audio thread's queue, as offsets into the block at the model's rate. A change
+    /// past the block's last latent frame waits for the next block's first; one before the block (a
+    /// skipped block's) takes its first frame. A node that resamples has no sample-exact mapping
+    /// between the two rates' blocks: its changes take the first frame of the block they arrive in.
+    private func gatherControls(block index: Int) {
+        let start = index * serverBlock, end = start + serverBlock
+        let frames = max(1, plan.latentFrames)
+        while let control = heldControl ?? timedControls.pop() {
+            heldControl = nil
+            var offset = 0
+            if resampleIn == nil, control.position > start {
+                offset = control.position - start
+                if control.position >= end || PlanControl.frame(offset: offset, frames: frames, block: block) >= frames {
+                    // Later than this block's last frame: the next block's first frame (or later).
+                    heldControl = TimedControl(position: max(control.position, end), kind: control.kind, dimension: control.dimension, value: control.value)
+                    return
+                }
+            } else if resampleIn != nil, control.position >= end {
+                heldControl = control
+                return
+            }
+            guard blockControlCount < Self.blockControlCapacity else {
+                droppedControls.wrappingAdd(1, ordering: .relaxed)
+                continue
+            }
+            blockControlStorage[blockControlCount] = PlanControl(offset: offset, kind: control.kind, dimension: control.dimension, value: control.value)
+            blockControlCount += 1
+        }
+    }
+
+    /// After a block: the timed changes become the node's targets, so the next blocks hold them
+    /// (the latent steps glide from where the block left them to these targets).
+    private func holdControls() {
+        for i in 0..<blockControlCount {
+            let control = blockControlStorage[i]
+            switch control.kind {
+            case .latent where control.dimension < latentSize: latentValues[control.dimension] = control.value
+            case .bias where control.dimension < latentSize: latentBias[control.dimension] = control.value
+            case .scale where control.dimension < latentSize: latentScale[control.dimension] = control.value
+            case .noise: latentNoise[0] = control.value
+            case .temperature: temperature[0] = control.value
+            default: break
+            }
+        }
+        blockControlCount = 0
     }
 
     /// One server block in, one server block out (through the resamplers when the rates differ).
@@ -393,6 +471,7 @@ final class Node: PlanStream, @unchecked Sendable {
                 sequenceBlockStart = modelBlocksRun * block
                 modelBlocksRun += 1
                 runModel(blockIndex: index + runs)
+                holdControls()
                 runs += 1
                 let planarOut = executor!.withOutput(row: 0) { out in
                     (0..<outChannels).map { c in Array(out[(c * block)..<((c + 1) * block)]) }
@@ -430,6 +509,7 @@ final class Node: PlanStream, @unchecked Sendable {
     var latentNoiseAmount: Float { latentNoise[0] }
     var temperatureValue: Float { temperature[0] }
     var triggerCount: Int { triggers.load(ordering: .relaxed) }
+    var blockControls: UnsafeBufferPointer<PlanControl> { UnsafeBufferPointer(start: blockControlStorage, count: blockControlCount) }
 
     /// The sequencer's frames for this block, when it plays (the worker; no allocation, no lock).
     func feedSequence(_ z: UnsafeMutableBufferPointer<Float>, shape: CallPlan.Shape, triggerChannel: Int,
@@ -514,6 +594,23 @@ final class Node: PlanStream, @unchecked Sendable {
         }
     }
 
+    /// A smoothed parameter's new target from frame `frame` of this cycle on (MIDI; in frame
+    /// order within a cycle). A full list applies the change at once.
+    func schedule(_ parameter: ScalarParameter, _ value: Float, atFrame frame: Int) {
+        guard scheduledCount < Self.scheduledCapacity else { return set(parameter, value) }
+        scheduledScalars[scheduledCount] = ScheduledScalar(frame: frame, parameter: parameter, value: value)
+        scheduledCount += 1
+    }
+
+    /// A model-side change at this cycle's frame `frame` (MIDI): queued for the worker at the
+    /// input position it falls on. False when the queue is full (the change is lost).
+    @discardableResult
+    func pushControl(_ kind: PlanControl.Kind, dimension: Int = 0, value: Float, atFrame frame: Int) -> Bool {
+        let pushed = timedControls.push(TimedControl(position: position + frame, kind: kind, dimension: dimension, value: value))
+        if !pushed { droppedControls.wrappingAdd(1, ordering: .relaxed) }
+        return pushed
+    }
+
     /// Called by the kernel when the node joins, before its first cycle: its first block
     /// begins `phase` samples before its input (silence fills them), so this node's blocks
     /// complete `phase` samples earlier than they would, in another cycle than its neighbours'.
@@ -579,7 +676,12 @@ final class Node: PlanStream, @unchecked Sendable {
         let k = smoothing
         var env = envelope
         let crossfading = crossfadeFrames > 0
+        var scheduled = 0
         for i in 0..<n {
+            while scheduled < scheduledCount, scheduledScalars[scheduled].frame <= i {
+                set(scheduledScalars[scheduled].parameter, scheduledScalars[scheduled].value)
+                scheduled += 1
+            }
             cur.gain += (targets.gain - cur.gain) * k
             cur.inputGain += (targets.inputGain - cur.inputGain) * k
             cur.wet += (targets.wet - cur.wet) * k
@@ -599,6 +701,11 @@ final class Node: PlanStream, @unchecked Sendable {
         }
         current = cur
         envelope = env
+        while scheduled < scheduledCount {
+            set(scheduledScalars[scheduled].parameter, scheduledScalars[scheduled].value)
+            scheduled += 1
+        }
+        scheduledCount = 0
         if freeing, env == 0 { finished = true }
         if crossfading, position + n - crossfadeStart >= crossfadeFrames {
             crossfadeFrames = 0
@@ -726,3 +833,19 @@ final class Node: PlanStream, @unchecked Sendable {
     }
 }
 
+
+/// A model-side change at an input position (server rate, the node's own count), as the audio
+/// thread queues it for the worker.
+struct TimedControl: BitwiseCopyable {
+    var position: Int
+    var kind: PlanControl.Kind
+    var dimension: Int
+    var value: Float
+}
+
+/// A smoothed parameter's new target at a frame of the current cycle.
+struct ScheduledScalar: BitwiseCopyable {
+    var frame: Int
+    var parameter: ScalarParameter
+    var value: Float
+}

@@ -28,6 +28,46 @@ public protocol PlanStream: AnyObject {
     /// the values set from outside are glided as usual.
     func feedSequence(_ z: UnsafeMutableBufferPointer<Float>, shape: CallPlan.Shape, triggerChannel: Int,
                       values: UnsafeMutableBufferPointer<Float>) -> Bool
+    /// Changes timed within this block (MIDI), in time order: each takes effect at the first
+    /// frame of its buffer at or after its offset and holds to the block's end (see `PlanControl`).
+    var blockControls: UnsafeBufferPointer<PlanControl> { get }
+}
+
+/// A control change timed within a block (from MIDI): from the first frame at or after
+/// `offset` samples into the block, the value holds (no glide). The stream sets its targets to
+/// the values once the block is done, so the next blocks hold them too.
+public struct PlanControl: BitwiseCopyable, Sendable, Equatable {
+    /// What the change moves.
+    public enum Kind: UInt8, BitwiseCopyable, Sendable {
+        /// A one-shot: `value` on the trigger channel at the frame (0 on the next one).
+        case trigger
+        /// Latent `dimension`'s fed value (decode).
+        case latent
+        /// Latent `dimension`'s bias and scale (transform).
+        case bias, scale
+        /// The noise amplitude on every latent (transform), and the temperature fed to a prior.
+        case noise, temperature
+    }
+    /// Samples into the block at the model's rate (0 ... block - 1).
+    public var offset: Int
+    public var kind: Kind
+    public var dimension: Int
+    public var value: Float
+
+    /// A change of `kind` at `offset` samples into the block.
+    public init(offset: Int, kind: Kind, dimension: Int = 0, value: Float) {
+        self.offset = offset
+        self.kind = kind
+        self.dimension = dimension
+        self.value = value
+    }
+
+    /// The first of `frames` frames (of a block of `block` samples) at or after the offset;
+    /// `frames` when that lies past the block (the caller keeps such a change for the next block).
+    @inline(__always)
+    public static func frame(offset: Int, frames: Int, block: Int) -> Int {
+        (offset * frames + block - 1) / block
+    }
 }
 
 /// Neutral controls, for streams without any (`BlockRunner`, benchmarks).
@@ -49,6 +89,8 @@ extension PlanStream {
     /// No sequencer.
     public func feedSequence(_ z: UnsafeMutableBufferPointer<Float>, shape: CallPlan.Shape, triggerChannel: Int,
                              values: UnsafeMutableBufferPointer<Float>) -> Bool { false }
+    /// No timed changes.
+    public var blockControls: UnsafeBufferPointer<PlanControl> { UnsafeBufferPointer(start: nil, count: 0) }
 }
 
 /// What a stream's latent steps carry from one block to the next: where each glide stands, the
@@ -179,10 +221,11 @@ public final class PlanExecutor: @unchecked Sendable {
                 stream.readInput(into: rowBuffer)
             case .feedTemperature:
                 rowBuffer.update(repeating: stream.temperatureValue)
+                Self.applyTemperature(rowBuffer, shape, stream, block: plan.block)
             case .feedLatents(let triggerChannel):
-                Self.feedLatents(rowBuffer, shape, stream, triggerChannel: triggerChannel)
+                Self.feedLatents(rowBuffer, shape, stream, triggerChannel: triggerChannel, block: plan.block)
             case .transformLatents:
-                Self.transformLatents(rowBuffer, shape, stream)
+                Self.transformLatents(rowBuffer, shape, stream, block: plan.block)
             case .call:
                 preconditionFailure("calls run batched")
             }
@@ -192,7 +235,7 @@ public final class PlanExecutor: @unchecked Sendable {
     /// Latent values set from outside, glided across the block; a pending trigger raises the
     /// trigger channel to 1 for one frame.
     private static func feedLatents(_ z: UnsafeMutableBufferPointer<Float>, _ shape: CallPlan.Shape, _ stream: any PlanStream,
-                                    triggerChannel: Int) {
+                                    triggerChannel: Int, block: Int) {
         guard let carry = stream.carried else { return }
         let frames = shape.frames
         // A step sequencer, when one plays, sets every frame itself (steps start at their own frame).
@@ -216,25 +259,68 @@ public final class PlanExecutor: @unchecked Sendable {
             // Over a sequence, the next frame is the sequence's own (it may hold a step's raise).
             if frames > 1, !sequenced { z[triggerChannel * frames + 1] = 0 }
         }
+        // Timed changes (MIDI), in order: a latent holds its new value from its frame on, a
+        // trigger is one frame of its value (a note's latents come before its trigger).
+        for control in stream.blockControls {
+            let f = min(PlanControl.frame(offset: control.offset, frames: frames, block: block), frames - 1)
+            switch control.kind {
+            case .latent where control.dimension < shape.channels:
+                let d = control.dimension
+                for g in f..<frames { z[d * frames + g] = control.value }
+                carry.values[d] = control.value
+            case .trigger where shape.channels > triggerChannel:
+                z[triggerChannel * frames + f] = control.value
+                // As above: over a sequence, the next frame is the sequence's own.
+                if f + 1 < frames, !sequenced { z[triggerChannel * frames + f + 1] = 0 }
+            default:
+                break
+            }
+        }
+    }
+
+    /// A prior's temperature changed within the block (MIDI): from its frame on.
+    private static func applyTemperature(_ x: UnsafeMutableBufferPointer<Float>, _ shape: CallPlan.Shape, _ stream: any PlanStream, block: Int) {
+        let frames = shape.frames
+        for control in stream.blockControls where control.kind == .temperature {
+            let f = min(PlanControl.frame(offset: control.offset, frames: frames, block: block), frames - 1)
+            for c in 0..<shape.channels {
+                for g in f..<frames { x[c * frames + g] = control.value }
+            }
+        }
     }
 
     /// Bias, scale and noise per latent dimension, moved linearly across the block's frames from
     /// their previous values so changes never jump.
-    private static func transformLatents(_ z: UnsafeMutableBufferPointer<Float>, _ shape: CallPlan.Shape, _ stream: any PlanStream) {
+    /// Timed changes (MIDI) hold their value from their frame on, over the glide.
+    private static func transformLatents(_ z: UnsafeMutableBufferPointer<Float>, _ shape: CallPlan.Shape, _ stream: any PlanStream,
+                                         block: Int) {
         guard let carry = stream.carried else { return }
         let frames = shape.frames
-        let amount = stream.latentNoiseAmount
+        let controls = stream.blockControls
         for d in 0..<shape.channels {
             let bias = stream.latentBias(at: d), scale = stream.latentScale(at: d)
             let b0 = carry.bias[d], s0 = carry.scale[d]
+            // Where a timed change holds its value instead of the glide (nil: the glide).
+            var heldBias: Float?, heldScale: Float?
+            var amount = stream.latentNoiseAmount
             for f in 0..<frames {
                 let t = Float(f + 1) / Float(frames)
-                var value = z[d * frames + f] * (s0 + (scale - s0) * t) + b0 + (bias - b0) * t
+                // Usually empty; a few changes per block otherwise.
+                for control in controls where min(PlanControl.frame(offset: control.offset, frames: frames, block: block), frames - 1) == f {
+                    switch control.kind {
+                    case .bias where control.dimension == d: heldBias = control.value
+                    case .scale where control.dimension == d: heldScale = control.value
+                    case .noise: amount = control.value
+                    default: break
+                    }
+                }
+                let s = heldScale ?? (s0 + (scale - s0) * t)
+                var value = heldBias.map { z[d * frames + f] * s + $0 } ?? (z[d * frames + f] * s + b0 + (bias - b0) * t)
                 if amount != 0 { value += amount * carry.noise.nextGaussian() }
                 z[d * frames + f] = value
             }
-            carry.bias[d] = bias
-            carry.scale[d] = scale
+            carry.bias[d] = heldBias ?? bias
+            carry.scale[d] = heldScale ?? scale
         }
     }
 }

@@ -32,6 +32,9 @@ public enum ControlCommand: Sendable, Equatable {
     /// default, `defaultSwapFade`), keeping the node's settings.
     case swap(label: String, model: String, fade: Float?)
 
+    /// MIDI mappings: `/timbre/midi/map`, `learn`, `unmap`, `list` (Protocol/MIDI.swift).
+    case midi(MIDICommand)
+
     /// The crossfade of a swap that names none, in seconds.
     public static let defaultSwapFade: Float = 0.25
     /// The longest crossfade a swap may ask for, in seconds.
@@ -98,7 +101,7 @@ public enum ControlCommand: Sendable, Equatable {
             }
             return .swap(label: label, model: model, fade: fade)
         },
-    ] + SequencerCommand.syntax
+    ] + SequencerCommand.syntax + MIDICommand.syntax
 
     /// Every address, for help and errors.
     public static var addresses: [String] { syntax.map(\.address) }
@@ -144,6 +147,7 @@ public enum ControlCommand: Sendable, Equatable {
         case .sequencer(_, let command): command.name
         case .saveSession: "session/save"
         case .swap: "swap"
+        case .midi(let command): command.name
         }
     }
 
@@ -161,6 +165,7 @@ public enum ControlCommand: Sendable, Equatable {
         case .saveSession(let file): [.string(file)]
         case .swap(let label, let model, let fade):
             [.string(label), .string(model)] + (fade.map { [.string("fade"), .float($0)] } ?? [])
+        case .midi(let command): command.arguments
         }
     }
 

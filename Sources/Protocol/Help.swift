@@ -16,8 +16,11 @@ extension ControlCommand {
         "seq/step": "set one step of a node's sequencer",
         "seq/play": "start a node's sequencer",
         "seq/stop": "stop a node's sequencer",
-        "seq/encode": "fill a node's sequence from a sound file's encoding",
+        "seq/encode": "fill a node's sequencer steps with the latents of an audio file",
         "midi/map": "map a MIDI controller or note to a node's parameter or trigger",
+        "midi/learn": "map the next MIDI controller moved to a node's parameter",
+        "midi/unmap": "remove a node's MIDI mapping of a parameter, or its trigger mappings",
+        "midi/list": "every MIDI mapping, one per line in the syntax of midi/map",
         "session/save": "write the running set as a session file",
     ]
 

@@ -93,6 +93,8 @@ public struct EngineStatus: Codable, Sendable, Equatable {
     public var nodes: [NodeStatus]
     /// Labels whose models are still loading.
     public var loading: [String]
+    /// The MIDI input and its mappings (nil from servers before MIDI; see `MIDIStatus`).
+    public var midi: MIDIStatus? = nil
 
     public init(sampleRate: Int, period: Int, workers: Int, realtimeWorkers: Int, xruns: Int, cycles: Int,
                 nodes: [NodeStatus], loading: [String]) {

@@ -55,6 +55,9 @@ struct Serve: ParsableCommand {
     @Option(help: "The JACK client's name.")
     var name: String = "timbre"
 
+    @Flag(help: "Open a JACK MIDI input <name>:midi_in for controllers mapped with /timbre/midi/map (ALSA devices reach it through a2jmidid; see docs/OSC.md).")
+    var midi = false
+
     func run() throws {
         guard block > 0, inferenceAllowance >= 0 else { throw ValidationError("--block must be positive and --inference-allowance not negative") }
         guard batchLimit > 0 else { throw ValidationError("--batch-limit must be positive") }
@@ -73,6 +76,7 @@ struct Serve: ParsableCommand {
         options.batchNodes = !noBatch
         options.batchLimit = batchLimit
         options.filesDirectories = filesDirs.isEmpty ? nil : filesDirs.map { URL(fileURLWithPath: $0) }
+        options.midi = midi
         try LiveServer.run(options) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

@@ -323,6 +323,7 @@ struct SequencerTests {
             toggle fwd tiny-deterministic.ts input drum
             set fwd gain 0.7
             set fwd eq 0 lowpass 3000
+            midi/map fwd gain cc 7 range 0 2
             set drum wet 0.9
             set drum latent 2 0.5
             set drum latents 0 0.1 0.2 0.3
@@ -346,6 +347,9 @@ struct SequencerTests {
         #expect(lines.contains("/timbre/set drum latents 0 0.1 0.2 0.3") && !lines.contains { $0.contains("latent 2") })
         #expect(!lines.contains { $0.contains("gone") })
         #expect(lines.last == "/timbre/seq/play drum")
+        // The MIDI mapping (a `SessionRecord` part) comes after the nodes, before the play line.
+        let mapLine = try #require(lines.firstIndex(of: "/timbre/midi/map fwd gain cc 7 range 0 2 curve lin"), "\(lines)")
+        #expect(mapLine > (lines.lastIndex { $0.hasPrefix("/timbre/new ") } ?? lines.count) && mapLine < lines.count - 1)
         #expect(lines.filter { $0.hasPrefix("/timbre/seq/step drum") }.count == Self.hits.count)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.url.path).filter { $0.hasSuffix(".tmp") }
         #expect(leftovers.isEmpty)

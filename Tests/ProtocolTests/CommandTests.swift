@@ -52,6 +52,30 @@ import TestSupport
         .swap(label: "a.b-c_1", model: "my models/v2.ts", fade: 0.5),
         .swap(label: "t", model: "/abs/m.ts", fade: 0),
         .swap(label: "x", model: "m.ts", fade: 12.125),
+        // MIDI mappings (every parameter a controller can move, both curves, channels, triggers).
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.gain, cc: 7, channel: nil, low: 0, high: 1, curve: .lin)))),
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.inputGain, cc: 8, channel: 1, low: 0.25, high: 2, curve: .lin)))),
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.wet, cc: 0, channel: 16, low: 1, high: 0, curve: .lin)))),
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.temperature, cc: 127, channel: nil, low: 0.1, high: 3, curve: .exp)))),
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.noise, cc: 21, channel: 2, low: 0, high: 0.5, curve: .lin)))),
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.bias(0), cc: 22, channel: nil, low: -1.5, high: 2.25, curve: .lin)))),
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.scale(3), cc: 23, channel: nil, low: 0, high: 2, curve: .lin)))),
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.latent(15), cc: 24, channel: 10, low: -3, high: 3, curve: .lin)))),
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.eq(band: 0, .freq), cc: 74, channel: nil, low: 20, high: 20000, curve: .exp)))),
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.eq(band: 2, .q), cc: 71, channel: nil, low: 0.5, high: 8, curve: .exp)))),
+        .midi(.map(MIDIMapping(label: "a", binding: .control(.eq(band: 1, .gain), cc: 72, channel: 3, low: -24, high: 12, curve: .lin)))),
+        .midi(.map(MIDIMapping(label: "drums", binding: .trigger(.number(36), latents: [0, 0.5, -1, 2])))),
+        .midi(.map(MIDIMapping(label: "drums", binding: .trigger(.number(0), latents: nil)))),
+        .midi(.map(MIDIMapping(label: "drums", binding: .trigger(.any, latents: nil)))),
+        .midi(.learn(label: "a", .gain)),
+        .midi(.learn(label: "a", .bias(2))),
+        .midi(.learn(label: "a", .eq(band: 0, .gain))),
+        .midi(.unmap(label: "a", .parameter(.gain))),
+        .midi(.unmap(label: "a", .parameter(.eq(band: 4, .q)))),
+        .midi(.unmap(label: "drums", .trigger(nil))),
+        .midi(.unmap(label: "drums", .trigger(.number(36)))),
+        .midi(.unmap(label: "drums", .trigger(.any))),
+        .midi(.list),
     ]
 
     @Test func samplesCoverEveryCommandAndParameter() {
@@ -61,6 +85,26 @@ import TestSupport
             return nil
         }
         #expect(Set(parameters) == Set(NodeParameter.names))
+        let mapped = Self.samples.compactMap { command -> String? in
+            if case .midi(.map(let mapping)) = command, case .control(let parameter, _, _, _, _, _) = mapping.binding { return parameter.words[0].text }
+            return nil
+        }
+        #expect(Set(mapped) == Set(MIDIParameter.names))
+    }
+
+    /// A mapping prints itself as the session line that reads back to it (how sessions save them),
+    /// with the defaults of a short `map` filled in.
+    @Test func mappingsPrintTheirSessionLine() throws {
+        let short = try ControlCommand(words: ["midi/map", "drums", "eq", "0", "freq", "cc", "74"])
+        guard case .midi(.map(let mapping)) = short else { Issue.record("not a map: \(short)"); return }
+        #expect(mapping.line == "/timbre/midi/map drums eq 0 freq cc 74 range 20 20000 curve exp")
+        #expect(try Session(text: mapping.line).entries.map(\.command) == [short])
+        #expect(mapping.value(controller: 0) == 20)
+        #expect(abs(mapping.value(controller: 127)! - 20000) < 0.01)
+        #expect(abs(Double(mapping.value(controller: 64)!) - 20 * pow(1000.0, 64.0 / 127.0)) < 0.01)
+        let trigger = MIDIMapping(label: "d", binding: .trigger(.any, latents: [0, 1.5]))
+        #expect(trigger.line == "/timbre/midi/map d trigger note any latents 0 1.5")
+        #expect(trigger.value(controller: 3) == nil)
     }
 
     /// parse → typed → encode → parse, as an OSC message, a session line and typed words.
@@ -192,6 +236,41 @@ import TestSupport
         ("swap a m.ts fade 61", "out of range"),
         ("swap a m.ts fade slow", "not a number"),
         ("swap a m.ts encode", "not an option of swap"),
+        ("midi/map", "missing LABEL"),
+        ("midi/map a gain", "missing 'cc'"),
+        ("midi/map a gain note 7", "expected 'cc', got 'note'"),
+        ("midi/map a gain cc 200", "CC 200 is out of range 0...127"),
+        ("midi/map a gain cc -1", "out of range"),
+        ("midi/map a gain cc 7.5", "not an integer"),
+        ("midi/map a gain cc 7 chan 17", "channel 17 is out of range 1...16"),
+        ("midi/map a gain cc 7 chan 0", "out of range"),
+        ("midi/map a gain cc 7 range nan 1", "not a finite number"),
+        ("midi/map a gain cc 7 range 0 inf", "not a finite number"),
+        ("midi/map a gain cc 7 range 0", "missing range high"),
+        ("midi/map a wet cc 1 range 0 2", "out of range"),
+        ("midi/map a noise cc 1 range -1 1", "out of range"),
+        ("midi/map a eq 0 freq cc 1 range 0 100", "must be positive"),
+        ("midi/map a eq 0 width cc 1", "unknown EQ field"),
+        ("midi/map a gain cc 1 curve exp", "curve exp needs a positive range"),
+        ("midi/map a bias 0 cc 1 range -1 1 curve exp", "curve exp needs a positive range"),
+        ("midi/map a gain cc 1 curve log", "unknown curve"),
+        ("midi/map a gain cc 1 speed 2", "not an option of a mapping"),
+        ("midi/map a mute cc 7", "not a parameter a controller can move"),
+        ("midi/map a latents cc 7", "not a parameter a controller can move"),
+        ("midi/map a latent cc 7", "not an integer"),
+        ("midi/map a trigger 36", "expected 'note', got '36'"),
+        ("midi/map a trigger note 128", "out of range"),
+        ("midi/map a trigger note", "missing note"),
+        ("midi/map a trigger note any 3", "expected 'latents'"),
+        ("midi/map a trigger note any latents", "needs one value"),
+        ("midi/map a trigger note 36 latents 1 nan", "not a finite number"),
+        ("midi/map master gain cc 7", "invalid node label"),
+        ("midi/learn a", "missing parameter"),
+        ("midi/learn a gain cc 7", "unexpected argument"),
+        ("midi/unmap a", "missing parameter"),
+        ("midi/unmap a trigger note", "missing note"),
+        ("midi/unmap a trigger 36", "expected 'note'"),
+        ("midi/list all", "unexpected argument"),
     ])
     func malformedLinesSayWhyInOneLine(_ line: String, _ expected: String) throws {
         #expect {
@@ -244,8 +323,9 @@ import TestSupport
         var generator = FuzzSeed.generator(for: "command parser")
         let words = ["a", "b", "drums", "m.ts", "master", "in1", "in2", "in3", "mix", "stereo", "off", "block", "seed", "input",
                      "peak", "lowpass", "notch", "x", "", "#", "a b",
-                     "steps", "bpm", "div", "swing", "transport", "jack", "latents", "trigger", "glide", "fade"]
-            + NodeParameter.names + NodeMethod.allCases.map(\.rawValue)
+                     "steps", "bpm", "div", "swing", "transport", "jack", "latents", "trigger", "glide", "fade",
+                     "cc", "chan", "range", "curve", "lin", "exp", "note", "any", "freq", "q"]
+            + NodeParameter.names + NodeMethod.allCases.map(\.rawValue) + MIDIParameter.names
         let numbers: [Double] = [0, 1, -1, 0.5, 2, 3, 4096, 99_999, 100_000, 1e39, -1e39, .nan, .infinity, -.infinity, 1.5, 0x1p53, 0x1p64]
         func randomValue() -> OSCValue {
             let number = numbers.randomElement(using: &generator)!
@@ -267,7 +347,8 @@ import TestSupport
                 // Half the time, a plausible start (a label and a parameter or model), to reach deeper.
                 if Bool.random(using: &generator) {
                     let second = row.name == "set" ? NodeParameter.names.randomElement(using: &generator)!
-                        : row.name == "seq" ? "steps" : row.name == "seq/step" ? "3" : "m.ts"
+                        : row.name == "seq" ? "steps" : row.name == "seq/step" ? "3"
+                        : row.name.hasPrefix("midi/") ? (MIDIParameter.names + ["trigger"]).randomElement(using: &generator)! : "m.ts"
                     arguments = [.string("a"), .string(second)] + arguments
                 }
                 let message = OSCMessage(Bool.random(using: &generator) ? row.address : row.name, arguments)
@@ -282,6 +363,12 @@ import TestSupport
                     }, "\(command.line)")
                     if case .set(_, let parameter) = command {
                         #expect(parameter.values.allSatisfy { value in
+                            if case .float(let v) = value { return v.isFinite }
+                            return true
+                        }, "\(command.line)")
+                    }
+                    if case .midi(let midi) = command {
+                        #expect(midi.arguments.allSatisfy { value in
                             if case .float(let v) = value { return v.isFinite }
                             return true
                         }, "\(command.line)")

@@ -1,0 +1,151 @@
+@testable import Engine
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+
+/// MIDI routing in the kernel, offline: the same `Kernel.process` the JACK driver calls, fed
+/// MIDI events at chosen frames, so where each one lands can be checked to the sample.
+@Suite struct MIDIRoutingTests {
+    static var models: URL { TestPaths.fixture("models") }
+    static let period = 512
+
+    /// An offline instrument at 44.1 kHz (blocks run as soon as they are complete).
+    static func instrument() -> Instrument {
+        var configuration = Instrument.Configuration(sampleRate: 44100, period: period, modelsDirectories: [models])
+        configuration.offline = true
+        return Instrument(configuration: configuration)
+    }
+
+    /// Runs the kernel for `frames` samples of `input` (or silence) with MIDI events at absolute
+    /// frames, and returns the master's left channel.
+    static func render(_ instrument: Instrument, frames: Int, input: [Float]? = nil, events: [(frame: Int, bytes: (UInt8, UInt8, UInt8))]) -> [Float] {
+        var out = [Float](repeating: 0, count: frames)
+        var left = [Float](repeating: 0, count: period), right = left
+        var cycle = [MIDIEvent](repeating: MIDIEvent(frame: 0, status: 0, data1: 0, data2: 0), count: 64)
+        let sorted = events.sorted { $0.frame < $1.frame }
+        var next = 0
+        var position = 0
+        while position < frames {
+            let n = min(period, frames - position)
+            var count = 0
+            while next < sorted.count, sorted[next].frame < position + n {
+                let (status, data1, data2) = sorted[next].bytes
+                cycle[count] = MIDIEvent(frame: Int32(sorted[next].frame - position), status: status, data1: data1, data2: data2)
+                count += 1
+                next += 1
+            }
+            let inputSlice = input.map { Array($0[position..<(position + n)]) }
+            cycle.withUnsafeBufferPointer { midi in
+                left.withUnsafeMutableBufferPointer { l in
+                    right.withUnsafeMutableBufferPointer { r in
+                        if let inputSlice {
+                            inputSlice.withUnsafeBufferPointer { x in
+                                instrument.kernel.process(frames: n, left: x.baseAddress, right: x.baseAddress, masterLeft: l.baseAddress!,
+                                                          masterRight: r.baseAddress!, midi: UnsafeBufferPointer(rebasing: midi[0..<count]))
+                            }
+                        } else {
+                            instrument.kernel.process(frames: n, left: nil, right: nil, masterLeft: l.baseAddress!,
+                                                      masterRight: r.baseAddress!, midi: UnsafeBufferPointer(rebasing: midi[0..<count]))
+                        }
+                    }
+                }
+            }
+            for i in 0..<n { out[position + i] = left[i] }
+            position += n
+        }
+        return out
+    }
+
+    /// Onsets: the first sample above 1e-4 after at least 512 silent ones.
+    static func onsets(_ y: [Float]) -> [Int] {
+        var found: [Int] = []
+        var quiet = 512
+        for (t, v) in y.enumerated() {
+            if abs(v) > 1e-4 {
+                if quiet >= 512 { found.append(t) }
+                quiet = 0
+            } else {
+                quiet += 1
+            }
+        }
+        return found
+    }
+
+    /// A mapped note-on starts the drum fixture's one-shot on the first latent frame (256
+    /// samples) at or after its frame: heard at exactly that frame plus the node's latency (the
+    /// fixture's one-shot is a sine, 0 on its first sample). Frames on, just after and just
+    /// before a latent frame's start, and at a cycle's last sample; unmapped notes start nothing.
+    @Test func notesStartOnTheirLatentFrame() throws {
+        let instrument = Self.instrument()
+        try instrument.createNow(NodeSpec(label: "drum", model: "tiny-drum.ts", method: .decode))
+        try instrument.midiMap(MIDIMapping(label: "drum", binding: .trigger(.number(36), latents: [0, 0.9, 0, 0])))
+        let latency = try #require(instrument.latency(of: "drum"))
+        let ratio = 256
+        let frames = [8192, 11_265, 14_591, 17_919, 21_000, 24_575, 27_904, 30_977]
+        var events = frames.map { (frame: $0, bytes: (UInt8(0x90), UInt8(36), UInt8(100))) }
+        events += [(frame: 9700, bytes: (0x90, 37, 100)), (frame: 19_500, bytes: (0x99, 40, 127))]
+        let y = Self.render(instrument, frames: 40_000, events: events)
+        let expected = frames.map { latency + ($0 + ratio - 1) / ratio * ratio + 1 }
+        #expect(Self.onsets(y) == expected, "latency \(latency)")
+    }
+
+    /// A controller on a drum node's latent takes effect on the latent frame at or after its
+    /// frame: a note on the frame before plays the old latent (0: silence), a note on the same
+    /// frame the new one. A controller on a gain changes the output from its own sample on.
+    @Test func controllersActAtTheirFrame() throws {
+        let drum = Self.instrument()
+        try drum.createNow(NodeSpec(label: "drum", model: "tiny-drum.ts", method: .decode))
+        try drum.midiMap(MIDIMapping(label: "drum", binding: .control(.latent(1), cc: 20, channel: nil, low: 0, high: 1, curve: .lin)))
+        try drum.midiMap(MIDIMapping(label: "drum", binding: .trigger(.any, latents: nil)))
+        let latency = try #require(drum.latency(of: "drum"))
+        // The controller at 10 000 acts from latent frame 40 (10 240); notes at 9 700 (frame 38) and 10 100 (frame 40).
+        let y = Self.render(drum, frames: 20_000, events: [(frame: 9_700, bytes: (0x90, 36, 100)), (frame: 10_000, bytes: (0xB0, 20, 127)),
+                                                           (frame: 10_100, bytes: (0x90, 36, 100))])
+        #expect(Self.onsets(y) == [latency + 10_240 + 1], "only the note on the controller's frame is heard")
+
+        let noise = Drums.noise(20_000, seed: 9).map { $0 * 0.25 }
+        func forward(_ events: [(frame: Int, bytes: (UInt8, UInt8, UInt8))]) throws -> [Float] {
+            let instrument = Self.instrument()
+            try instrument.createNow(NodeSpec(label: "n", model: "tiny-deterministic.ts"))
+            try instrument.midiMap(MIDIMapping(label: "n", binding: .control(.gain, cc: 7, channel: 2, low: 0, high: 1, curve: .lin)))
+            return Self.render(instrument, frames: 20_000, input: noise, events: events)
+        }
+        let plain = try forward([])
+        let moved = try forward([(frame: 12_345, bytes: (0xB1, 7, 0))])
+        let otherChannel = try forward([(frame: 12_345, bytes: (0xB0, 7, 0))])
+        #expect(plain == otherChannel, "a controller on another channel changes nothing")
+        #expect(Array(plain[..<12_345]) == Array(moved[..<12_345]))
+        #expect(plain[12_345] != moved[12_345])
+        #expect(Self.peak(plain[17_000...]) > 1e-3 && Self.peak(moved[17_000...]) < Self.peak(plain[17_000...]) * 1e-3)
+    }
+
+    static func peak(_ x: ArraySlice<Float>) -> Float { x.reduce(0) { max($0, abs($1)) } }
+
+    /// A swap keeps the label's mappings: once the swap is in the graph the routes name the new
+    /// node's id (the old node, retired, would take no note), and a mapped note starts the new
+    /// model's hit on its latent frame plus the latency.
+    @Test func mappingsFollowASwap() throws {
+        let instrument = Self.instrument()
+        try instrument.createNow(NodeSpec(label: "drum", model: "tiny-drum.ts", method: .decode))
+        try instrument.midiMap(MIDIMapping(label: "drum", binding: .trigger(.number(36), latents: [0, 0.9, 0, 0])))
+        let oldID = try instrument.runningNode("drum").id
+        let answer = Mutex<String?>(nil)
+        instrument.swap("drum", model: "tiny-drum.ts", fadeSeconds: 0) { result in
+            answer.withLock { $0 = (try? result.get()).map { "swapped \($0.label)" } ?? "failed: \(result)" }
+        }
+        let newID = try instrument.runningNode("drum").id
+        #expect(newID != oldID)
+        // The swap and the new routing reach the kernel at its next cycle.
+        let before = Self.render(instrument, frames: 8192, events: [])
+        instrument.collectRetired()
+        #expect(answer.withLock { $0 } == "swapped drum")
+        #expect(Self.onsets(before).isEmpty)
+        let routing = Unmanaged<MIDIRouting>.fromOpaque(try #require(instrument.kernel.routing)).takeUnretainedValue()
+        #expect(routing.count == 1 && routing.routes[0].nodeID == newID)
+        let latency = try #require(instrument.latency(of: "drum"))
+        // The node's clock went on for 8192 samples: the note at 10 000 is absolute 18 192, latent frame 72 (18 432).
+        let y = Self.render(instrument, frames: 20_000, events: [(frame: 10_000, bytes: (0x90, 36, 100))])
+        #expect(Self.onsets(y) == [latency + 18_432 - 8192 + 1], "latency \(latency)")
+    }
+}
