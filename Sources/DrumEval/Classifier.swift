@@ -127,6 +127,21 @@ public final class DrumClassifier {
         return model
     }
 
+    /// The evaluation's classifier: trained on the training kits' clips of `classes`, the weights
+    /// chosen on the validation kits'. `trainingA` and `validationA` analyse the corpus's training
+    /// and validation clips, in order.
+    public static func trainForEvaluation(_ corpus: EvalCorpus, trainingA: [ClipAnalysis], validationA: [ClipAnalysis],
+                                          classes: [String], steps: Int, seed: UInt64,
+                                          progress: (Double) -> Void = { _ in }) throws -> DrumClassifier {
+        let labelled = corpus.training.indices.filter { classes.contains(corpus.training[$0].className) }
+        let validating = corpus.validation.indices.filter { classes.contains(corpus.validation[$0].className) }
+        return try train(labelled.map { trainingA[$0] }, labels: labelled.map { classes.firstIndex(of: corpus.training[$0].className)! },
+                         classes: classes, steps: steps, seed: seed,
+                         validation: (validating.map { validationA[$0] },
+                                      validating.map { classes.firstIndex(of: corpus.validation[$0].className)! }),
+                         progress: progress)
+    }
+
     /// Embeddings (penultimate layer) and predicted class indices of clips.
     public func apply(_ analyses: [ClipAnalysis]) throws -> (embeddings: FeatureMatrix, predictions: [Int]) {
         try Torch.withoutGradients {
@@ -172,4 +187,12 @@ public struct ClassAccuracy: Codable, Sendable, Equatable {
     public var clips: Int
     public var correct: Int
     public var accuracy: Double { clips > 0 ? Double(correct) / Double(clips) : .nan }
+
+    /// Per class of `classes`: how many of `clips` the `predictions` (indices into `classes`) name right.
+    public static func of(_ clips: [EvalCorpus.Clip], predictions: [Int], classes: [String]) -> [ClassAccuracy] {
+        classes.map { c in
+            let members = clips.indices.filter { clips[$0].className == c }
+            return ClassAccuracy(className: c, clips: members.count, correct: members.filter { classes[predictions[$0]] == c }.count)
+        }
+    }
 }

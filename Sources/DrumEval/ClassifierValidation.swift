@@ -37,10 +37,7 @@ public enum ClassifierValidation {
         let analyses = ClipAnalysis.analyse(pool.map(\.samples), sampleRate: rate)
         let labels = pool.map { classes.firstIndex(of: $0.className)! }
         func accuracy(_ clips: [EvalCorpus.Clip], _ predictions: [Int]) -> [ClassAccuracy] {
-            classes.map { c in
-                let members = clips.indices.filter { clips[$0].className == c }
-                return ClassAccuracy(className: c, clips: members.count, correct: members.filter { classes[predictions[$0]] == c }.count)
-            }
+            ClassAccuracy.of(clips, predictions: predictions, classes: classes)
         }
         var folds: [Fold] = []
         let groups = Set(pool.map(\.group)).sorted()
@@ -58,17 +55,13 @@ public enum ClassifierValidation {
             ClassAccuracy(className: c, clips: folds.reduce(0) { $0 + ($1.accuracy.first { $0.className == c }?.clips ?? 0) },
                           correct: folds.reduce(0) { $0 + ($1.accuracy.first { $0.className == c }?.correct ?? 0) })
         }
-        // The evaluation's classifier, as DrumBench trains it.
-        let training = corpus.training.filter { classes.contains($0.className) }
-        let validation = corpus.validation.filter { classes.contains($0.className) }
-        let test = corpus.test.filter { classes.contains($0.className) }
-        let model = try DrumClassifier.train(ClipAnalysis.analyse(training.map(\.samples), sampleRate: rate),
-                                             labels: training.map { classes.firstIndex(of: $0.className)! }, classes: classes,
-                                             steps: steps, seed: seed,
-                                             validation: (ClipAnalysis.analyse(validation.map(\.samples), sampleRate: rate),
-                                                          validation.map { classes.firstIndex(of: $0.className)! })) {
+        // The evaluation's classifier, trained as DrumBench trains it.
+        let model = try DrumClassifier.trainForEvaluation(corpus, trainingA: ClipAnalysis.analyse(corpus.training.map(\.samples), sampleRate: rate),
+                                                          validationA: ClipAnalysis.analyse(corpus.validation.map(\.samples), sampleRate: rate),
+                                                          classes: classes, steps: steps, seed: seed) {
             progress("the evaluation's classifier", $0)
         }
+        let test = corpus.test.filter { classes.contains($0.className) }
         let predicted = try model.apply(ClipAnalysis.analyse(test.map(\.samples), sampleRate: rate)).predictions
         return Result(classes: classes, steps: steps, seed: seed, leaveOneKitOut: pooled, folds: folds,
                       testKits: accuracy(test, predicted), testGroups: corpus.groups.test, seconds: Date().timeIntervalSince(started))

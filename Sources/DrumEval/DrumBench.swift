@@ -215,13 +215,9 @@ public enum DrumBench {
             cached = true
             log("classifier: cached \(cacheURL.lastPathComponent)")
         } else {
-            let labels = labelled.map { classes.firstIndex(of: corpus.training[$0].className)! }
             let t0 = Date()
-            let validating = corpus.validation.indices.filter { classes.contains(corpus.validation[$0].className) }
-            classifier = try DrumClassifier.train(labelled.map { trainingA[$0] }, labels: labels, classes: classes, steps: options.classifierSteps,
-                                                  seed: options.seed,
-                                                  validation: (validating.map { validationA[$0] },
-                                                               validating.map { classes.firstIndex(of: corpus.validation[$0].className)! })) {
+            classifier = try DrumClassifier.trainForEvaluation(corpus, trainingA: trainingA, validationA: validationA, classes: classes,
+                                                               steps: options.classifierSteps, seed: options.seed) {
                 progress("training the classifier", $0)
             }
             try classifier.save(to: cacheURL)
@@ -229,10 +225,7 @@ public enum DrumBench {
                        classes.joined(separator: ", "), Date().timeIntervalSince(t0)))
         }
         func accuracy(_ clips: [EvalCorpus.Clip], _ predictions: [Int]) -> [ClassAccuracy] {
-            classes.map { c in
-                let members = clips.indices.filter { clips[$0].className == c }
-                return ClassAccuracy(className: c, clips: members.count, correct: members.filter { classes[predictions[$0]] == c }.count)
-            }
+            ClassAccuracy.of(clips, predictions: predictions, classes: classes)
         }
 
         // Feature spaces, both standardised on the training clips.
