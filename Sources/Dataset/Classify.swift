@@ -4,9 +4,10 @@ import Foundation
 public enum DrumClass: String, Codable, Sendable, CaseIterable {
     case kick, snare, clap, hat, tom, cymbal, perc, other
 
-    /// Words that name each class, checked in this order (so "SnareRim" is a snare and
-    /// "CrashRideBell" a cymbal). Short abbreviations must be a whole word; longer words may sit
-    /// inside another ("909kick", "closehihat").
+    /// Words that name each class. The class named earliest in a name wins, and at one position the
+    /// class listed first (so "SnareRim" is a snare, "CrashRideBell" a cymbal, "Ride (Custom, Zagrebin)"
+    /// a cymbal although "custom" ends in "tom", and "Dununba1 Bell" a percussion bell). Short
+    /// abbreviations must be a whole word; longer words may sit inside another ("909kick", "closehihat").
     static let vocabulary: [(DrumClass, whole: [String], inside: [String])] = [
         (.kick, ["bd", "kik", "kck", "bassdrum", "bass drum"], ["kick", "bassdrum", "bassdrm"]),
         (.snare, ["sd", "sn", "snr", "rs", "sr"], ["snare"]),
@@ -31,15 +32,23 @@ public enum DrumClass: String, Codable, Sendable, CaseIterable {
         return .other
     }
 
-    /// The class a single name suggests, if any.
+    /// The class a single name suggests, if any: the vocabulary entry that starts earliest in the name.
     static func match(_ name: String) -> DrumClass? {
         let words = tokens(name)
         let joined = words.joined()
+        var offsets = [Int]()
+        var offset = 0
+        for word in words { offsets.append(offset); offset += word.count }
+        var best: (position: Int, cls: DrumClass)?
         for (cls, whole, inside) in vocabulary {
-            if words.contains(where: { whole.contains($0) }) { return cls }
-            if inside.contains(where: { joined.contains($0) }) { return cls }
+            var position = Int.max
+            for (i, word) in words.enumerated() where whole.contains(word) { position = min(position, offsets[i]); break }
+            for piece in inside {
+                if let r = joined.range(of: piece) { position = min(position, joined.distance(from: joined.startIndex, to: r.lowerBound)) }
+            }
+            if position < (best?.position ?? Int.max) { best = (position, cls) }
         }
-        return nil
+        return best?.cls
     }
 
     /// Lowercased words: split at anything not a letter, at letter/digit changes and at camelCase humps.

@@ -208,6 +208,13 @@ struct SplitMix {
         #expect(scanned["beats_02-02.flac"] == .some(nil), "a sample no instrument plays has no instrument")
         #expect(DrumClass.match("c3 - bass drum 1") == .kick)
         #expect(DrumClass.match("Hi-Hat & Pedal") == .hat)
+        // The class named first wins: "custom" ends in "tom" and a dunun's bell is percussion.
+        #expect(DrumClass.match("Ride (Custom, Zagrebin 22\")") == .cymbal)
+        #expect(DrumClass.match("Ride Bell (Custom, Zagrebin 22\")") == .cymbal)
+        #expect(DrumClass.match("Dununba1 Bell Mute") == .perc)
+        #expect(DrumClass.match("Crash/Ride Bell (Paiste Rude Crash/Ride 18\")") == .cymbal)
+        #expect(DrumClass.match("Snare 2 Rimshot (Pearl Free Floating Maple 14x3.5)") == .snare)
+        #expect(DrumClass.match("Pearl Side Stick") == .perc)
         #expect(DrumClass.match("Sample: beats_09-01.flac") == nil, "a name that says no class falls back to the path")
     }
 }
