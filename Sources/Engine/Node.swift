@@ -608,8 +608,14 @@ final class Node: PlanStream, @unchecked Sendable {
     /// Runs the plan on silence a few times before the node joins, so the first live
     /// blocks do not pay TorchScript's first-call optimisation.
     func warmUp(calls: Int = 3) {
-        // Unseeded on purpose: a seeded node reseeds before every live block anyway.
-        executor?.warmUp(calls: calls, stream: self)
+        // A seeded node reseeds before every live block, but a streaming model's state keeps
+        // what the warm-up's draws left in it for the first blocks: a seeded node seeds its
+        // warm-up too, so a render with a seed is the same every time (issue 18).
+        guard seeded.load(ordering: .relaxed), let executor else { return executor?.warmUp(calls: calls, stream: self) ?? () }
+        Self.generatorLock.withLock { _ in
+            Torch.manualSeed(Self.derive(seedBits.load(ordering: .relaxed), -1))
+            executor.warmUp(calls: calls, stream: self)
+        }
     }
 
     // MARK: - Audio side (real time: no allocation, no locks, no libtorch)
