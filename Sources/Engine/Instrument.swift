@@ -743,6 +743,15 @@ public final class Instrument: @unchecked Sendable {
         let withSequences = zip(nodes, nodeStatus).map { node, status in
             var status = status
             status.sequence = node.sequencer?.status()
+            // Issue 18: a msprior node's prior, a decode node's walk.
+            if node.plan.steps.contains(.priorAttributes) {
+                let perplexity = node.perplexity[0]
+                status.playing = PlayingStatus(prior: node.listening.load(ordering: .relaxed) ? "listen" : "free",
+                                               perplexity: perplexity.isNaN ? nil : (Double(perplexity) * 100).rounded() / 100)
+            }
+            if node.walkSettings[0] > 0, node.walkSettings[1] > 0 {
+                status.playing = PlayingStatus(walk: [Double(node.walkSettings[0]), Double(node.walkSettings[1])])
+            }
             return status
         }
         var status = EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),

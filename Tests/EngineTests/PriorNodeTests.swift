@@ -150,7 +150,32 @@ struct PriorNodeTests {
         let perplexity = node.perplexity[0]
         print("msprior perplexity after \(node.blocksDone.load(ordering: .relaxed)) blocks: \(perplexity)")
         #expect(perplexity > 1 && perplexity <= 64, "perplexity \(perplexity)")
+        try instrument.set("p", .listen(true))
+        let status = instrument.status().nodes.first { $0.label == "p" }
+        #expect(status?.playing?.prior == "listen" && (status?.playing?.perplexity ?? 0) > 1, "\(String(describing: status?.playing))")
+        // Parameters for other kinds of node are refused with a reason.
         #expect(throws: (any Error).self) { try instrument.set("p", .walk(rate: 1, depth: 1)) }
+        try instrument.createNow(NodeSpec(label: "d", model: model.lastPathComponent, method: .decode))
+        #expect(throws: (any Error).self) { try instrument.set("d", .listen(true)) }
+        try instrument.set("d", .walk(rate: 0.5, depth: 2))
+        #expect(instrument.status().nodes.first { $0.label == "d" }?.playing?.walk == [0.5, 2])
+    }
+
+    /// Live (lanes on, one worker, driven from this thread): two msprior nodes of one file each
+    /// run alone, while two `decode` nodes of the same file share a lane (the control: the file
+    /// batches, its prior's attributes and state do not).
+    @Test(.needsSharedModels) func msPriorNodesNeverShareALane() throws {
+        let model = try Self.combined()
+        var configuration = Instrument.Configuration(sampleRate: Self.rate, period: 512, modelsDirectories: [model.deletingLastPathComponent()])
+        configuration.workers = 1
+        let instrument = Instrument(configuration: configuration)
+        defer { instrument.stop() }
+        for label in ["p1", "p2"] { try instrument.createNow(NodeSpec(label: label, model: model.lastPathComponent, method: .prior, block: 2048)) }
+        for label in ["d1", "d2"] { try instrument.createNow(NodeSpec(label: label, model: model.lastPathComponent, method: .decode, block: 2048)) }
+        let lanes = Dictionary(uniqueKeysWithValues: instrument.status().nodes.map { ($0.label, $0.lane?.members ?? 0) })
+        print("lane members: \(lanes)")
+        #expect(lanes["p1"] == 0 && lanes["p2"] == 0, "msprior nodes run alone: \(lanes)")
+        #expect(lanes["d1"] == 2 && lanes["d2"] == 2, "decode nodes of the same file share a lane: \(lanes)")
     }
 
     /// `listen 1` follows the input: two renders whose inputs are the same for 15 s and differ
@@ -274,3 +299,4 @@ struct PriorNodeTests {
         #expect(walkVariation > 3 * stillVariation && walkVariation > 2, "walk \(walkVariation) dB vs still \(stillVariation) dB")
     }
 }
+
