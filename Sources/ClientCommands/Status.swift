@@ -59,6 +59,13 @@ public struct Status: ParsableCommand {
         for n in status.nodes {
             if let model = n.pendingSwap { lines.append("\(n.label): swap to \(model) pending") }
         }
+        // Issue 18: msprior nodes and walking decode nodes.
+        for n in status.nodes {
+            if let p = n.playing?.prior {
+                lines.append("\(n.label): msprior \(p == "listen" ? "listening to its input" : "running free"), perplexity \(n.playing?.perplexity.map { fixed($0, digits: 2) } ?? "-")")
+            }
+            if let w = n.playing?.walk, w.count == 2 { lines.append("\(n.label): latent walk at \(fixed(w[0], digits: 3)) Hz, depth \(fixed(w[1], digits: 3))") }
+        }
         return (lines + midiLines(status)).joined(separator: "\n")
     }
 

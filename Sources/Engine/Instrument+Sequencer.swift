@@ -201,7 +201,7 @@ public final class SessionRecord: Sendable {
     func record(_ label: String, _ parameter: NodeParameter) {
         let key: String
         switch parameter {
-        case .trigger: return
+        case .trigger, .reset: return  // one-shots (reset: issue 18)
         case .eq(let band, _): key = "eq \(band)"
         case .bias(let d, _): key = "bias \(d)"
         case .scale(let d, _): key = "scale \(d)"

@@ -259,7 +259,7 @@ public final class Instrument: @unchecked Sendable {
             node.transport = transport
             // Live, a node of a model that batches runs in a lane: the lane's instance is warm
             // already, and the node's own is released when it joins. Otherwise it warms its own up.
-            if !configuration.offline, configuration.batchNodes, !node.resamples { lane = self.lane(for: node) }
+            if !configuration.offline, configuration.batchNodes, !node.resamples, node.plan.sharesLanes { lane = self.lane(for: node) }
             if lane == nil { node.warmUp() }
             if let ports {
                 // A node of the same label may still be fading out with its ports.
@@ -458,7 +458,7 @@ public final class Instrument: @unchecked Sendable {
                                 defaultBlock: configuration.defaultBlock, allowanceBlocks: configuration.inferenceAllowance,
                                 source: source, fadeSeconds: configuration.fadeSeconds)
             var lane: BatchLane?
-            if !configuration.offline, configuration.batchNodes, !node.resamples { lane = self.lane(for: node) }
+            if !configuration.offline, configuration.batchNodes, !node.resamples, node.plan.sharesLanes { lane = self.lane(for: node) }
             if lane == nil { node.warmUp() }
             return ReadySwap(node: node, lane: lane, dropped: dropped)
         }
@@ -523,6 +523,11 @@ public final class Instrument: @unchecked Sendable {
             }
             new.latentNoise[0] = old.latentNoise[0]
             new.temperature[0] = old.temperature[0]
+            // Issue 18: a prior's listen switch and a decode's walk go on too.
+            new.listening.store(old.listening.load(ordering: .relaxed), ordering: .relaxed)
+            new.walkSettings[0] = old.walkSettings[0]
+            new.walkSettings[1] = old.walkSettings[1]
+            new.walkCommands.store(old.walkCommands.load(ordering: .relaxed), ordering: .relaxed)
             new.seedBits.store(old.seedBits.load(ordering: .relaxed), ordering: .relaxed)
             new.seeded.store(old.seeded.load(ordering: .relaxed), ordering: .relaxed)
             // EQ storage as large as the old node's, so the kernel copies every band.
@@ -680,6 +685,24 @@ public final class Instrument: @unchecked Sendable {
         case .seed(let seed):
             node.seedBits.store(seed, ordering: .relaxed)
             node.seeded.store(true, ordering: .relaxed)
+        // Issue 18: msprior's listen and reset, a decode node's latent walk.
+        case .listen(let on):
+            guard node.plan.steps.contains(.priorAttributes) else {
+                throw EngineError("node '\(label)' has no prior with a 'listen' attribute (msprior's combined export, method prior)")
+            }
+            node.listening.store(on, ordering: .relaxed)
+        case .reset:
+            guard node.plan.steps.contains(.priorAttributes) else {
+                throw EngineError("node '\(label)' has no prior with a 'reset' attribute (msprior's combined export, method prior)")
+            }
+            node.resetRequests.wrappingAdd(1, ordering: .relaxed)
+        case .walk(let rate, let depth):
+            guard node.sequencer != nil else {
+                throw EngineError("node '\(label)' runs '\(node.spec.method.rawValue)'; a latent walk needs method decode")
+            }
+            node.walkSettings[0] = rate
+            node.walkSettings[1] = depth
+            node.walkCommands.wrappingAdd(1, ordering: .releasing)
         }
         sessionRecord.record(label, parameter)
     }
@@ -720,6 +743,15 @@ public final class Instrument: @unchecked Sendable {
         let withSequences = zip(nodes, nodeStatus).map { node, status in
             var status = status
             status.sequence = node.sequencer?.status()
+            // Issue 18: a msprior node's prior, a decode node's walk.
+            if node.plan.steps.contains(.priorAttributes) {
+                let perplexity = node.perplexity[0]
+                status.playing = PlayingStatus(prior: node.listening.load(ordering: .relaxed) ? "listen" : "free",
+                                               perplexity: perplexity.isNaN ? nil : (Double(perplexity) * 100).rounded() / 100)
+            }
+            if node.walkSettings[0] > 0, node.walkSettings[1] > 0 {
+                status.playing = PlayingStatus(walk: [Double(node.walkSettings[0]), Double(node.walkSettings[1])])
+            }
             return status
         }
         var status = EngineStatus(sampleRate: configuration.sampleRate, period: period.load(ordering: .relaxed),

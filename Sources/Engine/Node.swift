@@ -129,6 +129,16 @@ final class Node: PlanStream, @unchecked Sendable {
     let timingCount = Atomic<Int>(0)
     let peakLeft = Atomic<UInt32>(0), peakRight = Atomic<UInt32>(0)
     let lastError = Mutex<String?>(nil)
+    // Issue 18: nodes that play without input.
+    /// msprior: whether the prior follows the input's latents (`set LABEL listen`), off by default
+    /// (the node runs free), and resets asked for (`set LABEL reset`, a counter).
+    let listening = Atomic<Bool>(false)
+    let resetRequests = Atomic<Int>(0)
+    /// msprior: the mean perplexity of the last block (NaN before the first).
+    let perplexity = AtomicFloats(count: 1, value: .nan)
+    /// The latent walk's rate (Hz) and depth, and `walk` commands so far (decode).
+    let walkSettings = AtomicFloats(count: 2, value: 0)
+    let walkCommands = Atomic<Int>(0)
 
     // MARK: Timed controls (MIDI: audio thread -> worker)
 
@@ -246,6 +256,8 @@ final class Node: PlanStream, @unchecked Sendable {
         latentScale = AtomicFloats(count: latentSize, value: 1)
         latentValues = AtomicFloats(count: latentSize, value: 0)
         carried = latentSize > 0 ? PlanCarry(latentSize: latentSize, seed: spec.seed ?? UInt64(id)) : nil
+        // A walk's depth is in the model's latent standard deviations when it carries them.
+        if let carried, let deviations = Self.latentDeviations(of: model, count: latentSize) { carried.walkScale = deviations }
         sequencer = plan.steps.contains { if case .feedLatents = $0 { true } else { false } }
             ? LatentSequencer(latentSize: latentSize) : nil
         if let seed = spec.seed {
@@ -510,6 +522,24 @@ final class Node: PlanStream, @unchecked Sendable {
     var temperatureValue: Float { temperature[0] }
     var triggerCount: Int { triggers.load(ordering: .relaxed) }
     var blockControls: UnsafeBufferPointer<PlanControl> { UnsafeBufferPointer(start: blockControlStorage, count: blockControlCount) }
+    var priorListen: Bool { listening.load(ordering: .relaxed) }
+    var priorResets: Int { resetRequests.load(ordering: .relaxed) }
+    func notePerplexity(_ value: Float) { perplexity[0] = value }
+    var latentWalk: LatentWalk {
+        LatentWalk(rate: walkSettings[0], depth: walkSettings[1], generation: walkCommands.load(ordering: .acquiring),
+                   seed: seeded.load(ordering: .relaxed) ? seedBits.load(ordering: .relaxed) : UInt64(id), sampleRate: modelRate)
+    }
+
+    /// The standard deviation of each latent channel, when the model carries them: a tensor
+    /// attribute or buffer `latent_std` with at least `count` positive values (nil otherwise:
+    /// a walk's depth is then in latent units).
+    static func latentDeviations(of model: NNModel, count: Int) -> [Float]? {
+        guard model.module.hasAttribute("latent_std"), let value = try? model.module.attribute("latent_std"),
+              case .object(let tensor) = value, case .array(let items)? = tensor["values"] else { return nil }
+        let values = items.compactMap { item -> Float? in if case .number(let v) = item { Float(v) } else { nil } }
+        guard values.count >= count, values.prefix(count).allSatisfy({ $0 > 0 && $0.isFinite }) else { return nil }
+        return Array(values.prefix(count))
+    }
 
     /// The sequencer's frames for this block, when it plays (the worker; no allocation, no lock).
     func feedSequence(_ z: UnsafeMutableBufferPointer<Float>, shape: CallPlan.Shape, triggerChannel: Int,
@@ -578,8 +608,14 @@ final class Node: PlanStream, @unchecked Sendable {
     /// Runs the plan on silence a few times before the node joins, so the first live
     /// blocks do not pay TorchScript's first-call optimisation.
     func warmUp(calls: Int = 3) {
-        // Unseeded on purpose: a seeded node reseeds before every live block anyway.
-        executor?.warmUp(calls: calls, stream: self)
+        // A seeded node reseeds before every live block, but a streaming model's state keeps
+        // what the warm-up's draws left in it for the first blocks: a seeded node seeds its
+        // warm-up too, so a render with a seed is the same every time (issue 18).
+        guard seeded.load(ordering: .relaxed), let executor else { return executor?.warmUp(calls: calls, stream: self) ?? () }
+        Self.generatorLock.withLock { _ in
+            Torch.manualSeed(Self.derive(seedBits.load(ordering: .relaxed), -1))
+            executor.warmUp(calls: calls, stream: self)
+        }
     }
 
     // MARK: - Audio side (real time: no allocation, no locks, no libtorch)

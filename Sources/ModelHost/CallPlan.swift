@@ -16,7 +16,14 @@ import Torch
 /// | `encode` | the block's audio `[in, B]` | `encode` → latent transform → `decode` | audio `[out, B]` |
 /// | `decode` | latent values glided to their targets, a trigger on channel 0 `[L, F]` | `decode` | audio `[out, B]` |
 /// | `prior` | the temperature `[in, B / prior ratio]` | `prior` → latent transform → `decode` | audio `[out, B]` |
+/// | `prior` (msprior) | the block's audio `[in, B]` | `encode` → attributes → `prior` → latents → latent transform → `decode` | audio `[out, B]` |
 /// | `method(name)` | the caller's input `[in, B / in_ratio]` | `name` | `[out, B / out_ratio]` |
+///
+/// A `prior` method is RAVE's when it takes a temperature channel (any other input), and
+/// msprior's when it takes the latents `decode` takes and returns them plus one perplexity
+/// channel (`[L, r, L + 1, r]`, msprior's `combine`): the plan then encodes the input (the
+/// prior follows it while its `listen` attribute is on), sets the prior's attributes between
+/// blocks, and keeps the latents of the prior's output for `decode`.
 ///
 /// Adding a kind (a prior that carries state, a sequencer-driven decode) is one change here: a
 /// `Kind` case with its name in `init(nodeMethod:)`, and its steps in
@@ -104,6 +111,12 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
         case feedLatents(triggerChannel: Int)
         /// Calls the model on the current buffer into the next one (batched over streams).
         case call(Call)
+        /// Sets the model's prior attributes (temperature, listen, reset) to the stream's when
+        /// they changed, through `set_<attribute>` (msprior; one stream per instance).
+        case priorAttributes
+        /// The first `latents` channels of the current buffer into the next one; the channel after
+        /// them (a prior's perplexity) is handed to the stream (`PlanStream.notePerplexity`).
+        case keepLatents(Int)
         /// Bias, scale and noise on every latent of the current buffer, glided across its frames.
         case transformLatents
     }
@@ -131,6 +144,13 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
     public var output: Shape { buffers[buffers.count - 1] }
     /// Whether the first step feeds the stream's own input (audio, or latents the caller gives).
     public var readsInput: Bool { steps.first == .feedInput }
+    /// Whether streams of this plan may share one instance in a batched call: not when the
+    /// plan sets attributes on the instance (msprior's state also has its batch in dimension 1,
+    /// which the lanes' row swapping does not handle).
+    public var sharesLanes: Bool { !steps.contains(.priorAttributes) }
+    /// The first latent channel a latent walk moves (decode): 1 when `decode` labels channel 0
+    /// a trigger (timbre's drum exports), else 0.
+    public private(set) var walkFrom = 0
 
     /// The steps in one line, e.g. `input [1, 2048] → encode → [16, 1] → transform → decode → [1, 2048]`.
     public var description: String {
@@ -141,6 +161,8 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
             case .feedLatents(let channel): "latents \(input) trigger \(channel)"
             case .call(let call): "\(call.method) → \(call.output)"
             case .transformLatents: "transform"
+            case .priorAttributes: "attributes"
+            case .keepLatents(let n): "keep \(n) latents"
             }
         }
         return names.joined(separator: " → ")
@@ -213,11 +235,24 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
         case .prior:
             let dec = try decoder()
             let prior = try method("prior")
-            try feeds(prior, dec)
-            steps = [.feedTemperature, .call(try call(prior)), .transformLatents, .call(try call(dec))]
+            if prior.inChannels == dec.inChannels, prior.inRatio == dec.inRatio,
+               prior.outChannels == dec.inChannels + 1, prior.outRatio == dec.inRatio {
+                // msprior (latents in, latents and perplexity out): the input's latents feed it.
+                let enc = try method("encode")
+                guard enc.takesAudio else { throw fail("'encode' does not take audio") }
+                try feeds(enc, dec)
+                try audio(enc, enc.inChannels, "input")
+                audioIn = enc.inChannels
+                steps = [.feedInput, .call(try call(enc)), .priorAttributes, .call(try call(prior)),
+                         .keepLatents(dec.inChannels), .transformLatents, .call(try call(dec))]
+            } else {
+                try feeds(prior, dec)
+                steps = [.feedTemperature, .call(try call(prior)), .transformLatents, .call(try call(dec))]
+            }
         case .decode:
             let dec = try decoder()
             steps = [.feedLatents(triggerChannel: 0), .call(try call(dec))]
+            if let label = dec.inputLabels?.first, label.lowercased().contains("trigger") { walkFrom = 1 }
         case .method(let name):
             let m = try method(name)
             audioIn = m.inChannels
@@ -227,8 +262,19 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
         self.kind = kind
         self.block = block
         self.steps = steps
-        let calls = steps.compactMap { if case .call(let call) = $0 { call } else { nil } }
-        buffers = [calls[0].input] + calls.map(\.output)
+        // Buffer 0 is the first call's input; each call, and each step keeping latents, adds one.
+        var shapes: [Shape] = []
+        for step in steps {
+            switch step {
+            case .call(let call):
+                if shapes.isEmpty { shapes.append(call.input) }
+                shapes.append(call.output)
+            case .keepLatents(let n):
+                shapes.append(Shape(channels: n, frames: shapes[shapes.count - 1].frames))
+            default: break
+            }
+        }
+        buffers = shapes
         audioInChannels = audioIn
         // The latents are what a latent step works on: the buffer fed with them, or the one
         // a transform changes (a call's output that the next call reads).
@@ -238,8 +284,8 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
             switch step {
             case .feedLatents: latent = buffers[0]
             case .transformLatents: latent = buffers[current]
-            case .call: current += 1
-            case .feedInput, .feedTemperature: break
+            case .call, .keepLatents: current += 1
+            case .feedInput, .feedTemperature, .priorAttributes: break
             }
         }
         latentSize = latent?.channels ?? 0

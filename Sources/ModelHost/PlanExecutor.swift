@@ -1,3 +1,4 @@
+import Foundation
 import DSP
 import Torch
 
@@ -31,6 +32,45 @@ public protocol PlanStream: AnyObject {
     /// Changes timed within this block (MIDI), in time order: each takes effect at the first
     /// frame of its buffer at or after its offset and holds to the block's end (see `PlanControl`).
     var blockControls: UnsafeBufferPointer<PlanControl> { get }
+    // Issue 18: nodes that play without input.
+    /// Whether a prior with a `listen` attribute (msprior) follows the input's latents (else it runs free).
+    var priorListen: Bool { get }
+    /// Resets of the prior's state asked for so far (a counter: one more is one more reset).
+    var priorResets: Int { get }
+    /// The mean of the prior's perplexity channel over the block just run (msprior).
+    func notePerplexity(_ value: Float)
+    /// The latent random walk a latent feed adds (decode).
+    var latentWalk: LatentWalk { get }
+}
+
+/// A mean-reverting random walk on a latent feed (an Ornstein-Uhlenbeck process per latent
+/// channel): each latent frame, offset x moves to `a x + depth·std·sqrt(1 - a²)·n` with
+/// `a = exp(-2π rate dt)` and n a standard normal draw, so `rate` (Hz) sets how fast it wanders
+/// and `depth` its standard deviation (in the model's latent standard deviations, `PlanCarry`'s
+/// `walkScale`). Off (`rate` or `depth` 0) the offsets glide back to zero over one block.
+public struct LatentWalk: Sendable, Equatable {
+    public var rate: Float
+    public var depth: Float
+    /// Counts `walk` commands: a new one reseeds the walk's generator from `seed`.
+    public var generation: Int
+    /// The node's seed: the same seed and commands draw the same walk.
+    public var seed: UInt64
+    /// The model's sample rate (a latent frame's duration).
+    public var sampleRate: Int
+
+    /// A walk of `rate` Hz and `depth` standard deviations.
+    public init(rate: Float, depth: Float, generation: Int, seed: UInt64, sampleRate: Int) {
+        self.rate = rate
+        self.depth = depth
+        self.generation = generation
+        self.seed = seed
+        self.sampleRate = sampleRate
+    }
+
+    /// No walk.
+    public static let off = LatentWalk(rate: 0, depth: 0, generation: 0, seed: 0, sampleRate: 1)
+    /// Whether it moves the latents.
+    public var isOn: Bool { rate > 0 && depth > 0 }
 }
 
 /// A control change timed within a block (from MIDI): from the first frame at or after
@@ -91,6 +131,14 @@ extension PlanStream {
                              values: UnsafeMutableBufferPointer<Float>) -> Bool { false }
     /// No timed changes.
     public var blockControls: UnsafeBufferPointer<PlanControl> { UnsafeBufferPointer(start: nil, count: 0) }
+    /// Running free.
+    public var priorListen: Bool { false }
+    /// No resets.
+    public var priorResets: Int { 0 }
+    /// Perplexity unread.
+    public func notePerplexity(_ value: Float) {}
+    /// No walk.
+    public var latentWalk: LatentWalk { .off }
 }
 
 /// What a stream's latent steps carry from one block to the next: where each glide stands, the
@@ -102,6 +150,18 @@ public final class PlanCarry: @unchecked Sendable {
     var values: [Float]
     var consumedTriggers = 0
     var noise: SplitMix64
+    // The latent walk (decode): where each channel's offset stands, its generator, the last
+    // `walk` command taken, and each channel's standard deviation (the walk's depth unit).
+    var walkOffsets: [Float]
+    var walkGenerator = SplitMix64(seed: 0)
+    var walkGeneration = 0
+    /// Each latent channel's standard deviation, the unit of a walk's depth (1: latent units).
+    public var walkScale: [Float]
+    // The prior attributes last set on the instance (msprior): nil until the first block.
+    var appliedTemperature: Float?
+    var appliedListen: Bool?
+    var appliedResets = 0
+    var resetPending = false
 
     /// Glides at rest (bias 0, scale 1, values 0) and the noise generator seeded with `seed`.
     public init(latentSize: Int, seed: UInt64) {
@@ -109,10 +169,18 @@ public final class PlanCarry: @unchecked Sendable {
         scale = [Float](repeating: 1, count: latentSize)
         values = [Float](repeating: 0, count: latentSize)
         noise = SplitMix64(seed: seed)
+        walkOffsets = [Float](repeating: 0, count: latentSize)
+        walkScale = [Float](repeating: 1, count: latentSize)
     }
 
-    /// Latent values glide again from zero (after a warm-up).
-    public func resetValues() { for i in values.indices { values[i] = 0 } }
+    /// Latent values glide again from zero, and a prior's state starts afresh with its
+    /// attributes set again (after a warm-up).
+    public func resetValues() {
+        for i in values.indices { values[i] = 0 }
+        appliedTemperature = nil
+        appliedListen = nil
+        resetPending = true
+    }
 }
 
 /// Runs a `CallPlan` on one model instance for up to `capacity` streams at once: the only code
@@ -127,6 +195,8 @@ public final class PlanExecutor: @unchecked Sendable {
     private let source: String
     /// The calls' methods, in the plan's order.
     private let methods: [ScriptMethod]
+    /// The instance, whose attributes a `priorAttributes` step sets.
+    private let model: NNModel
     /// `capacity` rows of each of the plan's buffers.
     private var buffers: [[Float]]
 
@@ -137,6 +207,7 @@ public final class PlanExecutor: @unchecked Sendable {
         self.capacity = max(1, capacity)
         source = model.url.lastPathComponent
         methods = try plan.calls.map { try model.module.method($0.method) }
+        self.model = model
         buffers = plan.buffers.map { [Float](repeating: 0, count: max(1, capacity) * $0.count) }
     }
 
@@ -157,12 +228,18 @@ public final class PlanExecutor: @unchecked Sendable {
     /// Runs the plan once for `batch` streams: stream `i` is row `i` of every buffer.
     public func run(batch: Int, stream: (Int) -> any PlanStream) throws {
         precondition(batch >= 1 && batch <= capacity, "batch \(batch) outside 1...\(capacity)")
-        var current = 0
+        var current = 0, calls = 0
         for step in plan.steps {
             switch step {
             case .call(let call):
-                try perform(call, index: current, batch: batch)
+                try perform(call, method: calls, index: current, batch: batch)
                 current += 1
+                calls += 1
+            case .keepLatents(let n):
+                for row in 0..<batch { keepLatents(n, from: current, row: row, stream: stream(row)) }
+                current += 1
+            case .priorAttributes:
+                for row in 0..<batch { try setAttributes(stream(row)) }
             default:
                 for row in 0..<batch { perform(step, buffer: current, row: row, stream: stream(row)) }
             }
@@ -177,16 +254,20 @@ public final class PlanExecutor: @unchecked Sendable {
         for _ in 0..<calls {
             let neutral: Float = plan.steps.first == .feedTemperature ? 1 : 0
             for b in buffers.indices { for i in buffers[b].indices { buffers[b][i] = b == 0 ? neutral : 0 } }
-            var current = 0
+            var current = 0, callIndex = 0
             steps: for step in plan.steps {
                 switch step {
                 case .call(let call):
                     // A failed call ends this round (the next round starts from neutral input again).
-                    do { try perform(call, index: current, batch: batch) } catch { break steps }
+                    do { try perform(call, method: callIndex, index: current, batch: batch) } catch { break steps }
+                    current += 1
+                    callIndex += 1
+                case .keepLatents(let n):
+                    for row in 0..<batch { keepLatents(n, from: current, row: row, stream: nil) }
                     current += 1
                 case .transformLatents, .feedLatents:
                     if let stream { perform(step, buffer: current, row: 0, stream: stream) }
-                case .feedInput, .feedTemperature:
+                case .feedInput, .feedTemperature, .priorAttributes:
                     break
                 }
             }
@@ -198,8 +279,8 @@ public final class PlanExecutor: @unchecked Sendable {
 
     /// Calls the model on buffer `index` into buffer `index + 1` for `batch` streams and checks
     /// the shape it returned: the one place a block's call happens.
-    private func perform(_ call: CallPlan.Call, index: Int, batch: Int) throws {
-        let method = methods[index]
+    private func perform(_ call: CallPlan.Call, method callIndex: Int, index: Int, batch: Int) throws {
+        let method = methods[callIndex]
         let input = buffers[index]
         let shape = try input.withUnsafeBufferPointer { inBuf in
             try buffers[index + 1].withUnsafeMutableBufferPointer { outBuf in
@@ -223,19 +304,59 @@ public final class PlanExecutor: @unchecked Sendable {
                 rowBuffer.update(repeating: stream.temperatureValue)
                 Self.applyTemperature(rowBuffer, shape, stream, block: plan.block)
             case .feedLatents(let triggerChannel):
-                Self.feedLatents(rowBuffer, shape, stream, triggerChannel: triggerChannel, block: plan.block)
+                Self.feedLatents(rowBuffer, shape, stream, triggerChannel: triggerChannel, walkFrom: plan.walkFrom, block: plan.block)
             case .transformLatents:
                 Self.transformLatents(rowBuffer, shape, stream, block: plan.block)
-            case .call:
-                preconditionFailure("calls run batched")
+            case .call, .keepLatents, .priorAttributes:
+                preconditionFailure("calls, attributes and kept latents run per buffer")
             }
+        }
+    }
+
+    /// The first `n` channels of row `row` of buffer `index` into buffer `index + 1`; the mean
+    /// of the channel after them (a prior's perplexity), when there is one, goes to the stream.
+    private func keepLatents(_ n: Int, from index: Int, row: Int, stream: (any PlanStream)?) {
+        let from = plan.buffers[index], to = plan.buffers[index + 1]
+        let count = n * from.frames
+        buffers[index].withUnsafeBufferPointer { source in
+            buffers[index + 1].withUnsafeMutableBufferPointer { destination in
+                let start = row * from.count
+                (destination.baseAddress! + row * to.count).update(from: source.baseAddress! + start, count: count)
+                if let stream, from.channels > n, from.frames > 0 {
+                    var sum: Float = 0
+                    for f in 0..<from.frames { sum += source[start + count + f] }
+                    stream.notePerplexity(sum / Float(from.frames))
+                }
+            }
+        }
+    }
+
+    /// Sets the instance's prior attributes to the stream's where they changed since the last
+    /// block (`set_temperature`, `set_listen`, `set_reset`): on the worker, between calls.
+    private func setAttributes(_ stream: any PlanStream) throws {
+        guard let carry = stream.carried else { return }
+        let temperature = stream.temperatureValue
+        if carry.appliedTemperature != temperature {
+            try model.setAttribute("temperature", ["\(temperature)"])
+            carry.appliedTemperature = temperature
+        }
+        let listen = stream.priorListen
+        if carry.appliedListen != listen {
+            try model.setAttribute("listen", [listen ? "true" : "false"])
+            carry.appliedListen = listen
+        }
+        let resets = stream.priorResets
+        if resets != carry.appliedResets || carry.resetPending {
+            try model.setAttribute("reset", ["true"])
+            carry.appliedResets = resets
+            carry.resetPending = false
         }
     }
 
     /// Latent values set from outside, glided across the block; a pending trigger raises the
     /// trigger channel to 1 for one frame.
     private static func feedLatents(_ z: UnsafeMutableBufferPointer<Float>, _ shape: CallPlan.Shape, _ stream: any PlanStream,
-                                    triggerChannel: Int, block: Int) {
+                                    triggerChannel: Int, walkFrom: Int, block: Int) {
         guard let carry = stream.carried else { return }
         let frames = shape.frames
         // A step sequencer, when one plays, sets every frame itself (steps start at their own frame).
@@ -274,6 +395,40 @@ public final class PlanExecutor: @unchecked Sendable {
                 if f + 1 < frames, !sequenced { z[triggerChannel * frames + f + 1] = 0 }
             default:
                 break
+            }
+        }
+        walk(z, shape, stream.latentWalk, carry, from: walkFrom, block: block)
+    }
+
+    /// Adds the latent walk's offsets to channels `from...` of the block's latent feed, frame by
+    /// frame (see `LatentWalk`); draws from the carry's own generator, never libtorch's.
+    private static func walk(_ z: UnsafeMutableBufferPointer<Float>, _ shape: CallPlan.Shape, _ walk: LatentWalk,
+                             _ carry: PlanCarry, from first: Int, block: Int) {
+        let frames = shape.frames
+        guard frames > 0, first < shape.channels else { return }
+        if walk.generation != carry.walkGeneration {
+            carry.walkGeneration = walk.generation
+            carry.walkGenerator = SplitMix64(seed: walk.seed ^ (UInt64(truncatingIfNeeded: walk.generation) &* 0xD1B5_4A32_D192_ED03))
+        }
+        if !walk.isOn {
+            // Stopped: the offsets glide back to zero over this block.
+            for d in first..<shape.channels where carry.walkOffsets[d] != 0 {
+                let start = carry.walkOffsets[d]
+                for f in 0..<frames { z[d * frames + f] += start * (1 - Float(f + 1) / Float(frames)) }
+                carry.walkOffsets[d] = 0
+            }
+            return
+        }
+        // One latent frame lasts block / frames samples at the model's rate.
+        let frameSeconds = Double(block) / Double(frames) / Double(max(1, walk.sampleRate))
+        let a = Float(exp(-2 * Double.pi * Double(walk.rate) * frameSeconds))
+        let spread = (1 - a * a).squareRoot()
+        for f in 0..<frames {
+            for d in first..<shape.channels {
+                let sigma = walk.depth * (d < carry.walkScale.count ? carry.walkScale[d] : 1)
+                let x = a * carry.walkOffsets[d] + sigma * spread * carry.walkGenerator.nextGaussian()
+                carry.walkOffsets[d] = x
+                z[d * frames + f] += x
             }
         }
     }

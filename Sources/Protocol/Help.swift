@@ -76,6 +76,10 @@ extension NodeParameter {
         "trigger": "decode nodes: dimension 0 to 1 for one latent frame (a drum hit)",
         "temperature": "prior nodes: the prior's temperature",
         "seed": "the node's seed from now on",
+        // Issue 18: nodes that play without input.
+        "listen": "msprior prior nodes: 1 follows the input's latents, 0 runs free (the default)",
+        "reset": "msprior prior nodes: start the prior's state afresh",
+        "walk": "decode nodes: a mean-reverting latent random walk (rate Hz, depth in latent sds); walk 0 0 stops it",
     ]
 }
 

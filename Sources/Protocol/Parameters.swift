@@ -52,6 +52,14 @@ public enum NodeParameter: Sendable, Equatable {
     case temperature(Float)
     /// Seed from now on.
     case seed(UInt64)
+    // Issue 18: nodes that play without input.
+    /// Prior method with msprior: follow the input's latents (true) or run free (false).
+    case listen(Bool)
+    /// Prior method with msprior: start the prior's state afresh.
+    case reset
+    /// Decode method: a mean-reverting latent random walk of `rate` Hz and `depth` standard
+    /// deviations (latent units when the model has no statistics); `walk 0 0` stops it.
+    case walk(rate: Float, depth: Float)
 
     /// The largest latent dimension and EQ band index a command may name (the engine checks
     /// the node's own latent size; EQ storage grows to the band named).
@@ -110,6 +118,12 @@ public enum NodeParameter: Sendable, Equatable {
             .temperature(try r.float("temperature", in: 0...Float.greatestFiniteMagnitude))
         },
         Syntax(name: "seed", usage: "S") { r throws(CommandError) in .seed(try r.unsigned("seed")) },
+        // Issue 18.
+        Syntax(name: "listen", usage: "0|1") { r throws(CommandError) in .listen(try r.flag("listen")) },
+        Syntax(name: "reset", usage: "") { _ throws(CommandError) in .reset },
+        Syntax(name: "walk", usage: "RATE_HZ DEPTH (>= 0)") { r throws(CommandError) in
+            .walk(rate: try r.float("walk rate (Hz)", in: 0...1000), depth: try r.float("walk depth", in: 0...1000))
+        },
     ]
 
     /// Every parameter's name, for errors and help.
@@ -143,6 +157,9 @@ public enum NodeParameter: Sendable, Equatable {
         case .trigger: "trigger"
         case .temperature: "temperature"
         case .seed: "seed"
+        case .listen: "listen"
+        case .reset: "reset"
+        case .walk: "walk"
         }
     }
 
@@ -159,6 +176,9 @@ public enum NodeParameter: Sendable, Equatable {
         case .latents(let values): values.map { .float($0) }
         case .trigger: []
         case .seed(let seed): [OSCValue(seed)]
+        case .listen(let on): [.int(on ? 1 : 0)]
+        case .reset: []
+        case .walk(let rate, let depth): [.float(rate), .float(depth)]
         }
     }
 }

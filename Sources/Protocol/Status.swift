@@ -8,6 +8,21 @@ import Foundation
 
 /// One node in `timbre status`. Every key is documented in docs/OSC.md; new fields are
 /// additions (optional, so older replies still decode).
+/// How a node without input plays, in `timbre status` (`NodeStatus.playing`, issue 18).
+public struct PlayingStatus: Codable, Sendable, Equatable {
+    /// A msprior node's prior: `listen` (it follows its input's latents) or `free`.
+    public var prior: String?
+    /// A msprior node's mean perplexity over its last block (nil before the first).
+    public var perplexity: Double?
+    /// A walking decode node's walk: rate (Hz) and depth.
+    public var walk: [Double]?
+    public init(prior: String? = nil, perplexity: Double? = nil, walk: [Double]? = nil) {
+        self.prior = prior
+        self.perplexity = perplexity
+        self.walk = walk
+    }
+}
+
 public struct NodeStatus: Codable, Sendable, Equatable {
     public var label: String
     public var model: String
@@ -43,6 +58,8 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     /// The model a `/timbre/swap` is loading (or holding until the swap before it has
     /// finished its crossfade), as the command named it; nil when no swap is pending.
     public var pendingSwap: String?
+    /// Issue 18 (set after `init`): a msprior node's prior or a walking decode node's walk; nil otherwise.
+    public var playing: PlayingStatus?
 
     public init(label: String, model: String, method: String, block: Int, modelSampleRate: Int, latencySamples: Int,
                 phaseSamples: Int, latencyMilliseconds: Double, load: Double, dropouts: Int, skippedBlocks: Int,

@@ -46,6 +46,33 @@ struct CallPlanTests {
         #expect(plan.steps[2] == .transformLatents)
     }
 
+    /// msprior's combined export (`prior` [L, r, L + 1, r]) is told from RAVE's prior (a temperature
+    /// channel in) by its parameters: the input is encoded, the attributes set, the latents kept.
+    @Test func msPriorEncodesTheInputAndKeepsTheLatents() throws {
+        let methods = [NNMethod(name: "encode", inChannels: 1, inRatio: 1, outChannels: 8, outRatio: 512),
+                       NNMethod(name: "decode", inChannels: 8, inRatio: 512, outChannels: 1, outRatio: 1),
+                       NNMethod(name: "prior", inChannels: 8, inRatio: 512, outChannels: 9, outRatio: 512)]
+        let plan = try CallPlan(methods: methods, kind: .prior, block: 2048, source: "combined.ts")
+        #expect(plan.steps == [
+            .feedInput,
+            .call(.init(method: "encode", input: Shape(channels: 1, frames: 2048), output: Shape(channels: 8, frames: 4))),
+            .priorAttributes,
+            .call(.init(method: "prior", input: Shape(channels: 8, frames: 4), output: Shape(channels: 9, frames: 4))),
+            .keepLatents(8),
+            .transformLatents,
+            .call(.init(method: "decode", input: Shape(channels: 8, frames: 4), output: Shape(channels: 1, frames: 2048))),
+        ])
+        #expect(plan.buffers.map(\.channels) == [1, 8, 9, 8, 1])
+        #expect(plan.latentSize == 8 && plan.latentFrames == 4 && plan.audioInChannels == 1 && plan.readsInput)
+        #expect(!plan.sharesLanes)
+        // RAVE's prior (temperature in) keeps its plan, and shares lanes.
+        let rave = try CallPlan(model: try Self.model("tiny-drum.ts"), kind: .prior, block: 512)
+        #expect(rave.steps.first == .feedTemperature && rave.sharesLanes)
+        // A prior whose output is neither the latents nor latents plus one channel is refused.
+        let odd = [methods[0], methods[1], NNMethod(name: "prior", inChannels: 8, inRatio: 512, outChannels: 10, outRatio: 512)]
+        #expect(throws: TorchError.self) { try CallPlan(methods: odd, kind: .prior, block: 2048, source: "odd.ts") }
+    }
+
     @Test func methodKindRunsOneMethodAsItIs() throws {
         let plan = try CallPlan(model: try Self.model("tiny-v1.ts"), kind: .method("encode"), block: 256)
         #expect(plan.steps == [.feedInput, .call(.init(method: "encode", input: Shape(channels: 1, frames: 256), output: Shape(channels: 2, frames: 2)))])
