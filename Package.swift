@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "DrumEvalTests", dependencies: ["DrumEval", "DrumVAE", "Dataset", "DSP", "TestSupport"]),
         .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "DSP", "Benchmarks", "TestSupport"]),
         .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "TestSupport"]),
-        .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO", "Engine", "JackTestSupport"]),
+        .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO", "Engine", "JackTestSupport", "ModelStore"]),
         .target(name: "TestSupport", dependencies: ["DSP"], path: "Tests/TestSupport"),
     ],
     cxxLanguageStandard: .cxx17
