@@ -97,4 +97,45 @@ struct ModelsCommandTests {
                                   "--out", directory.file("out2").path, "--models-dir", empty.path])
         expectOneLineError(outside, mentioning: ["outside the models folders"])
     }
+
+    /// `models fetch` runs in the light front end: while curl waits on a server that never
+    /// answers, the front end's memory map holds no libtorch (and `timbre-core` never ran).
+    @Test func fetchRunsInTheFrontEndWithoutLibtorch() throws {
+        // A TCP socket that listens and never accepts: the kernel completes curl's connection, nothing answers.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(bound && listen(fd, 4) == 0)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let process = Process()
+        process.executableURL = TestPaths.timbreExecutable
+        process.arguments = ["models", "fetch", "http://127.0.0.1:\(port)/x.ts", "--attempts", "1"]
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let pid = process.processIdentifier
+        func children() -> [Int32] {
+            let text = (try? runProcess(URL(fileURLWithPath: "/bin/cat"), ["/proc/\(pid)/task/\(pid)/children"]).stdout) ?? ""
+            return text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        defer {
+            for child in children() { kill(child, SIGKILL) }
+            if process.isRunning { kill(pid, SIGKILL) }
+            process.waitUntilExit()
+        }
+        // Once curl runs, the front end has loaded everything it will load.
+        #expect(waitUntil(20, interval: 0.05) { !children().isEmpty }, "curl never started")
+        let maps = try runProcess(URL(fileURLWithPath: "/bin/cat"), ["/proc/\(pid)/maps"]).stdout
+        #expect(maps.contains("/timbre\n"), "the map is the front end's own")
+        for library in ["libtorch", "libc10", "libjack", "libsndfile", "timbre-core"] {
+            #expect(!maps.contains(library), "models fetch maps \(library)")
+        }
+    }
 }
