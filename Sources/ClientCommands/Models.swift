@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import ModelStore
 #if canImport(Glibc)
 import Glibc
@@ -40,7 +44,7 @@ public struct ModelsList: ParsableCommand {
         let widths = (0..<7).map { i in rows.map { $0[i].count }.max() ?? 0 }
         var lines = ["# models folder: \(folder.url.path) (catalogue read \(Catalogue.dateRead); `timbre models fetch NAME` installs one)"]
         lines += rows.map { row in
-            row.enumerated().map { i, text in i == row.count - 1 ? text : text.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            row.enumerated().map { i, text in i == row.count - 1 ? text : text + String(repeating: " ", count: max(0, widths[i] - text.count)) }
                 .joined(separator: "  ")
         }
         lines.append("# local models not in the catalogue: \(listing.others.count)")
@@ -49,7 +53,9 @@ public struct ModelsList: ParsableCommand {
     }
 
     static func megabytes(_ bytes: Int64) -> String {
-        bytes >= 1_000_000 ? String(format: "%.1f MB", Double(bytes) / 1e6) : "\(bytes) bytes"
+        guard bytes >= 1_000_000 else { return "\(bytes) bytes" }
+        let tenths = (bytes + 50_000) / 100_000
+        return "\(tenths / 10).\(tenths % 10) MB"
     }
 
     struct JSONListing: Encodable {
@@ -152,7 +158,7 @@ public struct ModelsFetch: ParsableCommand {
         options.replace = force
         options.progressBar = isatty(2) != 0
         let outcome = try ModelFetch.fetch(request, into: .standard(), downloads: ModelsFolder.downloads(), options: options) { line in
-            FileHandle.standardError.write(Data(("timbre: " + line + "\n").utf8))
+            writeStandardError("timbre: " + line + "\n")
         }
         print("installed \(outcome.file.path) (\(outcome.bytes) bytes)")
         if outcome.resumedFrom > 0 { print("  resumed from \(outcome.resumedFrom) bytes of an earlier fetch") }

@@ -1,5 +1,12 @@
 import Checksum
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `timbre models fetch`: downloads a model into a partial file outside the models folder,
 /// resumes an interrupted transfer (HTTP Range), verifies the result and renames it into place.
@@ -75,7 +82,7 @@ public enum ModelFetch {
         do {
             try FileManager.default.createDirectory(at: downloads, withIntermediateDirectories: true)
         } catch {
-            throw ModelStoreError("fetch a model", downloads.path, "cannot create the downloads folder (\(error.localizedDescription))")
+            throw ModelStoreError("fetch a model", downloads.path, "cannot create the downloads folder (\(error))")
         }
         let partial = downloads.appendingPathComponent(fileName + ".partial")
         let origin = downloads.appendingPathComponent(fileName + ".partial.url")
@@ -152,17 +159,13 @@ public enum ModelFetch {
 
     /// The SHA-256 of a file, read in 1 MiB pieces.
     public static func sha256(of file: URL) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: file.path) else {
-            throw ModelStoreError("hash a file", file.path, "cannot open it")
-        }
-        defer { try? handle.close() }
         var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+        try POSIX.read(file.path) { hasher.update($0) }
         return hasher.finalizeHex()
     }
 
     static func size(of file: URL) -> Int64 {
-        (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.int64Value ?? 0
+        POSIX.size(file.path) ?? 0
     }
 
     static func arguments(_ url: String, _ partial: URL, _ options: Options) -> [String] {
@@ -187,19 +190,8 @@ public enum ModelFetch {
     /// Runs curl; its exit status and its last line on stderr (its error message).
     /// With `showProgress`, curl's stderr (its progress bar) goes to the terminal and the message is its exit status.
     static func run(_ curl: URL, _ arguments: [String], showProgress: Bool = false) throws -> (status: Int32, message: String) {
-        let process = Process()
-        process.executableURL = curl
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = showProgress ? FileHandle.standardError : errors
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw ModelStoreError("fetch a model", curl.path, "cannot run it (\(error.localizedDescription))")
-        }
-        let text = showProgress ? "" : String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let message = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last.map(String.init) ?? "curl exit \(process.terminationStatus)"
-        return (process.terminationStatus, message)
+        let (status, text) = try POSIX.run(curl.path, arguments, captureErrors: !showProgress)
+        let message = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last.map(String.init) ?? "curl exit \(status)"
+        return (status, message)
     }
 }

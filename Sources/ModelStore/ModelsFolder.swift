@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The user's models folder, `$XDG_DATA_HOME/timbre/models` (default
 /// `~/.local/share/timbre/models`): where `timbre models add` and `fetch` install models,
@@ -25,7 +32,7 @@ public struct ModelsFolder: Sendable, Equatable {
 
     static func xdgFolder(_ variable: String, fallback: String, _ environment: [String: String]) -> URL {
         if let value = environment[variable], value.hasPrefix("/") { return URL(fileURLWithPath: value) }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? POSIX.homeFromPasswordDatabase
         return URL(fileURLWithPath: home).appendingPathComponent(fallback)
     }
 
@@ -47,7 +54,7 @@ public struct ModelsFolder: Sendable, Equatable {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {
-            throw ModelStoreError("create the models folder", url.path, "cannot create it (\(error.localizedDescription))")
+            throw ModelStoreError("create the models folder", url.path, "cannot create it (\(error))")
         }
     }
 
@@ -63,10 +70,8 @@ public struct ModelsFolder: Sendable, Equatable {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: url.path) else { return [] }
         return names.filter { $0.hasSuffix(".ts") && !$0.hasPrefix(".") }.sorted().compactMap { name in
             let path = url.appendingPathComponent(name).path
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue else { return nil }
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
-            return LocalFile(file: name, bytes: size)
+            guard POSIX.isRegularFile(path) else { return nil }
+            return LocalFile(file: name, bytes: POSIX.size(path) ?? 0)
         }
     }
 
@@ -99,7 +104,7 @@ public struct ModelsFolder: Sendable, Equatable {
             try FileManager.default.copyItem(at: source, to: temporary)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw ModelStoreError("add a model", source.path, "cannot copy it into \(url.path) (\(error.localizedDescription))")
+            throw ModelStoreError("add a model", source.path, "cannot copy it into \(url.path) (\(error))")
         }
         try moveIntoPlace(temporary, target, operation: "add a model")
         return target
@@ -114,7 +119,7 @@ public struct ModelsFolder: Sendable, Equatable {
         try create()
         if rename(file.path, target.path) == 0 { return target }
         guard errno == EXDEV else {
-            throw ModelStoreError("install a model", target.path, "cannot move \(file.path) into place (\(String(cString: strerror(errno))))")
+            throw ModelStoreError("install a model", target.path, "cannot move \(file.path) into place (\(POSIX.lastError))")
         }
         try install(copying: file, as: name, replace: replace)
         try? FileManager.default.removeItem(at: file)
@@ -125,14 +130,13 @@ public struct ModelsFolder: Sendable, Equatable {
     @discardableResult
     public func remove(_ name: String) throws -> URL {
         let target = try file(for: name)
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: target.path, isDirectory: &isFolder), !isFolder.boolValue else {
+        guard POSIX.isRegularFile(target.path) else {
             throw ModelStoreError("remove a model", name, "no model file \(target.lastPathComponent) in \(url.path)")
         }
         do {
             try FileManager.default.removeItem(at: target)
         } catch {
-            throw ModelStoreError("remove a model", target.path, "cannot remove it (\(error.localizedDescription))")
+            throw ModelStoreError("remove a model", target.path, "cannot remove it (\(error))")
         }
         return target
     }
@@ -145,7 +149,7 @@ public struct ModelsFolder: Sendable, Equatable {
 
     private func moveIntoPlace(_ temporary: URL, _ target: URL, operation: String) throws {
         guard rename(temporary.path, target.path) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = POSIX.lastError
             try? FileManager.default.removeItem(at: temporary)
             throw ModelStoreError(operation, target.path, "cannot rename the copy into place (\(reason))")
         }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Checks that a file is a whole TorchScript archive, without libtorch.
 ///
@@ -26,7 +33,7 @@ public enum TorchScriptArchive {
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
-            throw ModelStoreError("check a model file", url.path, "cannot read it (\(error.localizedDescription))")
+            throw ModelStoreError("check a model file", url.path, "cannot read it (\(error))")
         }
         do {
             return try data.withUnsafeBytes { try check(bytes: $0) }
