@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "DSP", dependencies: ["CFFTW", "Errors"]),
         .target(name: "Plot", dependencies: ["CCairo", "DSP", "Errors"]),
         .target(name: "ModelHost", dependencies: ["Torch", "AudioIO", "DSP"]),
-        .target(name: "Dataset", dependencies: ["AudioIO", "DSP", "CEbur128", "CAubio", "Errors"]),
+        .target(name: "Dataset", dependencies: ["AudioIO", "DSP", "CEbur128", "CAubio", "Checksum", "Errors"]),
         .target(name: "Engine", dependencies: ["Torch", "AudioIO", "DSP", "ModelHost", "CJack", "Protocol", "Errors"]),
         .target(
             name: "Control",
@@ -69,11 +69,16 @@ let package = Package(
         .target(name: "LineEditor", dependencies: ["CEdit"]),
         .target(name: "Console", dependencies: ["LineEditor", "Protocol"]),
 
+        // MARK: The model library (issue 18): the catalogue, the models folder, fetch (no libtorch).
+        // `Checksum` holds SHA-256, shared with Dataset, so the front end needs no native library for it.
+        .target(name: "Checksum"),
+        .target(name: "ModelStore", dependencies: ["Checksum", "Errors"]),
+
         // MARK: The command line.
         // The commands both executables run (send, status) and the one error-to-exit mapping.
         .target(
             name: "ClientCommands",
-            dependencies: ["Protocol", "Console", "Errors", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Protocol", "Console", "ModelStore", "Errors", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // `timbre`: the light front end (see the products above).
         .executableTarget(name: "TimbreFront", dependencies: ["ClientCommands"]),
@@ -82,7 +87,7 @@ let package = Package(
             name: "timbre",
             dependencies: [
                 "Torch", "AudioIO", "DSP", "Plot", "ModelHost", "Dataset", "Engine", "Control", "DrumVAE", "DrumEval", "Benchmarks",
-                "ClientCommands", "Errors",
+                "ClientCommands", "ModelStore", "Errors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -100,7 +105,8 @@ let package = Package(
         .testTarget(name: "DrumVAETests", dependencies: ["DrumVAE", "Dataset", "TestSupport"]),
         .testTarget(name: "DrumEvalTests", dependencies: ["DrumEval", "DrumVAE", "Dataset", "DSP", "TestSupport"]),
         .testTarget(name: "ModelHostTests", dependencies: ["ModelHost", "DSP", "Benchmarks", "TestSupport"]),
-        .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO", "Engine", "JackTestSupport"]),
+        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "TestSupport"]),
+        .testTarget(name: "TimbreCLITests", dependencies: ["TestSupport", "AudioIO", "Engine", "JackTestSupport", "ModelStore"]),
         .target(name: "TestSupport", dependencies: ["DSP"], path: "Tests/TestSupport"),
     ],
     cxxLanguageStandard: .cxx17

@@ -27,6 +27,8 @@ public enum LiveServer {
         public var filesDirectories: [URL]?
         /// Open the JACK MIDI input `<client>:midi_in` (for `/timbre/midi/...` mappings).
         public var midi = false
+        /// Reload `session` when the file is saved, applying only what changed (`SessionWatcher`).
+        public var watch = false
 
         public init() {}
     }
@@ -71,8 +73,14 @@ public enum LiveServer {
                 log("session line \(entry.line): \(reply.address) \(reply.arguments.map(\.description).joined(separator: " "))")
             }
         }
+        let watcher = options.watch ? try options.session.map { url in
+            let text = FileManager.default.contents(atPath: url.path).flatMap { String(validating: $0, as: UTF8.self) } ?? ""
+            return SessionWatcher(url: url, text: text, session: try Session(text: text, name: url.path), executor: executor, log: log)
+        } : nil
+        watcher?.start()
         log("timbre serve: JACK client '\(driver.client.name)' at \(driver.client.sampleRate) Hz, \(driver.client.bufferSize) frames per cycle; OSC on \(options.host):\(server.port)"
-            + (options.midi ? "; MIDI in \(driver.client.name):midi_in" : ""))
+            + (options.midi ? "; MIDI in \(driver.client.name):midi_in" : "")
+            + (watcher != nil ? "; watching \(options.session!.path)" : ""))
 
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
@@ -83,6 +91,7 @@ public enum LiveServer {
             return source
         }
         done.wait()
+        watcher?.stop()
         signals.forEach { $0.cancel() }
         log("timbre serve: stopping (\(instrument.xruns.load(ordering: .relaxed)) xruns)")
         server.close()

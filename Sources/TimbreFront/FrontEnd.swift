@@ -16,7 +16,7 @@ struct FrontEnd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timbre",
         abstract: "Neural audio on Linux: run RAVE models, offline and live.",
-        subcommands: FrontEnd.commands)
+        subcommands: FrontEnd.commands + [LightModels.self])
 
     /// The commands the front end runs itself: the first word of the command line picks them.
     static let commands: [ParsableCommand.Type] = [Send.self, Status.self, Repl.self]
@@ -28,6 +28,10 @@ struct FrontEnd: ParsableCommand {
         let arguments = CommandLine.arguments
         if let first = arguments.dropFirst().first,
            commands.contains(where: { $0._commandName == first }) {
+            ErrorReport.main(FrontEnd.self, arguments: Array(arguments.dropFirst()))
+        }
+        // `models list|remove|fetch` need no libtorch; `models add` (which describes the model) goes to the core.
+        if arguments.count > 2, arguments[1] == LightModels._commandName, LightModels.light.contains(arguments[2]) {
             ErrorReport.main(FrontEnd.self, arguments: Array(arguments.dropFirst()))
         }
         handOver(arguments)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Control
 import Foundation
+import ModelStore
 
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -66,7 +67,8 @@ struct Render: ParsableCommand {
     }
 }
 
-/// The `--models-dir` folders, or the current folder when none is given.
+/// The `--models-dir` folders (or the current folder when none is given), then the user's
+/// models folder (`timbre models`), searched last.
 func modelsDirectories(_ paths: [String]) -> [URL] {
-    (paths.isEmpty ? ["."] : paths).map { URL(fileURLWithPath: $0) }
+    (paths.isEmpty ? ["."] : paths).map { URL(fileURLWithPath: $0) } + [ModelsFolder.standard().url]
 }

@@ -16,6 +16,9 @@ struct Serve: ParsableCommand {
     @Option(help: "A session file whose commands run at start (time 0 before audio starts) and later at their @times.")
     var session: String?
 
+    @Flag(help: "With --session: reload the file whenever it is saved, applying only what changed (new nodes created, removed nodes freed, changed settings set; unchanged nodes keep playing untouched).")
+    var watch = false
+
     @Option(help: "UDP port for OSC.")
     var port: Int = defaultOSCPort
 
@@ -61,6 +64,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         guard block > 0, inferenceAllowance >= 0 else { throw ValidationError("--block must be positive and --inference-allowance not negative") }
         guard batchLimit > 0 else { throw ValidationError("--batch-limit must be positive") }
+        guard !watch || session != nil else { throw ValidationError("--watch needs --session FILE") }
         var options = LiveServer.Options()
         options.port = port
         options.host = host
@@ -77,6 +81,7 @@ struct Serve: ParsableCommand {
         options.batchLimit = batchLimit
         options.filesDirectories = filesDirs.isEmpty ? nil : filesDirs.map { URL(fileURLWithPath: $0) }
         options.midi = midi
+        options.watch = watch
         try LiveServer.run(options) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

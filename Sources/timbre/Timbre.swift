@@ -36,6 +36,9 @@ struct Timbre: ParsableCommand {
 
             // Benchmarks.
             Bench.self,
+
+            // The model library (issue 18).
+            Models.self,
         ]
     )
 

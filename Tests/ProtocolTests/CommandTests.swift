@@ -397,3 +397,50 @@ import TestSupport
         #expect(parsed["set", default: 0] > 0 && parsed["toggle", default: 0] > 0 && parsed["status", default: 0] > 0)
     }
 }
+
+// MARK: serve --session --watch (issue 18): the diff between two versions of a session.
+
+@Suite struct SessionDiffTests {
+    static func changes(_ old: String, _ new: String) throws -> [String] {
+        SessionState.changes(from: SessionState(try Session(text: old)), to: SessionState(try Session(text: new))).map(\.line)
+    }
+
+    @Test func onlyWhatChangedIsApplied() throws {
+        let old = """
+            new a m.ts
+            set a gain 0.5
+            set a bias 3 1
+            toggle b m.ts encode
+            new c m.ts block 4096
+            midi/map a gain cc 7
+            @4 set a gain 0.1
+            """
+        let new = """
+            new a m.ts
+            set a gain 0.5
+            set a bias 3 2
+            set a bias 4 1
+            new c m.ts block 2048
+            new d n.ts decode
+            set d latent 0 0.5
+            midi/map a gain cc 7
+            """
+        #expect(try Self.changes(old, new) == [
+            "/timbre/free b",
+            "/timbre/set a bias 3 2", "/timbre/set a bias 4 1",
+            "/timbre/free c", "/timbre/new c m.ts block 2048",
+            "/timbre/new d n.ts decode", "/timbre/set d latent 0 0.5",
+        ])
+    }
+
+    @Test func aChangedModelIsSwappedAndIdenticalSessionsChangeNothing() throws {
+        let old = "new a m.ts encode\nset a gain 0.5\n"
+        #expect(try Self.changes(old, old).isEmpty)
+        #expect(try Self.changes(old, "# a comment\n\n" + old).isEmpty)
+        #expect(try Self.changes(old, "new a other.ts encode\nset a gain 0.5\n") == ["/timbre/swap a other.ts"])
+        // A later line of the same parameter wins; toggling twice leaves nothing.
+        #expect(try Self.changes(old, old + "set a gain 0.25\ntoggle z m.ts\ntoggle z m.ts\n") == ["/timbre/set a gain 0.25"])
+        #expect(try Self.changes("", old) == ["/timbre/new a m.ts encode", "/timbre/set a gain 0.5"])
+        #expect(try Self.changes(old, "") == ["/timbre/free a"])
+    }
+}
