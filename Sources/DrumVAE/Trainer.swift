@@ -125,6 +125,9 @@ public final class Trainer {
                 throw DrumVAEError(path: folder.checkpoint.path, reason: "nothing to resume (no checkpoint)")
             }
             config = try DrumVAEConfig.read(from: folder.config)
+            if request.config.trainsOnAllKits && !config.trainsOnAllKits {
+                throw DrumVAEError(path: folder.config.path, reason: "the run holds kits out; --all-kits cannot change a run's split on --resume")
+            }
         } else if fm.fileExists(atPath: folder.checkpoint.path) || fm.fileExists(atPath: folder.config.path) {
             throw DrumVAEError(path: request.run.path, reason: "already holds a run; pass --resume to continue it, or choose another --out")
         }

@@ -132,7 +132,6 @@ struct Train: ParsableCommand {
         }
         if gainAugmentation < 0 || shiftAugmentation < 0 { throw ValidationError("--gain-augmentation and --shift-augmentation are not negative") }
         if from != nil && resume { throw ValidationError("--from starts a new run, --resume continues one: give one of them") }
-        if allKits && resume { throw ValidationError("--all-kits is a new run's choice (a resumed run keeps its own split)") }
     }
 
     func run() throws {
