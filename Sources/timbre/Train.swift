@@ -13,7 +13,10 @@ struct Train: ParsableCommand {
         discussion: """
         Writes RUN/config.json, RUN/checkpoint.pt (every --checkpoint-every steps, and on \
         Ctrl-C or SIGTERM), RUN/log.jsonl and RUN/split.json. `--resume` continues a run \
-        after an interruption or a crash with the same step count and optimiser state.
+        after an interruption or a crash with the same step count and optimiser state. \
+        `--from RUN` (or `--from default`, the shipped model) fine-tunes: the source's \
+        architecture and weights, a fresh optimiser and step count, this folder's own split \
+        and this command line's training options.
         """)
 
     @Argument(help: "The prepared dataset folder (manifest.jsonl + WAVs).")
