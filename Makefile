@@ -1,7 +1,7 @@
 # timbre: the README's two commands are `make demo` and `make test`.
 SWIFT ?= swift
 
-.PHONY: bootstrap build release test demo fixtures drums-data clean
+.PHONY: bootstrap build release test demo fixtures drums-data train-default eval-default install clean
 
 # Where `make drums-data` puts the drum corpus (outside git: data/ is ignored).
 DRUMS ?= data/drums
@@ -34,6 +34,34 @@ demo: release
 # rendered and prepared with kits and groups (docs/PREP.md). A rerun reuses what is done.
 drums-data: release
 	.build/release/timbre corpus --out $(DRUMS)
+
+# The shipped default drum model (Resources/default, its card MODEL.md; docs/DRUMVAE.md,
+# "The default model"). train-default trains DEFAULT_RECIPE on every kit of the corpus
+# (--all-kits), resuming when the run exists, and packs it (float16) into Resources/default;
+# eval-default trains the same recipe with the default kit split and scores it on the held-out
+# test kits: the numbers the model card reports.
+DEFAULT_RUN ?= out/default-run
+DEFAULT_EVAL_RUN ?= out/default-eval
+DEFAULT_RECIPE ?= --steps 30000 --conditional --threads 1 --log-weight 0.1 --kl-warmup 300 --magnitude-warmup 2800
+
+train-default: release
+	@test -f $(DRUMS)/manifest.jsonl || $(MAKE) drums-data
+	.build/release/timbre train $(DRUMS) --out $(DEFAULT_RUN) --all-kits $(DEFAULT_RECIPE) $$(test -f $(DEFAULT_RUN)/checkpoint.pt && echo --resume)
+	.build/release/timbre pack $(DEFAULT_RUN) Resources/default
+	@echo "train-default: packed into Resources/default; update Resources/default/MODEL.md (run, step, make eval-default's numbers)"
+
+eval-default: release
+	@test -f $(DRUMS)/manifest.jsonl || $(MAKE) drums-data
+	.build/release/timbre train $(DRUMS) --out $(DEFAULT_EVAL_RUN) $(DEFAULT_RECIPE) $$(test -f $(DEFAULT_EVAL_RUN)/checkpoint.pt && echo --resume)
+	.build/release/timbre bench drums $(DEFAULT_EVAL_RUN) --dataset $(DRUMS) --out $(DEFAULT_EVAL_RUN)-bench
+
+# The executables in PREFIX/bin and the default model in PREFIX/share/timbre/default, where
+# timbre-core looks for it beside PREFIX/bin.
+PREFIX ?= /usr/local
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/timbre/default
+	install .build/release/timbre .build/release/timbre-core $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 Resources/default/* $(DESTDIR)$(PREFIX)/share/timbre/default/
 
 # Rebuild the committed fixture models (needs /usr/bin/python3 with python3-torch).
 fixtures: bootstrap

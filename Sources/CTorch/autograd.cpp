@@ -180,6 +180,7 @@ int tb_at_unary(int kind, tb_tensor a, tb_tensor *out) {
       case TB_RSQRT: y = x.rsqrt(); break;
       case TB_ELU: y = at::elu(x); break;
       case TB_TO_FLOAT: y = x.to(at::kFloat); break;
+      case TB_TO_HALF: y = x.to(at::kHalf); break;
       default: TORCH_CHECK(false, "unknown unary operation ", kind);
     }
     return give(y, out);

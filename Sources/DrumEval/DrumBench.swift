@@ -177,6 +177,9 @@ public enum DrumBench {
             return run
         }
 
+        for (url, run) in zip(options.runs, runs) where run.config.trainsOnAllKits {
+            log("warning: \(url.path) trained on every kit (--all-kits): the test kits are not held out from it; evaluate its recipe trained with the default split")
+        }
         progress("loading clips", 0)
         // The first run's own split when it recorded one (RUN/split.json), else the corpus's default.
         let corpus = try EvalCorpus(directory: datasetURL, sampleRate: sampleRate, clipSamples: clipSamples,

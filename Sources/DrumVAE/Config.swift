@@ -83,6 +83,14 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     /// earlier than its onset; 0 or nil: off; nil in runs made before it existed).
     public var shiftAugmentation: Double? = 10
     public var shiftAugmentationMilliseconds: Double { shiftAugmentation ?? 0 }
+    /// True when every clip of the folder trains, no kit held out (`timbre train --all-kits`,
+    /// for a model to ship once its recipe has been evaluated on held-out kits); its validation
+    /// passes re-measure the path-hash tenth of the training clips. nil in other runs.
+    public var allKits: Bool? = nil
+    public var trainsOnAllKits: Bool { allKits ?? false }
+    /// The trained weights a fine-tuned run started from (`timbre train --from`): the source's
+    /// path and step. nil for a run that started from a random initialisation.
+    public var initialWeights: String? = nil
 
     public init() {}
 
@@ -96,12 +104,114 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     /// Extra decoder inputs: a one-hot class when conditional.
     public var conditionSize: Int { conditional ? classes.count : 0 }
 
+    /// The settings that decide the weights' shapes and meaning: a run can start from another
+    /// run's weights (`--from`) only when these agree.
+    public var architecture: DrumVAEArchitecture {
+        DrumVAEArchitecture(sampleRate: sampleRate, clipSamples: clipSamples, fftSize: fftSize, hop: hop,
+                            latentSize: latentSize, channels: channels, representation: representation,
+                            conditional: conditional, classes: conditional ? classes : [],
+                            demodulatedPhase: phaseDemodulated,
+                            sinusoids: representation == .synth ? sinusoidCount : nil,
+                            noiseBands: representation == .synth ? noiseBandCount : nil,
+                            transientSamples: representation == .synth ? transientLength : nil)
+    }
+
+    /// Takes `source`'s architecture (`architecture`'s fields), keeping this configuration's
+    /// training settings.
+    public mutating func adoptArchitecture(of source: DrumVAEConfig) {
+        sampleRate = source.sampleRate
+        clipSamples = source.clipSamples
+        fftSize = source.fftSize
+        hop = source.hop
+        latentSize = source.latentSize
+        channels = source.channels
+        representation = source.representation
+        conditional = source.conditional
+        if source.conditional { classes = source.classes }
+        demodulatedPhase = source.phaseDemodulated
+        sinusoids = source.sinusoidCount
+        noiseBands = source.noiseBandCount
+        transientSamples = source.transientLength
+    }
+
     public static func read(from url: URL) throws -> DrumVAEConfig {
         try readJSON(from: url, missing: "no such file (is this a run folder made by `timbre train`?)",
                      invalid: "not a run configuration")
     }
 
     public func write(to url: URL) throws { try writeJSON(self, to: url, pretty: true) }
+}
+
+/// The part of a configuration that decides the weights: shapes, the decoder's output and
+/// the meaning of its inputs (a conditional model's class list). `timbre train --from` needs
+/// the new run's to equal the source's.
+public struct DrumVAEArchitecture: Equatable, Sendable {
+    public var sampleRate: Int
+    public var clipSamples: Int
+    public var fftSize: Int
+    public var hop: Int
+    public var latentSize: Int
+    public var channels: Int
+    public var representation: Representation
+    public var conditional: Bool
+    /// A conditional model's classes (the one-hot input's order); empty otherwise.
+    public var classes: [String]
+    /// Whether the phase maps are demodulated (complex model; false for the others).
+    public var demodulatedPhase: Bool
+    /// The synth decoder's sizes (nil for the other representations).
+    public var sinusoids: Int?
+    public var noiseBands: Int?
+    public var transientSamples: Int?
+}
+
+/// Architecture flags a command line gave explicitly (nil: not given). A new run from scratch
+/// takes the defaults for the rest; a run started `--from` another takes the source's
+/// architecture and refuses a flag that contradicts it.
+public struct ArchitectureChoice: Sendable {
+    public var latentSize: Int?
+    public var channels: Int?
+    public var representation: Representation?
+    /// Only `true` is a choice (`--conditional` is a flag without an inverse).
+    public var conditional: Bool?
+    public var demodulatedPhase: Bool?
+    public var sinusoids: Int?
+    public var noiseBands: Int?
+    public var transientSamples: Int?
+
+    public init() {}
+
+    /// Writes the given choices into a new run's configuration (the rest stay the defaults).
+    public func apply(to config: inout DrumVAEConfig) {
+        if let latentSize { config.latentSize = latentSize }
+        if let channels { config.channels = channels }
+        if let representation { config.representation = representation }
+        if let conditional { config.conditional = conditional }
+        if let demodulatedPhase { config.demodulatedPhase = demodulatedPhase }
+        if let sinusoids { config.sinusoids = sinusoids }
+        if let noiseBands { config.noiseBands = noiseBands }
+        if let transientSamples { config.transientSamples = transientSamples }
+    }
+
+    /// The first given choice that differs from `source`'s architecture, as "--flag X (the
+    /// source has Y)"; nil when every choice agrees.
+    public func conflict(with source: DrumVAEConfig) -> String? {
+        let a = source.architecture
+        if let latentSize, latentSize != a.latentSize { return "--latent \(latentSize) (it has \(a.latentSize))" }
+        if let channels, channels != a.channels { return "--channels \(channels) (it has \(a.channels))" }
+        if let representation, representation != a.representation {
+            return "--representation \(representation.rawValue) (it is \(a.representation.rawValue))"
+        }
+        if let conditional, conditional != a.conditional { return conditional ? "--conditional (it is not conditional)" : "no --conditional (it is conditional)" }
+        if let demodulatedPhase, demodulatedPhase != a.demodulatedPhase {
+            return demodulatedPhase ? "--demodulated-phase (it uses the STFT's own phase frame)" : "--no-demodulated-phase (its phase is demodulated)"
+        }
+        if let sinusoids, sinusoids != (a.sinusoids ?? sinusoids) { return "--sinusoids \(sinusoids) (it has \(a.sinusoids!))" }
+        if let noiseBands, noiseBands != (a.noiseBands ?? noiseBands) { return "--noise-bands \(noiseBands) (it has \(a.noiseBands!))" }
+        if let transientSamples, transientSamples != (a.transientSamples ?? transientSamples) {
+            return "--transient-samples \(transientSamples) (it has \(a.transientSamples!))"
+        }
+        return nil
+    }
 }
 
 /// Decodes a run file, or throws one line naming it: `missing` when it is absent,

@@ -26,6 +26,8 @@ public struct OneShotDataset: Sendable {
     public var classes: [String]
     /// The split by kit, or nil for the path-hash split of older runs.
     public let split: KitSplit?
+    /// True when every clip trains (`--all-kits`): `validation` is then a part of `training`.
+    public let allKits: Bool
 
     /// The split a new run uses for the folder: by kit when every clip has a group and there
     /// are at least two; nil (the path-hash split) otherwise, e.g. for a single kit.
@@ -39,8 +41,11 @@ public struct OneShotDataset: Sendable {
     /// zero-padded to `clipSamples` (prep writes them exactly that long). With `split`, clips go
     /// to the side of their group (a clip of a group the split does not name is left out);
     /// without, a stable hash of the path puts `validationFraction` of them in validation.
+    /// With `allKits` (and no split) every clip trains and the path-hash part is validated on
+    /// as well: nothing is held out, the validation passes only follow the fit.
     public init(directory: URL, sampleRate: Int, clipSamples: Int, split: KitSplit?,
-                validationFraction: Double = 0.1) throws {
+                validationFraction: Double = 0.1, allKits: Bool = false) throws {
+        precondition(!(allKits && split != nil), "a run on every kit has no kit split")
         let entries = try Self.readManifest(directory)
         guard entries.count >= 2 else {
             throw DrumVAEError(path: directory.appendingPathComponent("manifest.jsonl").path,
@@ -53,6 +58,7 @@ public struct OneShotDataset: Sendable {
         }
         classes = Array(Set(clips.map(\.className))).sorted()
         self.split = split
+        self.allKits = allKits
         if let split {
             let sides = clips.map { clip in clip.group.flatMap { split.side(ofGroup: $0) } }
             training = zip(clips, sides).filter { $0.1 == .train }.map(\.0)
@@ -73,10 +79,16 @@ public struct OneShotDataset: Sendable {
             validation = [clips[pick]]
             training = clips.enumerated().filter { $0.offset != pick }.map(\.element)
         }
+        if allKits { training = clips }
     }
 
     /// The split for the terminal: per side, its groups and clips per class.
     public var splitDescription: String {
+        if allKits {
+            let groups = Set(training.compactMap(\.group)).count
+            return "every kit trains (--all-kits): \(training.count) clips of \(groups) groups; the validation passes "
+                + "re-measure \(validation.count) of them (nothing held out)"
+        }
         guard let split else {
             return "split by path hash (one group, or a run made before kit splits): validation holds "
                 + "\(validation.count) clips of the training kits"

@@ -17,17 +17,21 @@ public final class TrainedRun {
     /// path-hash split (made before kit splits, or on a single kit).
     public let split: KitSplit?
 
-    /// Loads RUN/config.json and RUN/checkpoint.pt.
+    /// Loads RUN/config.json and RUN/checkpoint.pt, or, in a packed folder without a
+    /// checkpoint (the shipped default, `timbre pack`), its float16 RUN/weights.pt.
     public init(_ url: URL) throws {
         Torch.applyDefaults()
         folder = RunFolder(url)
         config = try DrumVAEConfig.read(from: folder.config)
         model = try DrumVAEModel(config: config)
-        let archive = try TensorArchive(contentsOf: folder.checkpoint)
+        let fm = FileManager.default
+        let weights = !fm.fileExists(atPath: folder.checkpoint.path) && fm.fileExists(atPath: folder.weights.path)
+            ? folder.weights : folder.checkpoint
+        let archive = try TensorArchive(contentsOf: weights)
         do {
             try model.load(from: archive)
         } catch let error as DrumVAEError {
-            throw DrumVAEError(path: folder.checkpoint.path, reason: error.reason)
+            throw DrumVAEError(path: weights.path, reason: error.reason)
         }
         step = Int(try archive.tensor("step").item())
         prior = FileManager.default.fileExists(atPath: folder.prior.path) ? try LatentPrior.read(from: folder.prior) : nil

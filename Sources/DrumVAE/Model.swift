@@ -211,6 +211,19 @@ public final class DrumVAEModel {
         }
     }
 
+    /// Copies another model's weights (the same architecture: `DrumVAEConfig.architecture`).
+    func copyWeights(from other: DrumVAEModel) throws {
+        let theirs = Dictionary(uniqueKeysWithValues: other.params.entries.map { ($0.name, $0.tensor) })
+        try Torch.withoutGradients {
+            for (name, tensor) in params.entries {
+                guard let source = theirs[name], source.shape == tensor.shape else {
+                    throw DrumVAEError(path: "", reason: "weight '\(name)' does not fit the model (\(theirs[name].map { "\($0.shape)" } ?? "missing") for \(tensor.shape))")
+                }
+                try tensor.assign(source)
+            }
+        }
+    }
+
     func save(into archive: TensorArchive) throws {
         for (name, tensor) in params.entries { try archive.write(name, tensor) }
     }

@@ -14,14 +14,22 @@ public struct TrainingRequest: Sendable {
     public var resume: Bool
     /// Architecture and settings for a new run (a resumed run keeps its own).
     public var config: DrumVAEConfig
+    /// A trained run (or the shipped default's folder) whose weights a new run starts from:
+    /// its architecture replaces `config`'s, its optimiser state and step are not taken.
+    public var from: URL?
+    /// The architecture flags given explicitly: with `from`, each must agree with the source.
+    public var architectureChoice: ArchitectureChoice
 
-    public init(dataset: URL, run: URL, steps: Int?, minutes: Double?, resume: Bool, config: DrumVAEConfig) {
+    public init(dataset: URL, run: URL, steps: Int?, minutes: Double?, resume: Bool, config: DrumVAEConfig,
+                from: URL? = nil, architectureChoice: ArchitectureChoice = ArchitectureChoice()) {
         self.dataset = dataset
         self.run = run
         self.steps = steps
         self.minutes = minutes
         self.resume = resume
         self.config = config
+        self.from = from
+        self.architectureChoice = architectureChoice
     }
 }
 
@@ -95,29 +103,57 @@ public final class Trainer {
         folder = RunFolder(request.run)
         let fm = FileManager.default
         var config = request.config
+        // Fine-tuning: the source's architecture and weights; everything else is this run's.
+        var source: TrainedRun?
+        if let from = request.from {
+            guard !request.resume else {
+                throw DrumVAEError(path: from.path, reason: "--from starts a new run from trained weights; --resume continues a run (give one of them)")
+            }
+            let trained = try TrainedRun(from)
+            if let conflict = request.architectureChoice.conflict(with: trained.config) {
+                throw DrumVAEError(path: from.path, reason: "the architecture does not match: \(conflict); leave the flag out to take the source's")
+            }
+            config.adoptArchitecture(of: trained.config)
+            config.initialWeights = "\(from.path) (step \(trained.step))"
+            if config.representation != .complex && (config.magnitudeWarmup > 0 || config.phaseLossWeight > 0 || config.spectrumLossWeight > 0) {
+                throw DrumVAEError(path: from.path, reason: "a \(config.representation.rawValue) model: --magnitude-warmup, --phase-weight and --spectrum-weight are for the complex model")
+            }
+            source = trained
+        }
         if request.resume {
             guard fm.fileExists(atPath: folder.checkpoint.path) else {
                 throw DrumVAEError(path: folder.checkpoint.path, reason: "nothing to resume (no checkpoint)")
             }
             config = try DrumVAEConfig.read(from: folder.config)
+            if request.config.trainsOnAllKits && !config.trainsOnAllKits {
+                throw DrumVAEError(path: folder.config.path, reason: "the run holds kits out; --all-kits cannot change a run's split on --resume")
+            }
         } else if fm.fileExists(atPath: folder.checkpoint.path) || fm.fileExists(atPath: folder.config.path) {
             throw DrumVAEError(path: request.run.path, reason: "already holds a run; pass --resume to continue it, or choose another --out")
         }
         // A new run splits by kit when it can; a resumed run keeps the split it was made with.
-        let split = request.resume ? try folder.kitSplit(config) : try OneShotDataset.defaultSplit(directory: request.dataset)
-        if !request.resume { config.splitByKit = split != nil }
-        dataset = try OneShotDataset(directory: request.dataset, sampleRate: config.sampleRate, clipSamples: config.clipSamples,
-                                     split: split)
+        // --all-kits: every clip trains, no kit held out.
+        let split: KitSplit?
         if request.resume {
+            split = try folder.kitSplit(config)
+        } else {
+            split = config.trainsOnAllKits ? nil : try OneShotDataset.defaultSplit(directory: request.dataset)
+            config.splitByKit = split != nil
+        }
+        dataset = try OneShotDataset(directory: request.dataset, sampleRate: config.sampleRate, clipSamples: config.clipSamples,
+                                     split: split, allKits: config.trainsOnAllKits)
+        if request.resume || (source != nil && config.conditional) {
+            // The one-hot input's classes are fixed by the weights.
             if config.conditional, let missing = dataset.classes.first(where: { !config.classes.contains($0) }) {
-                throw DrumVAEError(path: request.dataset.path, reason: "class '\(missing)' is not one the run was trained on")
+                throw DrumVAEError(path: request.dataset.path, reason: "class '\(missing)' is not one the \(request.resume ? "run" : "source model") was trained on (it has: \(config.classes.joined(separator: ", ")))")
             }
         } else {
             config.classes = dataset.classes
-            try fm.createDirectory(at: folder.url, withIntermediateDirectories: true)
         }
+        if !request.resume { try fm.createDirectory(at: folder.url, withIntermediateDirectories: true) }
         self.config = config
         model = try DrumVAEModel(config: config)
+        if let source { try model.copyWeights(from: source.model) }
         core = try TrainingCore(model: model)
         if request.resume {
             let archive = try TensorArchive(contentsOf: folder.checkpoint)

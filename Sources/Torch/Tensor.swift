@@ -163,6 +163,8 @@ extension Tensor {
     public func square() throws -> Tensor { try unary(Int32(TB_SQUARE), "square") }
     /// The same values as float32 (after a float64 `cumsum`).
     public func toFloat() throws -> Tensor { try unary(Int32(TB_TO_FLOAT), "to float32") }
+    /// The values as float16 (half the bytes; `assign` into a float32 tensor converts back).
+    public func toHalf() throws -> Tensor { try unary(Int32(TB_TO_HALF), "to float16") }
     /// `torch.remainder(x, s)`: x − s·floor(x / s), in [0, s) for s > 0 (gradient 1).
     public func remainder(_ s: Double) throws -> Tensor { try scalar(Int32(TB_REMAINDER_S), s, "remainder") }
     public func leakyRelu(_ slope: Double = 0.2) throws -> Tensor { try scalar(Int32(TB_LEAKY_RELU_S), slope, "leaky_relu") }

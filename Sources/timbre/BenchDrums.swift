@@ -1,5 +1,6 @@
 import ArgumentParser
 import DrumEval
+import DrumVAE
 import Foundation
 
 struct BenchDrums: ParsableCommand {
@@ -13,7 +14,7 @@ struct BenchDrums: ParsableCommand {
         cached in OUT/cache. See docs/DRUMVAE.md.
         """)
 
-    @Argument(help: "Run folders made by `timbre train` (none: reference rows and controls only).")
+    @Argument(help: "Run folders made by `timbre train`, or `default` for the shipped model (none: reference rows and controls only).")
     var runs: [String] = []
 
     @Option(help: "The prepared corpus the runs were trained on (default: the one the run records).")
@@ -53,7 +54,7 @@ struct BenchDrums: ParsableCommand {
 
     func run() throws {
         torch.apply()
-        var options = DrumBenchOptions(runs: runs.map { URL(fileURLWithPath: $0) }, dataset: dataset.map { URL(fileURLWithPath: $0) },
+        var options = DrumBenchOptions(runs: try runs.map(DefaultModel.resolve), dataset: dataset.map { URL(fileURLWithPath: $0) },
                                        reference: reference.map { URL(fileURLWithPath: $0) }, out: URL(fileURLWithPath: out))
         options.count = count
         options.temperature = temperature

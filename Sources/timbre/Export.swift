@@ -12,7 +12,7 @@ struct Export: ParsableCommand {
         forward [1, 1, 1, 1]: each hit re-synthesised from its own latent.
         """)
 
-    @Argument(help: ArgumentHelp("The run folder made by `timbre train`.", valueName: "run"))
+    @Argument(help: ArgumentHelp("The run folder made by `timbre train`, or `default` for the shipped model.", valueName: "run"))
     var runFolder: String
 
     @Argument(help: "The TorchScript file to write (.ts).")
@@ -25,7 +25,7 @@ struct Export: ParsableCommand {
     var className: String?
 
     func run() throws {
-        let trained = try TrainedRun(URL(fileURLWithPath: runFolder))
+        let trained = try TrainedRun(DefaultModel.resolve(runFolder))
         try TorchScriptExport(run: trained, block: block, className: className).write(to: URL(fileURLWithPath: model))
         print("\(model): \(trained.config.latentSize) latent dimensions + trigger, \(block) samples per frame, \(trained.config.sampleRate) Hz (step \(trained.step))")
     }

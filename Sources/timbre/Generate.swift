@@ -4,10 +4,11 @@ import Foundation
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Generate new drum one-shots from a trained run's prior, as WAV files.")
+        abstract: "Generate new drum one-shots from a trained run's prior, as WAV files.",
+        discussion: "Without a run (or with `default`), from the model timbre ships (Resources/default).")
 
-    @Argument(help: ArgumentHelp("The run folder made by `timbre train`.", valueName: "run"))
-    var runFolder: String
+    @Argument(help: ArgumentHelp("The run folder made by `timbre train` (default: the shipped model).", valueName: "run"))
+    var runFolder: String?
 
     @Option(help: "How many one-shots.")
     var count: Int = 12
@@ -36,7 +37,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         torch.apply()
-        let trained = try TrainedRun(URL(fileURLWithPath: runFolder))
+        let trained = try TrainedRun(DefaultModel.resolve(runFolder))
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
         if check {

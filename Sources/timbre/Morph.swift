@@ -6,14 +6,14 @@ struct Morph: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Encode two sounds, walk the latent line between them, decode each step to a WAV.")
 
-    @Argument(help: ArgumentHelp("The run folder made by `timbre train`.", valueName: "run"))
-    var runFolder: String
-
     @Argument(help: "The first sound.")
     var a: String
 
     @Argument(help: "The second sound.")
     var b: String
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("The run folder made by `timbre train` (default: the shipped model).", valueName: "run"))
+    var runFolder: String?
 
     @Option(help: "Points on the line, both ends included.")
     var steps: Int = 8
@@ -32,7 +32,7 @@ struct Morph: ParsableCommand {
 
     func run() throws {
         torch.apply()
-        let trained = try TrainedRun(URL(fileURLWithPath: runFolder))
+        let trained = try TrainedRun(DefaultModel.resolve(runFolder))
         let first = try trained.loadClip(URL(fileURLWithPath: a)), second = try trained.loadClip(URL(fileURLWithPath: b))
         let outURL = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)

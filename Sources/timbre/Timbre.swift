@@ -29,7 +29,7 @@ struct Timbre: ParsableCommand {
             Invert.self, Spectrogram.self,
 
             // The drum VAE (add here).
-            Train.self, Generate.self, Morph.self, Encode.self, Export.self,
+            Train.self, Generate.self, Morph.self, Encode.self, Export.self, Pack.self,
 
             // The live engine (add here).
             Serve.self, Render.self, Send.self, Status.self, Repl.self,

@@ -13,7 +13,10 @@ struct Train: ParsableCommand {
         discussion: """
         Writes RUN/config.json, RUN/checkpoint.pt (every --checkpoint-every steps, and on \
         Ctrl-C or SIGTERM), RUN/log.jsonl and RUN/split.json. `--resume` continues a run \
-        after an interruption or a crash with the same step count and optimiser state.
+        after an interruption or a crash with the same step count and optimiser state. \
+        `--from RUN` (or `--from default`, the shipped model) fine-tunes: the source's \
+        architecture and weights, a fresh optimiser and step count, this folder's own split \
+        and this command line's training options.
         """)
 
     @Argument(help: "The prepared dataset folder (manifest.jsonl + WAVs).")
@@ -31,8 +34,8 @@ struct Train: ParsableCommand {
     @Option(help: "Clips per step.")
     var batch: Int = 8
 
-    @Option(help: "Latent dimensions.")
-    var latent: Int = 16
+    @Option(help: "Latent dimensions (default 16).")
+    var latent: Int?
 
     @Option(help: "Seed for initialisation, data order and noise.")
     var seed: UInt64 = 1
@@ -43,17 +46,23 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its checkpoint.")
     var resume = false
 
+    @Option(help: ArgumentHelp("Start a new run from a trained run's weights (or `default`, the shipped model): its architecture, a fresh optimiser and step count, this run's own split and settings.", valueName: "run"))
+    var from: String?
+
+    @Flag(help: "Train on every clip, holding no kit out (for a model to ship; evaluate the recipe with the default split).")
+    var allKits = false
+
     @Option(help: "Decoder output: complex (phase-aware, the default), magnitude (the baseline) or synth (sinusoids, filtered noise and a transient).")
-    var representation: Representation = .complex
+    var representation: Representation?
 
-    @Option(help: "Synth model: sinusoids.")
-    var sinusoids: Int = 32
+    @Option(help: "Synth model: sinusoids (default 32).")
+    var sinusoids: Int?
 
-    @Option(help: "Synth model: filtered-noise bands.")
-    var noiseBands: Int = 64
+    @Option(help: "Synth model: filtered-noise bands (default 64).")
+    var noiseBands: Int?
 
-    @Option(help: "Synth model: samples of the learned transient.")
-    var transientSamples: Int = 2048
+    @Option(help: "Synth model: samples of the learned transient (default 2048).")
+    var transientSamples: Int?
 
     @Option(help: ArgumentHelp("Augmentation: random gain per clip and step within ± this many dB (0: off).", valueName: "dB"))
     var gainAugmentation: Double = 6
@@ -61,8 +70,8 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Augmentation: random time shift per clip and step within ± this many ms, never cutting the onset (0: off).", valueName: "ms"))
     var shiftAugmentation: Double = 10
 
-    @Option(help: "Convolution channels.")
-    var channels: Int = 96
+    @Option(help: "Convolution channels (default 96).")
+    var channels: Int?
 
     @Option(help: "KL weight after warm-up.")
     var beta: Double = 1e-4
@@ -85,8 +94,8 @@ struct Train: ParsableCommand {
     @Option(help: "Complex model: weight of the magnitude loss on the decoder's own spectrum, added to the waveform loss after the warm-up.")
     var spectrumWeight: Double = 0
 
-    @Flag(inversion: .prefixedNo, help: "Complex model: the phase maps give each bin's phase relative to its own rotation per frame (steady partials and clicks give maps constant in time).")
-    var demodulatedPhase = true
+    @Flag(inversion: .prefixedNo, help: "Complex model: the phase maps give each bin's phase relative to its own rotation per frame (steady partials and clicks give maps constant in time; the default).")
+    var demodulatedPhase: Bool?
 
     @Option(help: "Learning rate (AdamW).")
     var learningRate: Double = 1e-3
@@ -106,7 +115,7 @@ struct Train: ParsableCommand {
         if minutes == nil && steps == nil { throw ValidationError("give --minutes or --steps") }
         if let minutes, !(minutes > 0) { throw ValidationError("--minutes must be more than 0") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
-        if batch < 1 || latent < 1 || channels < 16 { throw ValidationError("--batch and --latent must be at least 1, --channels at least 16") }
+        if batch < 1 || (latent ?? 16) < 1 || (channels ?? 96) < 16 { throw ValidationError("--batch and --latent must be at least 1, --channels at least 16") }
         if !(logWeight >= 0) || magnitudeWarmup < 0 || !(phaseWeight >= 0) || !(spectrumWeight >= 0) {
             throw ValidationError("--log-weight, --magnitude-warmup, --phase-weight and --spectrum-weight must be 0 or more")
         }
@@ -114,27 +123,25 @@ struct Train: ParsableCommand {
         if !(learningRate > 0) { throw ValidationError("--learning-rate must be more than 0") }
         if checkpointEvery < 1 || validateEvery < 1 { throw ValidationError("--checkpoint-every and --validate-every must be at least 1") }
         // Options that would do nothing are refused rather than silently ignored.
-        if representation != .complex && (magnitudeWarmup > 0 || phaseWeight > 0 || spectrumWeight > 0 || !demodulatedPhase) {
+        // With --from the representation is the source's: the trainer checks these against it.
+        if (representation ?? .complex) != .complex && (magnitudeWarmup > 0 || phaseWeight > 0 || spectrumWeight > 0 || demodulatedPhase == false) {
             throw ValidationError("--magnitude-warmup, --phase-weight, --spectrum-weight and --no-demodulated-phase are for the complex model")
         }
         if phaseWeight > 0 && magnitudeWarmup == 0 && spectrumWeight == 0 {
             throw ValidationError("--phase-weight acts on the magnitude loss: give --magnitude-warmup or --spectrum-weight with it")
         }
-        if sinusoids < 2 || noiseBands < 2 || transientSamples < 1 {
+        if (sinusoids ?? 32) < 2 || (noiseBands ?? 64) < 2 || (transientSamples ?? 2048) < 1 {
             throw ValidationError("--sinusoids and --noise-bands need at least 2, --transient-samples at least 1")
         }
         if gainAugmentation < 0 || shiftAugmentation < 0 { throw ValidationError("--gain-augmentation and --shift-augmentation are not negative") }
+        if from != nil && resume { throw ValidationError("--from starts a new run, --resume continues one: give one of them") }
     }
 
     func run() throws {
         torch.apply()
         var config = DrumVAEConfig()
         config.batchSize = batch
-        config.latentSize = latent
         config.seed = seed
-        config.conditional = conditional
-        config.representation = representation
-        config.channels = channels
         config.beta = beta
         config.klWarmupSteps = klWarmup
         config.learningRate = learningRate
@@ -142,17 +149,25 @@ struct Train: ParsableCommand {
         config.magnitudeWarmupSteps = magnitudeWarmup
         config.phaseWeight = phaseWeight
         config.spectrumWeight = spectrumWeight
-        config.demodulatedPhase = demodulatedPhase
-        config.sinusoids = sinusoids
-        config.noiseBands = noiseBands
-        config.transientSamples = transientSamples
         config.gainAugmentation = gainAugmentation
         config.shiftAugmentation = shiftAugmentation
         config.lossScales = lossScales.sizes
         config.checkpointEvery = checkpointEvery
         config.validateEvery = validateEvery
+        if allKits { config.allKits = true }
+        var choice = ArchitectureChoice()
+        choice.latentSize = latent
+        choice.channels = channels
+        choice.representation = representation
+        choice.conditional = conditional ? true : nil
+        choice.demodulatedPhase = demodulatedPhase
+        choice.sinusoids = sinusoids
+        choice.noiseBands = noiseBands
+        choice.transientSamples = transientSamples
+        choice.apply(to: &config)
         let request = TrainingRequest(dataset: URL(fileURLWithPath: dataset), run: URL(fileURLWithPath: out),
-                                      steps: steps, minutes: minutes, resume: resume, config: config)
+                                      steps: steps, minutes: minutes, resume: resume, config: config,
+                                      from: try from.map(DefaultModel.resolve), architectureChoice: choice)
         let trainer = try Trainer(request: request)
         signal(SIGINT) { _ in stopSignal.store(SIGINT, ordering: .relaxed) }
         signal(SIGTERM) { _ in stopSignal.store(SIGTERM, ordering: .relaxed) }
@@ -165,7 +180,8 @@ struct Train: ParsableCommand {
         let c = trainer.config
         FileHandle.standardError.write(Data((trainer.dataset.splitDescription + "\n").utf8))
         FileHandle.standardError.write(Data(("train: \(trainer.dataset.training.count) training + \(trainer.dataset.validation.count) validation clips, "
-            + "\(c.representation.rawValue) model, \(trainer.model.parameterCount) parameters, from step \(trainer.step)\n").utf8))
+            + "\(c.representation.rawValue) model, \(trainer.model.parameterCount) parameters, from step \(trainer.step)"
+            + (c.initialWeights.map { " (weights of \($0))" } ?? "") + "\n").utf8))
         let bar = TrainingBar()
         let summary = try trainer.run(steps: steps, minutes: minutes, progress: bar.update,
                                       shouldStop: { stopSignal.load(ordering: .relaxed) != 0 })

@@ -28,13 +28,15 @@ struct TrainingTests {
     }
 
     /// Training 6 steps straight equals training 3, stopping, and resuming to 6:
-    /// same weights, same optimiser state (the checkpoint holds AdamW's moments), same step.
-    @Test(.needsHydrogenKits)
-    func resumeContinuesExactly() throws {
+    /// same weights, same optimiser state (the checkpoint holds AdamW's moments), same step;
+    /// with the kit split and with `--all-kits`.
+    @Test(.needsHydrogenKits, arguments: [false, true])
+    func resumeContinuesExactly(allKits: Bool) throws {
         let kit = try makeTestKit(perKit: 4, kits: Self.kits)
         let dir = TemporaryDirectory()
         var config = smallConfig(steps: 6)
         config.checkpointEvery = 3
+        if allKits { config.allKits = true }
         let straight = dir.file("straight"), resumed = dir.file("resumed")
         try train(kit: kit.url, run: straight, steps: 6, config: config)
         try train(kit: kit.url, run: resumed, steps: 3, config: config)

@@ -27,7 +27,7 @@ struct DrumVAECommandTests {
         }
     }
 
-    @Test(arguments: [["train"], ["generate"], ["morph"], ["encode"], ["export"], ["bench", "train"], ["bench", "reconstruction"], ["bench", "drums"]])
+    @Test(arguments: [["train"], ["generate"], ["morph"], ["encode"], ["export"], ["pack"], ["bench", "train"], ["bench", "reconstruction"], ["bench", "drums"]])
     func helpIsThere(_ path: [String]) throws {
         let result = try runTimbre(path + ["--help"])
         #expect(result.status == 0)
@@ -82,11 +82,11 @@ struct DrumVAECommandTests {
 
         let clips = try FileManager.default.subpathsOfDirectory(atPath: kit.url.path).filter { $0.hasSuffix(".wav") }.sorted()
         let a = kit.url.appendingPathComponent(clips[0]).path, b = kit.url.appendingPathComponent(clips[1]).path
-        let morph = try runTimbre(["morph", run.path, a, b, "--steps", "3", "--out", dir.file("morph").path])
+        let morph = try runTimbre(["morph", a, b, "--run", run.path, "--steps", "3", "--out", dir.file("morph").path])
         #expect(morph.status == 0, "\(morph.stderr)")
         #expect(morph.stdout.split(separator: "\n").count == 3)
 
-        let encode = try runTimbre(["encode", run.path, a, b])
+        let encode = try runTimbre(["encode", a, b, "--run", run.path])
         #expect(encode.status == 0, "\(encode.stderr)")
         let codes = try JSONSerialization.jsonObject(with: Data(encode.stdout.utf8)) as? [[String: Any]]
         #expect(codes?.count == 2)

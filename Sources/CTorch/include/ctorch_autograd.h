@@ -56,7 +56,8 @@ int tb_at_zero_grad(tb_tensor t);
 enum {
   TB_NEG = 0, TB_EXP, TB_LOG, TB_SQRT, TB_ABS, TB_TANH, TB_SIGMOID, TB_RELU, TB_SIN, TB_COS,
   TB_SQUARE, TB_SOFTPLUS, TB_GELU, TB_LOG1P, TB_RSQRT, TB_ELU,
-  TB_TO_FLOAT /* cast to float32 (from a float64 result) */
+  TB_TO_FLOAT /* cast to float32 (from a float64 result) */,
+  TB_TO_HALF /* cast to float16 (compact shipped weights) */
 };
 int tb_at_unary(int kind, tb_tensor a, tb_tensor *out);
 enum { TB_ADD = 0, TB_SUB, TB_MUL, TB_DIV, TB_MAXIMUM, TB_MINIMUM, TB_POW, TB_ATAN2 };
