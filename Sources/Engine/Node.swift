@@ -247,7 +247,7 @@ final class Node: PlanStream, @unchecked Sendable {
         latentValues = AtomicFloats(count: latentSize, value: 0)
         carried = latentSize > 0 ? PlanCarry(latentSize: latentSize, seed: spec.seed ?? UInt64(id)) : nil
         sequencer = plan.steps.contains { if case .feedLatents = $0 { true } else { false } }
-            ? LatentSequencer(latentSize: latentSize) : nil
+            ? LatentSequencer(latentSize: latentSize, hitClasses: plan.hitClasses) : nil
         if let seed = spec.seed {
             seedBits.store(seed, ordering: .relaxed)
             seeded.store(true, ordering: .relaxed)
