@@ -93,8 +93,9 @@ struct DrumVAECommandTests {
         #expect((codes?[0]["latent"] as? [Double])?.count == 4)
         #expect(codes?[0]["file"] as? String == a)
 
+        // Trigger contract 1 (--contract 1): one trigger channel and the 4 latents.
         let model = dir.file("drums.ts")
-        let export = try runTimbre(["export", run.path, model.path, "--block", "1024"])
+        let export = try runTimbre(["export", run.path, model.path, "--block", "1024", "--contract", "1"])
         #expect(export.status == 0, "\(export.stderr)")
         let described = try runTimbre(["info", model.path])
         #expect(described.status == 0, "\(described.stderr)")
@@ -102,6 +103,21 @@ struct DrumVAECommandTests {
         #expect(described.stdout.contains("encode       [1, 1, 5, 1024]"))
         #expect(described.stdout.contains("forward      [1, 1, 1, 1]"))
         #expect(described.stdout.contains("44100 Hz"))
+        #expect(described.stdout.contains("drum export    trigger contract 1"), "\(described.stdout)")
+
+        // Contract 2 (the default): a velocity channel per class of the run's prior, then the latents.
+        let machine = dir.file("machine.ts")
+        let exported = try runTimbre(["export", run.path, machine.path, "--block", "1024"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let prior = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("prior.json"))) as? [String: Any]
+        let priorClasses = (prior?["components"] as? [[String: Any]] ?? []).compactMap { $0["className"] as? String }
+        #expect(!priorClasses.isEmpty)
+        let machineInfo = try runTimbre(["info", machine.path])
+        #expect(machineInfo.status == 0, "\(machineInfo.stderr)")
+        #expect(machineInfo.stdout.contains("drum export    trigger contract 2: a velocity channel per class (\(priorClasses.joined(separator: ", ")))"), "\(machineInfo.stdout)")
+        #expect(machineInfo.stdout.contains("decode       [\(priorClasses.count + 4), 1024, 1, 1]"), "\(machineInfo.stdout)")
+        let refused = try runTimbre(["export", run.path, dir.file("x.ts").path, "--class", "kick"])
+        #expect(refused.status != 0 && refused.stderr.contains("contract 2 picks the class per hit"), "\(refused.stderr)")
     }
 
     /// `bench reconstruction` on complex runs (the demodulated phase frame by default, the
