@@ -105,17 +105,21 @@ struct DrumVAECommandTests {
         #expect(described.stdout.contains("44100 Hz"))
         #expect(described.stdout.contains("drum export    trigger contract 1"), "\(described.stdout)")
 
-        // Contract 2 (the default): a velocity channel per class of the run's prior, then the latents.
+        // Contract 2 (the default): a velocity channel per class (a conditional run's classes,
+        // else its prior's), then the latents.
         let machine = dir.file("machine.ts")
         let exported = try runTimbre(["export", run.path, machine.path, "--block", "1024"])
         #expect(exported.status == 0, "\(exported.stderr)")
         let prior = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("prior.json"))) as? [String: Any]
-        let priorClasses = (prior?["components"] as? [[String: Any]] ?? []).compactMap { $0["className"] as? String }
-        #expect(!priorClasses.isEmpty)
+        let runConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
+        let exportClasses = runConfig?["conditional"] as? Bool == true
+            ? runConfig?["classes"] as? [String] ?? []
+            : (prior?["components"] as? [[String: Any]] ?? []).compactMap { $0["className"] as? String }
+        #expect(!exportClasses.isEmpty)
         let machineInfo = try runTimbre(["info", machine.path])
         #expect(machineInfo.status == 0, "\(machineInfo.stderr)")
-        #expect(machineInfo.stdout.contains("drum export    trigger contract 2: a velocity channel per class (\(priorClasses.joined(separator: ", ")))"), "\(machineInfo.stdout)")
-        #expect(machineInfo.stdout.contains("decode       [\(priorClasses.count + 4), 1024, 1, 1]"), "\(machineInfo.stdout)")
+        #expect(machineInfo.stdout.contains("drum export    trigger contract 2: a velocity channel per class (\(exportClasses.joined(separator: ", ")))"), "\(machineInfo.stdout)")
+        #expect(machineInfo.stdout.contains("decode       [\(exportClasses.count + 4), 1024, 1, 1]"), "\(machineInfo.stdout)")
         let refused = try runTimbre(["export", run.path, dir.file("x.ts").path, "--class", "kick"])
         #expect(refused.status != 0 && refused.stderr.contains("contract 2 picks the class per hit"), "\(refused.stderr)")
     }
@@ -237,6 +241,47 @@ struct DrumVAECommandTests {
         let resumed = try runTimbre(["train", kit.url.path, "--out", run.path, "--resume", "--steps", String(last)])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("from step \(last)"))
+    }
+
+    /// A drum-machine export (trigger contract 2) in the live engine's offline render: a
+    /// sequenced pattern of two classes at velocities 1 and 0.5 is the sum of each class's hit
+    /// alone at velocity 1, the second scaled by 0.5 (the engine feeds each step's velocity on
+    /// its class's channel, the export applies it as a gain).
+    @Test(.needsHydrogenKits)
+    func renderPlaysASequencedPatternWithVelocities() throws {
+        let kit = try Self.kit(perKit: 3)
+        let dir = TemporaryDirectory()
+        let run = dir.file("run")
+        let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "2", "--conditional", "--no-report"] + Self.tiny)
+        #expect(train.status == 0, "\(train.stderr)")
+        let export = try runTimbre(["export", run.path, dir.file("drums.ts").path, "--block", "1024"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
+        let classes = config?["classes"] as? [String] ?? []
+        try #require(classes.count >= 2, "classes \(classes)")
+        let zeros = Array(repeating: "0", count: classes.count + 4).joined(separator: " ")
+        try AudioFile.write(AudioBuffer(sampleRate: 44100, channelCount: 1, frameCount: 88200 * 2), to: dir.file("silence.wav"))
+        func render(_ name: String, _ steps: [(step: Int, velocity: Float, cls: String)]) throws -> [Float] {
+            var lines = ["toggle kit drums.ts decode", "seq kit steps 4 bpm 120 div 1"]
+            for s in steps { lines.append("seq/step kit \(s.step) latents \(zeros) trigger \(s.velocity) class \(s.cls)") }
+            lines.append("@0.2 seq/play kit")
+            try (lines.joined(separator: "\n") + "\n").write(to: dir.file("\(name).txt"), atomically: true, encoding: .utf8)
+            let result = try runTimbre(["render", "--session", dir.file("\(name).txt").path, "--input", dir.file("silence.wav").path,
+                                        "--out", dir.file(name).path, "--models-dir", dir.url.path])
+            #expect(result.status == 0, "\(result.stderr)")
+            return try AudioFile.read(dir.file("\(name)/kit.wav")).channels[0]
+        }
+        let first = classes[0], last = classes[classes.count - 1]
+        let pattern = try render("pattern", [(0, 1, first), (1, 0.5, last)])
+        let a = try render("a", [(0, 1, first)])
+        let b = try render("b", [(1, 1, last)])
+        let peak = pattern.reduce(Float(0)) { max($0, abs($1)) }
+        let expected = zip(a, b).map { $0 + 0.5 * $1 }
+        let difference = zip(pattern, expected).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        let peakB = b.reduce(Float(0)) { max($0, abs($1)) }
+        print("sequenced drum-machine export (\(first), \(last)): pattern peak \(peak), class \(last) alone peak \(peakB), max |pattern - (a + 0.5 b)| \(difference)")
+        #expect(peak > 1e-4 && peakB > 1e-4, "silent render")
+        #expect(difference <= 1e-4 * max(peak, 1e-3), "the pattern differs from its hits by \(difference)")
     }
 
     /// The exported model in the live engine's offline render: `forward` finds the hits of a
