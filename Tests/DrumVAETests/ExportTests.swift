@@ -177,6 +177,12 @@ struct ExportTests {
     report["quarterDifference"] = float(np.abs(quarter - 0.25 * first).max())
     report["classDistanceDb"] = float(np.mean(np.abs(spectrum_db(first) - spectrum_db(last))))
     report["repeatDistanceDb"] = float(np.mean(np.abs(spectrum_db(first) - spectrum_db(again))))
+    # encode: a noise burst in frame 1 is a hit of one class at velocity 1 there.
+    burst = torch.zeros(1, 1, 8192)
+    burst[0, 0, 2048:2048 + 400] = torch.randn(400) * torch.linspace(1, 0, 400)
+    enc = torch.jit.load(path).encode(burst)
+    report["encodeVelocities"] = enc[0, :k].sum(0).tolist()
+    report["encodeHitsPerFrame"] = (enc[0, :k] > 0).sum(0).tolist()
     if deterministic and k > 1:
         both = play([(0, 1.0), (k - 1, 1.0)])
         report["sumDifference"] = float(np.abs(both - (first + last)).max())
@@ -201,6 +207,8 @@ struct ExportTests {
         var repeatDistanceDb: Double
         var sumDifference: Double?
         var bothPeak: Double?
+        var encodeVelocities: [Double]
+        var encodeHitsPerFrame: [Int]
     }
 
     /// Trigger contract 2 in PyTorch: a conditional complex run (classes from the decoder's
@@ -275,6 +283,7 @@ struct ExportTests {
         #expect(report.shapes["encode"] == [1, channels, 4])
         #expect(report.expectedPeak > 1e-3, "the reference is silent, the comparison would prove nothing")
         #expect(report.maxDifference < 1e-4, "decode differs from timbre's generation by \(report.maxDifference)")
+        #expect(report.encodeVelocities == [0, 1, 0, 0] && report.encodeHitsPerFrame == [0, 1, 0, 0], "encode should mark one hit in frame 1")
         #expect(report.firstRMS > 1e-5, "a full-velocity hit is silent")
         #expect(abs(report.quarterRatio - 0.25) < 1e-3, "velocity 0.25 gives an RMS ratio of \(report.quarterRatio)")
         #expect(report.quarterDifference < 1e-5)
