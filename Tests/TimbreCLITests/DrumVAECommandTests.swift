@@ -284,6 +284,48 @@ struct DrumVAECommandTests {
         #expect(difference <= 1e-4 * max(peak, 1e-3), "the pattern differs from its hits by \(difference)")
     }
 
+    /// `seq/encode` on a drum-machine export (trigger contract 2): each step whose span holds a
+    /// detected hit gets a trigger at velocity 1 of one of the export's classes, and the
+    /// velocity channels of its latents are 0 (seen in the session `session/save` writes).
+    @Test(.needsHydrogenKits)
+    func seqEncodeFillsStepsWithClasses() throws {
+        let kit = try Self.kit(perKit: 3)
+        let dir = TemporaryDirectory()
+        let run = dir.file("run")
+        let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "2", "--conditional", "--no-report"] + Self.tiny)
+        #expect(train.status == 0, "\(train.stderr)")
+        let export = try runTimbre(["export", run.path, dir.file("drums.ts").path, "--block", "1024"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
+        let classes = config?["classes"] as? [String] ?? []
+        // Four decaying noise bursts on the quarter notes of 120 bpm.
+        var loop = [Float](repeating: 0, count: 88200)
+        var seed: UInt32 = 7
+        for hit in 0..<4 {
+            for i in 0..<8000 {
+                seed = seed &* 1_664_525 &+ 1_013_904_223
+                loop[hit * 22050 + i] = (Float(seed >> 8) / Float(1 << 24) * 2 - 1) * 0.8 * Float(exp(-Double(i) / 1500))
+            }
+        }
+        try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [loop]), to: dir.file("loop.wav"))
+        let session = "toggle kit drums.ts decode\nseq kit steps 4 bpm 120 div 1\nseq/encode kit loop.wav\n@0.5 session/save saved.txt\n"
+        try session.write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
+        let render = try runTimbre(["render", "--session", dir.file("session.txt").path, "--input", dir.file("loop.wav").path,
+                                    "--out", dir.file("out").path, "--models-dir", dir.url.path, "--files-dir", dir.url.path, "--seconds", "1"])
+        #expect(render.status == 0, "\(render.stderr)")
+        let saved = try String(contentsOf: dir.file("saved.txt"), encoding: .utf8)
+        let steps = saved.split(separator: "\n").filter { $0.hasPrefix("/timbre/seq/step kit ") }
+        #expect(steps.count == 4, "\(saved)")
+        for line in steps {
+            let words = line.split(separator: " ").map(String.init)
+            let triggered = words.firstIndex(of: "trigger")
+            let named = words.firstIndex(of: "class").map { words[$0 + 1] }
+            #expect(triggered.map { words[$0 + 1] } == "1" && named.map(classes.contains) == true, "\(line)")
+            let latents = Array(words.drop { $0 != "latents" }.dropFirst().prefix(classes.count))
+            #expect(latents.allSatisfy { Float($0) == 0 }, "velocity channels not 0: \(line)")
+        }
+    }
+
     /// The exported model in the live engine's offline render: `forward` finds the hits of a
     /// drum loop and re-synthesises each from its own latent.
     @Test(.needsHydrogenKits)
