@@ -14,7 +14,8 @@ import Torch
 /// class at gain min(value, 1), decoded from the mean + the frame's offsets; all hits of a
 /// frame sound, and every one-shot overlap-adds into one tail (no voice limit). `encode`
 /// marks each hit with velocity 1 on the class the prior finds most likely and gives its
-/// offsets. Per-hit channels rather than a settable class attribute: an attribute is one
+/// offsets. A synth run's noise is drawn one one-shot at a time in the order (batch row,
+/// frame, class). Per-hit channels rather than a settable class attribute: an attribute is one
 /// value per model instance, so it could not differ between the nodes a batching lane
 /// runs in one instance, nor between two hits of one frame.
 ///
