@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The step sequencer on a drum export of trigger contract 2 (the fixture tiny-drum2.ts:
+/// The step sequencer on a drum export of trigger contract 2 (the fixture tiny-kit.ts:
 /// velocity channels kick and hat, then two latents; a 1024-sample 110 Hz or 3520 Hz one-shot,
 /// linear in velocity), rendered offline through `timbre render`'s code: each step's
 /// `trigger VELOCITY class NAME` plays that class at that gain.
@@ -10,7 +10,7 @@ import TestSupport
 struct DrumMachineSequencerTests {
     /// Steps 0, 2, 4, 6 of an 8-step pattern at 120 bpm (5512.5 samples a step).
     static let pattern = """
-        toggle drum tiny-drum2.ts decode block 512
+        toggle drum tiny-kit.ts decode block 512
         seq drum steps 8 bpm 120
         seq/step drum 0 latents 0.9 0.9 0 0 trigger 1 class kick
         seq/step drum 2 latents 0 0 0 0 trigger 0.25 class kick
@@ -48,7 +48,7 @@ struct DrumMachineSequencerTests {
 
     /// A step's class must be one of the node's classes; contract-1 exports take no class.
     @Test func unknownClassesAreRefused() throws {
-        for (model, expected) in [("tiny-drum2.ts", "no class 'snare' (its classes: kick, hat)"), ("tiny-drum.ts", "trigger contract 2")] {
+        for (model, expected) in [("tiny-kit.ts", "no class 'snare' (its classes: kick, hat)"), ("tiny-drum.ts", "trigger contract 2")] {
             let session = """
                 toggle drum \(model) decode block 512
                 seq drum steps 8 bpm 120

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// MIDI notes on a drum export of trigger contract 2 (the fixture tiny-drum2.ts: velocity
+/// MIDI notes on a drum export of trigger contract 2 (the fixture tiny-kit.ts: velocity
 /// channels kick and hat, a 110 Hz or 3520 Hz one-shot of 1024 samples, linear in velocity),
 /// through the kernel offline as `MIDIRoutingTests` does: the velocity is the gain, the
 /// mapping's class picks the channel, and notes of two classes on one latent frame both sound.
@@ -13,7 +13,7 @@ import TestSupport
     /// A drum2 node with note 36 → kick and 42 → hat (and 38 → the first class, no class named).
     static func render(_ events: [Event], frames: Int = 40_000) throws -> [Float] {
         let instrument = MIDIRoutingTests.instrument()
-        try instrument.createNow(NodeSpec(label: "drum", model: "tiny-drum2.ts", method: .decode))
+        try instrument.createNow(NodeSpec(label: "drum", model: "tiny-kit.ts", method: .decode))
         try instrument.midiMap(MIDIMapping(label: "drum", binding: .trigger(.number(36), latents: nil, className: "kick")))
         try instrument.midiMap(MIDIMapping(label: "drum", binding: .trigger(.number(42), latents: nil, className: "hat")))
         try instrument.midiMap(MIDIMapping(label: "drum", binding: .trigger(.number(38), latents: nil)))
@@ -63,7 +63,7 @@ import TestSupport
     /// A class the model does not have, or a class on a contract-1 drum export, is refused with its reason.
     @Test func unknownClassesAreRefused() throws {
         let instrument = MIDIRoutingTests.instrument()
-        try instrument.createNow(NodeSpec(label: "drum", model: "tiny-drum2.ts", method: .decode))
+        try instrument.createNow(NodeSpec(label: "drum", model: "tiny-kit.ts", method: .decode))
         try instrument.createNow(NodeSpec(label: "old", model: "tiny-drum.ts", method: .decode))
         #expect(throws: EngineError.self) {
             try instrument.midiMap(MIDIMapping(label: "drum", binding: .trigger(.number(36), latents: nil, className: "snare")))

@@ -312,7 +312,7 @@ def main() -> None:
     save(TinyV1(), os.path.join(out, "tiny-v1.ts"))
     save(Plain(), os.path.join(out, "plain.ts"))
     save(TinyDrum(), os.path.join(out, "tiny-drum.ts"))
-    save(TinyDrum2(), os.path.join(out, "tiny-drum2.ts"))
+    save(TinyDrum2(), os.path.join(out, "tiny-kit.ts"))
 
 
 if __name__ == "__main__":
