@@ -35,6 +35,7 @@ extension Instrument {
             guard step.latents.count == node.latentSize else {
                 throw EngineError("'latents' takes \(node.latentSize) values for node '\(label)', got \(step.latents.count)")
             }
+            if let className = step.className, let reason = Self.classMisfit(className, node) { throw EngineError(reason) }
             sequencer.setStep(index, step)
         case .play:
             _ = try Self.settings(of: sequencer, label)
@@ -45,6 +46,19 @@ extension Instrument {
         case .encode(let file):
             throw EngineError("'seq/encode \(label) \(file)' runs through encodeSequence")
         }
+    }
+
+    /// Why a hit of class `name` cannot play on the node (nil when it can): the class must be
+    /// one of its drum export's velocity channels (trigger contract 2).
+    static func classMisfit(_ name: String, _ node: Node) -> String? {
+        let classes = node.plan.hitClasses
+        guard !classes.isEmpty else {
+            return "node '\(node.label)''s model has no class channels (not a drum export of trigger contract 2); 'class \(name)' cannot be played"
+        }
+        guard classes.contains(name) else {
+            return "node '\(node.label)' has no class '\(name)' (its classes: \(classes.joined(separator: ", ")))"
+        }
+        return nil
     }
 
     private static func sequencer(of node: Node) throws -> LatentSequencer {
@@ -112,7 +126,10 @@ extension Instrument {
             offset += block
         }
         let ratio = block / runner.outputFrames
-        let triggered = model.methods.first { $0.name == "decode" }?.inputLabels?.first?.lowercased().hasPrefix("(trigger)") ?? false
+        let decoder = model.methods.first { $0.name == "decode" }
+        let triggered = decoder?.hasTriggerChannel ?? false
+        // Trigger contract 2: a hit is a frame with a velocity on one of these channels.
+        let classes = decoder?.hitClasses ?? []
         let stepSamples = Double(node.modelRate) * 60 / (Double(settings.bpm) * Double(settings.division))
         func start(_ i: Int) -> Double { (Double(i) + (i & 1 == 1 ? Double(settings.swing) : 0)) * stepSamples }
         let usable = (count + ratio - 1) / ratio
@@ -122,7 +139,13 @@ extension Instrument {
             guard Int(start(i)) < count, first < usable else { break }
             let end = min(usable, max(first + 1, Int(start(i + 1)) / ratio))
             var step = SequenceStep(latents: latents[first])
-            if triggered {
+            if !classes.isEmpty {
+                let hit = (first..<end).lazy.compactMap { f in (0..<classes.count).first { latents[f][$0] > 0 }.map { (f, $0) } }.first
+                if let (f, c) = hit {
+                    step = SequenceStep(latents: latents[f], velocity: min(latents[f][c], 1), className: classes[c])
+                }
+                for c in 0..<classes.count { step.latents[c] = 0 }
+            } else if triggered {
                 if let hit = (first..<end).first(where: { latents[$0][0] > 0.5 }) {
                     step = SequenceStep(latents: latents[hit], velocity: 1)
                 }

@@ -35,7 +35,7 @@ struct MIDIRoute: BitwiseCopyable {
     var action: Action
     var scalar: ScalarParameter = .gain
     var control: PlanControl.Kind = .latent
-    /// Latent dimension or EQ band.
+    /// Latent dimension, EQ band, or a trigger's class channel (trigger contract 2).
     var index: Int = 0
     /// EQ field: 0 frequency, 1 Q, 2 gain.
     var field: UInt8 = 0
@@ -124,7 +124,7 @@ extension Kernel {
                                     ok = node.pushControl(.latent, dimension: d, value: routing.floats[route.table + d], atFrame: frame)
                                 }
                             }
-                            if ok { ok = node.pushControl(.trigger, value: Float(value) / 127, atFrame: frame) }
+                            if ok { ok = node.pushControl(.trigger, dimension: route.index, value: Float(value) / 127, atFrame: frame) }
                             if ok { applied = true } else { midiDropped.wrappingAdd(1, ordering: .relaxed) }
                         }
                     } else {
@@ -296,10 +296,11 @@ extension Instrument {
             }
             guard d < node.latentSize else { return "latent dimension \(d) is out of range 0..<\(node.latentSize) for node '\(node.label)'" }
             return nil
-        case .trigger(_, let latents):
+        case .trigger(_, let latents, let className):
             guard node.plan.steps.contains(where: { if case .feedLatents = $0 { true } else { false } }) else {
                 return "node '\(node.label)' runs '\(node.spec.method.rawValue)'; a trigger mapping needs a trigger-driven model on 'decode'"
             }
+            if let className, let reason = classMisfit(className, node) { return reason }
             if let latents, latents.count != node.latentSize {
                 return "'latents' takes \(node.latentSize) values for node '\(node.label)', got \(latents.count)"
             }
@@ -338,8 +339,10 @@ extension Instrument {
                     }
                 }
                 routes.append(route)
-            case .trigger(let note, let latents):
+            case .trigger(let note, let latents, let className):
                 var route = MIDIRoute(nodeID: node.id, action: .trigger, number: -1, channel: -1, table: -1)
+                // The class's velocity channel (trigger contract 2; 0: the first, or contract 1's trigger).
+                route.index = className.flatMap { node.plan.hitClasses.firstIndex(of: $0) } ?? 0
                 if case .number(let n) = note { route.number = n }
                 if let latents {
                     route.table = floats.count

@@ -259,7 +259,7 @@ final class Node: PlanStream, @unchecked Sendable {
         // A walk's depth is in the model's latent standard deviations when it carries them.
         if let carried, let deviations = Self.latentDeviations(of: model, count: latentSize) { carried.walkScale = deviations }
         sequencer = plan.steps.contains { if case .feedLatents = $0 { true } else { false } }
-            ? LatentSequencer(latentSize: latentSize) : nil
+            ? LatentSequencer(latentSize: latentSize, hitClasses: plan.hitClasses) : nil
         if let seed = spec.seed {
             seedBits.store(seed, ordering: .relaxed)
             seeded.store(true, ordering: .relaxed)

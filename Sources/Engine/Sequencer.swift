@@ -27,6 +27,10 @@ struct SequencerTransport {
 /// changed, with no lock and no allocation, and keeps where it stands (the step playing, the glide).
 final class LatentSequencer: @unchecked Sendable {
     let latentSize: Int
+    /// The velocity channels' classes of a drum export of trigger contract 2 (the plan's
+    /// `hitClasses`): a step's trigger plays on its class's channel, and these channels hold 0
+    /// between hits. Empty: one trigger channel (contract 1).
+    let hitClasses: [String]
     /// Steps the pattern can hold.
     let capacity: Int
 
@@ -47,7 +51,8 @@ final class LatentSequencer: @unchecked Sendable {
     private let version = Atomic<Int>(0)
     private enum Field: Int, CaseIterable { case steps, bpm, division, swing, transport, playing, start, plays }
     private let header: UnsafeMutablePointer<Atomic<UInt64>>
-    /// Per step: flags (1 set, 2 trigger), velocity, glide, then the latents (as float bits).
+    /// Per step: flags (1 set, 2 trigger, the trigger's class channel from bit 8), velocity,
+    /// glide, then the latents (as float bits).
     private let words: UnsafeMutablePointer<Atomic<UInt32>>
     private var stride: Int { 3 + latentSize }
     /// The pattern step the worker started last (-1 none) and steps started since `play`.
@@ -68,8 +73,9 @@ final class LatentSequencer: @unchecked Sendable {
     private let from: UnsafeMutablePointer<Float>
     private let target: UnsafeMutablePointer<Float>
 
-    init(latentSize: Int, capacity: Int = SequenceSettings.maximumSteps) {
+    init(latentSize: Int, hitClasses: [String] = [], capacity: Int = SequenceSettings.maximumSteps) {
         self.latentSize = latentSize
+        self.hitClasses = hitClasses
         self.capacity = capacity
         mirror = Mutex(Mirror(steps: [SequenceStep?](repeating: nil, count: capacity)))
         header = .allocate(capacity: Field.allCases.count)
@@ -195,7 +201,9 @@ final class LatentSequencer: @unchecked Sendable {
                     base[0].store(0, ordering: .relaxed)
                     continue
                 }
-                base[0].store(1 | (step.velocity != nil ? 2 : 0), ordering: .relaxed)
+                // A class this model lacks (kept across a swap) plays as the first.
+                let channel = step.className.flatMap { hitClasses.firstIndex(of: $0) } ?? 0
+                base[0].store(1 | (step.velocity != nil ? 2 : 0) | UInt32(channel) << 8, ordering: .relaxed)
                 base[1].store((step.velocity ?? 0).bitPattern, ordering: .relaxed)
                 base[2].store(step.glide.bitPattern, ordering: .relaxed)
                 for d in 0..<min(latentSize, step.latents.count) { base[3 + d].store(step.latents[d].bitPattern, ordering: .relaxed) }
@@ -281,6 +289,7 @@ final class LatentSequencer: @unchecked Sendable {
         let dimensions = min(channels, latentSize)
         for f in 0..<frames {
             var raise: Float?
+            var raiseChannel = 0
             let centre = Double(f * samplesPerFrame) + Double(samplesPerFrame) / 2
             let position = (base + centre * beatsPerSample) * division
             if rolling, position >= 0 {
@@ -298,7 +307,10 @@ final class LatentSequencer: @unchecked Sendable {
                             from[d] = values[d]
                             target[d] = Float(bitPattern: record[3 + d])
                         }
-                        if record[0] & 2 != 0 { raise = Float(bitPattern: record[1]) }
+                        if record[0] & 2 != 0 {
+                            raise = Float(bitPattern: record[1])
+                            raiseChannel = Int(record[0] >> 8)
+                        }
                     }
                     lastStep.store(index, ordering: .relaxed)
                     stepsStarted.wrappingAdd(1, ordering: .relaxed)
@@ -314,7 +326,11 @@ final class LatentSequencer: @unchecked Sendable {
                 }
             }
             for d in 0..<channels { z[d * frames + f] = d < dimensions ? values[d] : 0 }
-            if let raise, triggerChannel < channels { z[triggerChannel * frames + f] = raise }
+            if !hitClasses.isEmpty {
+                // Velocity channels: 0 but at a hit (whatever a step's latents hold there).
+                for d in triggerChannel..<min(channels, triggerChannel + hitClasses.count) { z[d * frames + f] = 0 }
+            }
+            if let raise, triggerChannel + raiseChannel < channels { z[(triggerChannel + raiseChannel) * frames + f] = raise }
         }
         return true
     }

@@ -107,7 +107,10 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
         case feedTemperature
         /// Buffer 0 holds the latent values, moved linearly across the block's frames from their
         /// previous values; a pending trigger sets `triggerChannel` to 1 on the first frame
-        /// (0 on the second): the trigger contract of timbre's drum exports.
+        /// (0 on the second): the trigger contract of timbre's drum exports. When the plan has
+        /// `hitClasses` (trigger contract 2), channels `triggerChannel ..< + hitClasses.count`
+        /// are velocity channels instead: 0 except on the frame of a hit, which puts its
+        /// velocity on its class's channel (a trigger's `dimension`).
         case feedLatents(triggerChannel: Int)
         /// Calls the model on the current buffer into the next one (batched over streams).
         case call(Call)
@@ -136,6 +139,9 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
     public let latentSize: Int
     /// Latent frames per block (0 when the plan has no latents).
     public let latentFrames: Int
+    /// A decode plan on a drum export of trigger contract 2: the classes of its velocity
+    /// channels (decode's first inputs, `NNMethod.hitClasses`); empty otherwise.
+    public let hitClasses: [String]
 
     /// The calls in order.
     public var calls: [Call] { steps.compactMap { if case .call(let call) = $0 { call } else { nil } } }
@@ -158,7 +164,7 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
             switch step {
             case .feedInput: "input \(input)"
             case .feedTemperature: "temperature \(input)"
-            case .feedLatents(let channel): "latents \(input) trigger \(channel)"
+            case .feedLatents(let channel): "latents \(input) " + (hitClasses.isEmpty ? "trigger \(channel)" : "hits \(hitClasses.count)")
             case .call(let call): "\(call.method) → \(call.output)"
             case .transformLatents: "transform"
             case .priorAttributes: "attributes"
@@ -216,6 +222,7 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
 
         var steps: [Step]
         var audioIn = 1
+        var hits: [String] = []
         switch kind {
         case .forward:
             let m = try method("forward")
@@ -252,7 +259,11 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
         case .decode:
             let dec = try decoder()
             steps = [.feedLatents(triggerChannel: 0), .call(try call(dec))]
-            if let label = dec.inputLabels?.first, label.lowercased().contains("trigger") { walkFrom = 1 }
+            hits = dec.hitClasses
+            guard hits.count < dec.inChannels else { throw fail("'decode' labels all \(dec.inChannels) inputs as velocity channels; a drum export has latents after them") }
+            // The walk leaves a drum export's trigger or velocity channels alone.
+            if !hits.isEmpty { walkFrom = hits.count }
+            else if let label = dec.inputLabels?.first, label.lowercased().contains("trigger") { walkFrom = 1 }
         case .method(let name):
             let m = try method(name)
             audioIn = m.inChannels
@@ -262,6 +273,7 @@ public struct CallPlan: Sendable, Equatable, CustomStringConvertible {
         self.kind = kind
         self.block = block
         self.steps = steps
+        hitClasses = hits
         // Buffer 0 is the first call's input; each call, and each step keeping latents, adds one.
         var shapes: [Shape] = []
         for step in steps {

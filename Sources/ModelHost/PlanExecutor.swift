@@ -21,7 +21,8 @@ public protocol PlanStream: AnyObject {
     var latentNoiseAmount: Float { get }
     /// The value a temperature feed fills the input with.
     var temperatureValue: Float { get }
-    /// Triggers asked for so far (a counter: one more is one more trigger).
+    /// Triggers asked for so far (a counter: one more is one more trigger; on a drum export of
+    /// trigger contract 2, a hit of the first class at velocity 1).
     var triggerCount: Int { get }
     /// Fills the latent feed frame by frame when a step sequencer drives the stream (`z` is the
     /// block's `shape`, planar; `values` the carried latents, left at the last frame's so the
@@ -79,7 +80,8 @@ public struct LatentWalk: Sendable, Equatable {
 public struct PlanControl: BitwiseCopyable, Sendable, Equatable {
     /// What the change moves.
     public enum Kind: UInt8, BitwiseCopyable, Sendable {
-        /// A one-shot: `value` on the trigger channel at the frame (0 on the next one).
+        /// A one-shot: `value` on the trigger channel at the frame (0 on the next one); on a drum
+        /// export of trigger contract 2, the velocity on class `dimension`'s channel.
         case trigger
         /// Latent `dimension`'s fed value (decode).
         case latent
@@ -304,7 +306,7 @@ public final class PlanExecutor: @unchecked Sendable {
                 rowBuffer.update(repeating: stream.temperatureValue)
                 Self.applyTemperature(rowBuffer, shape, stream, block: plan.block)
             case .feedLatents(let triggerChannel):
-                Self.feedLatents(rowBuffer, shape, stream, triggerChannel: triggerChannel, walkFrom: plan.walkFrom, block: plan.block)
+                Self.feedLatents(rowBuffer, shape, stream, triggerChannel: triggerChannel, hits: plan.hitClasses.count, walkFrom: plan.walkFrom, block: plan.block)
             case .transformLatents:
                 Self.transformLatents(rowBuffer, shape, stream, block: plan.block)
             case .call, .keepLatents, .priorAttributes:
@@ -354,18 +356,24 @@ public final class PlanExecutor: @unchecked Sendable {
     }
 
     /// Latent values set from outside, glided across the block; a pending trigger raises the
-    /// trigger channel to 1 for one frame.
+    /// trigger channel to 1 for one frame. With `hits` velocity channels (trigger contract 2)
+    /// those channels hold 0 whatever was set, except at a hit's frame: a trigger writes its
+    /// velocity on channel `triggerChannel + dimension`, so hits of several classes in one frame
+    /// all sound, and a hit in the very next frame is a hit of its own.
     private static func feedLatents(_ z: UnsafeMutableBufferPointer<Float>, _ shape: CallPlan.Shape, _ stream: any PlanStream,
-                                    triggerChannel: Int, walkFrom: Int, block: Int) {
+                                    triggerChannel: Int, hits: Int, walkFrom: Int, block: Int) {
         guard let carry = stream.carried else { return }
         let frames = shape.frames
+        let velocityChannels = triggerChannel..<min(shape.channels, triggerChannel + hits)
+        // The sequencer leaves velocity channels at 0 between its hits (it knows them too).
+        for d in velocityChannels { carry.values[d] = 0 }
         // A step sequencer, when one plays, sets every frame itself (steps start at their own frame).
         let sequenced = carry.values.withUnsafeMutableBufferPointer {
             stream.feedSequence(z, shape: shape, triggerChannel: triggerChannel, values: $0)
         }
         if !sequenced {
             for d in 0..<shape.channels {
-                let target = stream.latentValue(at: d), start = carry.values[d]
+                let target = velocityChannels.contains(d) ? 0 : stream.latentValue(at: d), start = carry.values[d]
                 for f in 0..<frames {
                     let t = Float(f + 1) / Float(frames)
                     z[d * frames + f] = start + (target - start) * t
@@ -378,17 +386,21 @@ public final class PlanExecutor: @unchecked Sendable {
             carry.consumedTriggers = pending
             z[triggerChannel * frames] = 1
             // Over a sequence, the next frame is the sequence's own (it may hold a step's raise).
-            if frames > 1, !sequenced { z[triggerChannel * frames + 1] = 0 }
+            if frames > 1, !sequenced, hits == 0 { z[triggerChannel * frames + 1] = 0 }
         }
         // Timed changes (MIDI), in order: a latent holds its new value from its frame on, a
         // trigger is one frame of its value (a note's latents come before its trigger).
         for control in stream.blockControls {
             let f = min(PlanControl.frame(offset: control.offset, frames: frames, block: block), frames - 1)
             switch control.kind {
-            case .latent where control.dimension < shape.channels:
+            case .latent where control.dimension < shape.channels && !velocityChannels.contains(control.dimension):
                 let d = control.dimension
                 for g in f..<frames { z[d * frames + g] = control.value }
                 carry.values[d] = control.value
+            case .trigger where hits > 0:
+                // Contract 2: the velocity on its class's channel, for this frame only.
+                let channel = triggerChannel + min(max(control.dimension, 0), hits - 1)
+                if channel < shape.channels { z[channel * frames + f] = control.value }
             case .trigger where shape.channels > triggerChannel:
                 z[triggerChannel * frames + f] = control.value
                 // As above: over a sequence, the next frame is the sequence's own.

@@ -5,7 +5,7 @@ import Glibc
 /// MIDI mappings, the same over OSC, in session files and from `timbre send`:
 ///
 ///     /timbre/midi/map LABEL PARAM... cc N [chan C] [range LO HI] [curve lin|exp]
-///     /timbre/midi/map LABEL trigger note N|any [latents V...]
+///     /timbre/midi/map LABEL trigger note N|any [class NAME] [latents V...]
 ///     /timbre/midi/learn LABEL PARAM...
 ///     /timbre/midi/unmap LABEL PARAM...          (PARAM... may be `trigger [note N|any]`)
 ///     /timbre/midi/list
@@ -154,8 +154,9 @@ public enum MIDIBinding: Sendable, Equatable {
     /// Control change `cc` (on `channel` 1...16, or any when nil) moves `parameter` over LO...HI.
     case control(MIDIParameter, cc: Int, channel: Int?, low: Float, high: Float, curve: MIDICurve)
     /// A note-on starts a one-shot (a trigger of velocity / 127 on the decode's trigger channel),
-    /// with the node's latents set to `latents` at the same frame when given.
-    case trigger(MIDINote, latents: [Float]?)
+    /// with the node's latents set to `latents` at the same frame when given; on a drum export of
+    /// trigger contract 2, of class `className` (its velocity channel; nil: the first class).
+    case trigger(MIDINote, latents: [Float]?, className: String? = nil)
 }
 
 /// What a mapping of a label is keyed by: one mapping per label and parameter, or per label and note.
@@ -187,7 +188,7 @@ public struct MIDIMapping: Sendable, Equatable {
     public var target: MIDITarget {
         switch binding {
         case .control(let parameter, _, _, _, _, _): .parameter(parameter)
-        case .trigger(let note, _): .trigger(note)
+        case .trigger(let note, _, _): .trigger(note)
         }
     }
 
@@ -199,8 +200,9 @@ public struct MIDIMapping: Sendable, Equatable {
             out += parameter.words + [.string("cc"), .int(Int32(cc))]
             if let channel { out += [.string("chan"), .int(Int32(channel))] }
             out += [.string("range"), .float(low), .float(high), .string("curve"), .string(curve.rawValue)]
-        case .trigger(let note, let latents):
+        case .trigger(let note, let latents, let className):
             out += [.string("trigger"), .string("note"), note.word]
+            if let className { out += [.string("class"), .string(className)] }
             if let latents { out += [.string("latents")] + latents.map { .float($0) } }
         }
         return out
@@ -273,7 +275,7 @@ public enum MIDICommand: Sendable, Equatable {
 
     /// The rows `ControlCommand.syntax` appends.
     static let syntax: [ControlCommand.Syntax] = [
-        ControlCommand.Syntax(name: "midi/map", usage: "LABEL PARAM... cc N [chan C] [range LO HI] [curve lin|exp] | LABEL trigger note N|any [latents V...]") { r throws(CommandError) in
+        ControlCommand.Syntax(name: "midi/map", usage: "LABEL PARAM... cc N [chan C] [range LO HI] [curve lin|exp] | LABEL trigger note N|any [class NAME] [latents V...]") { r throws(CommandError) in
             .midi(.map(try MIDICommand.readMapping(&r)))
         },
         ControlCommand.Syntax(name: "midi/learn", usage: "LABEL PARAM...") { r throws(CommandError) in
@@ -305,13 +307,20 @@ public enum MIDICommand: Sendable, Equatable {
         },
     ]
 
-    /// Reads `LABEL PARAM... cc N [chan C] [range LO HI] [curve lin|exp]` or `LABEL trigger note N|any [latents V...]`.
+    /// Reads `LABEL PARAM... cc N [chan C] [range LO HI] [curve lin|exp]` or `LABEL trigger note N|any [class NAME] [latents V...]`.
     static func readMapping(_ r: inout ArgumentReader) throws(CommandError) -> MIDIMapping {
         let label = try r.label()
         if r.peek()?.text == "trigger" {
             _ = try r.text("trigger")
             try r.keyword("note")
             let note = try MIDINote.read(&r)
+            var className: String?
+            if r.peek()?.text == "class" {
+                _ = try r.text("class")
+                let name = try r.text("class")
+                guard !name.isEmpty else { throw r.error("empty class name") }
+                className = name
+            }
             var latents: [Float]?
             if !r.isAtEnd {
                 try r.keyword("latents")
@@ -323,7 +332,7 @@ public enum MIDICommand: Sendable, Equatable {
                 while !r.isAtEnd { values.append(try r.float("latent value \(values.count)")) }
                 latents = values
             }
-            return MIDIMapping(label: label, binding: .trigger(note, latents: latents))
+            return MIDIMapping(label: label, binding: .trigger(note, latents: latents, className: className))
         }
         let parameter = try MIDIParameter.read(&r)
         try r.keyword("cc")

@@ -39,7 +39,7 @@ public struct SequenceSettings: Sendable, Equatable {
     }
 }
 
-/// One step of a pattern: what `/timbre/seq/step LABEL I latents V... [trigger [VELOCITY]] [glide G]` sets.
+/// One step of a pattern: what `/timbre/seq/step LABEL I latents V... [trigger [VELOCITY]] [class NAME] [glide G]` sets.
 public struct SequenceStep: Sendable, Equatable {
     /// Every latent channel's value (the node's latent size; channel 0 is the trigger channel
     /// of trigger-driven drum exports, as with `set latents`).
@@ -49,11 +49,15 @@ public struct SequenceStep: Sendable, Equatable {
     /// Share of the step (0...1) over which the latents move from the previous values to these;
     /// 0 jumps at the step's first frame.
     public var glide: Float
+    /// The class the trigger plays on a drum export of trigger contract 2 (its velocity
+    /// channel); nil: the first class (and the only trigger channel of contract 1).
+    public var className: String?
 
-    public init(latents: [Float], velocity: Float? = nil, glide: Float = 0) {
+    public init(latents: [Float], velocity: Float? = nil, glide: Float = 0, className: String? = nil) {
         self.latents = latents
         self.velocity = velocity
         self.glide = glide
+        self.className = className
     }
 }
 
@@ -93,6 +97,7 @@ public enum SequencerCommand: Sendable, Equatable {
         case .step(let index, let step):
             var out: [OSCValue] = [.int(Int32(index)), .string("latents")] + step.latents.map { .float($0) }
             if let velocity = step.velocity { out += [.string("trigger"), .float(velocity)] }
+            if let className = step.className { out += [.string("class"), .string(className)] }
             if step.glide != 0 { out += [.string("glide"), .float(step.glide)] }
             return out
         case .play, .stop: return []
@@ -106,7 +111,7 @@ public enum SequencerCommand: Sendable, Equatable {
             let label = try r.label()
             return .sequencer(label: label, .configure(try SequenceSettings.read(&r)))
         },
-        ControlCommand.Syntax(name: "seq/step", usage: "LABEL I latents V... [trigger [VELOCITY]] [glide G]") { r throws(CommandError) in
+        ControlCommand.Syntax(name: "seq/step", usage: "LABEL I latents V... [trigger [VELOCITY]] [class NAME] [glide G]") { r throws(CommandError) in
             let label = try r.label()
             let index = try r.integer("step", in: 0...(SequenceSettings.maximumSteps - 1))
             return .sequencer(label: label, .step(index: index, try SequenceStep.read(&r)))
@@ -167,12 +172,12 @@ extension SequenceSettings {
 }
 
 extension SequenceStep {
-    /// Reads `latents V... [trigger [VELOCITY]] [glide G]`.
+    /// Reads `latents V... [trigger [VELOCITY]] [class NAME] [glide G]`.
     static func read(_ r: inout ArgumentReader) throws(CommandError) -> SequenceStep {
         let keyword = try r.text("'latents'")
         guard keyword == "latents" else { throw r.error("expected 'latents', got '\(keyword)'") }
         var latents: [Float] = []
-        while let next = r.peek(), next.text != "trigger", next.text != "glide" {
+        while let next = r.peek(), next.text != "trigger", next.text != "glide", next.text != "class" {
             guard latents.count < NodeParameter.maximumLatents else {
                 throw r.error("'latents' takes at most \(NodeParameter.maximumLatents) values")
             }
@@ -187,15 +192,20 @@ extension SequenceStep {
             switch key {
             case "trigger":
                 // A velocity follows when the next argument is not the other keyword.
-                if let next = r.peek(), next.text != "glide" {
+                if let next = r.peek(), next.text != "glide", next.text != "class" {
                     step.velocity = try r.float("velocity", in: 0...1)
                 } else {
                     step.velocity = 1
                 }
             case "glide": step.glide = try r.float("glide", in: 0...1)
-            default: throw r.error("unknown option '\(key)' (trigger, glide)")
+            case "class":
+                let name = try r.text("class")
+                guard !name.isEmpty else { throw r.error("empty class name") }
+                step.className = name
+            default: throw r.error("unknown option '\(key)' (trigger, class, glide)")
             }
         }
+        if step.className != nil, step.velocity == nil { throw r.error("'class' names the class a trigger plays: give 'trigger' too") }
         return step
     }
 }

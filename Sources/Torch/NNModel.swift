@@ -28,6 +28,22 @@ public struct NNMethod: Sendable, Codable, Equatable {
     public var takesAudio: Bool { inRatio == 1 }
     /// True when the output is audio.
     public var givesAudio: Bool { outRatio == 1 }
+
+    /// The classes of a drum export's velocity channels (trigger contract 2): the names of the
+    /// leading inputs labelled `(velocity) NAME: ...`, in channel order; empty for any other
+    /// model (contract 1's `(trigger)` channel included).
+    public var hitClasses: [String] {
+        var names: [String] = []
+        for label in inputLabels ?? [] {
+            guard label.hasPrefix("(velocity) ") else { break }
+            let rest = label.dropFirst("(velocity) ".count)
+            names.append(String(rest.prefix { $0 != ":" }))
+        }
+        return names
+    }
+
+    /// Whether the input starts with contract 1's trigger channel (labelled `(trigger)`).
+    public var hasTriggerChannel: Bool { inputLabels?.first?.lowercased().hasPrefix("(trigger)") ?? false }
 }
 
 /// An attribute nn~ can read and write (`get_attributes()`), with its argument types and current value.
@@ -46,6 +62,11 @@ public struct NNModelDescription: Sendable, Codable, Equatable {
     public var latentSize: Int?
     public var fullLatentSize: Int?
     public var minimumBlock: Int
+    /// A timbre drum export's trigger contract (2: a velocity channel per class; 1: one
+    /// trigger channel rising above 0.5); nil for other models.
+    public var triggerContract: Int?
+    /// Contract 2's classes, one velocity channel each (decode's first inputs).
+    public var triggerClasses: [String]?
 }
 
 /// A model with the nn~ interface: a RAVE export (v1 or v2), or any
@@ -174,8 +195,18 @@ public final class NNModel: @unchecked Sendable {
         let attributes = attributeNames.map { name in
             NNAttribute(name: name, types: (try? attributeTypes(name)) ?? [], value: try? attribute(name))
         }
+        let classes = methods.first { $0.name == "decode" }?.hitClasses ?? []
         return NNModelDescription(file: url.path, sampleRate: sampleRate, methods: methods, attributes: attributes,
                                   latentSize: latentSize, fullLatentSize: fullLatentSize,
-                                  minimumBlock: minimumBlock)
+                                  minimumBlock: minimumBlock, triggerContract: triggerContract,
+                                  triggerClasses: classes.isEmpty ? nil : classes)
+    }
+
+    /// The trigger contract of a timbre drum export: the `trigger_contract` attribute (2 and
+    /// later say so), else 1 when `decode`'s first input is labelled `(trigger)` (exports made
+    /// before contract 2 carry no version); nil for other models.
+    public var triggerContract: Int? {
+        if module.hasAttribute("trigger_contract"), let version = (try? module.attribute("trigger_contract"))?.intValue { return version }
+        return methods.first { $0.name == "decode" }?.hasTriggerChannel == true ? 1 : nil
     }
 }

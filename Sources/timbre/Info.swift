@@ -31,6 +31,12 @@ struct Info: ParsableCommand {
             lines.append("  latent size    \(latent)" + (d.fullLatentSize.map { " (full \($0))" } ?? ""))
         }
         lines.append("  minimum block  \(d.minimumBlock) samples")
+        switch d.triggerContract {
+        case 2?: lines.append("  drum export    trigger contract 2: a velocity channel per class (\((d.triggerClasses ?? []).joined(separator: ", "))), then latent offsets")
+        case 1?: lines.append("  drum export    trigger contract 1: decode's channel 0 starts a one-shot where it rises above 0.5")
+        case let version?: lines.append("  drum export    trigger contract \(version) (unknown to this timbre)")
+        case nil: break
+        }
         lines.append("  methods        [in_channels, in_ratio, out_channels, out_ratio]")
         for m in d.methods {
             lines.append("    \(m.name.padding(toLength: 12, withPad: " ", startingAt: 0)) [\(m.inChannels), \(m.inRatio), \(m.outChannels), \(m.outRatio)]")

@@ -237,6 +237,64 @@ class TinyDrum(torch.nn.Module):
         return []
 
 
+class TinyDrum2(torch.nn.Module):
+    """Like timbre's drum exports of trigger contract 2 (docs/DRUMVAE.md): `decode` takes
+    one velocity channel per class (kick, hat), then D latent channels, at one frame per
+    RATIO samples. Every frame where a velocity channel is above 0 starts a one-shot of
+    that class (a decaying sine, 110 Hz or 3520 Hz, its level shaped by the latents) at
+    gain min(value, 1); all hits of a frame sound, one-shots overlap-add and the part past
+    the call's end is carried (`dec_tail`, a row per batch element up to MAX_BATCH, as
+    RAVE's cached convolutions keep state). Linear in the velocity; deterministic."""
+
+    D = 2
+    SHOT = 4 * RATIO
+    MAX_BATCH = 8
+
+    def __init__(self):
+        super().__init__()
+        self.sr = SR
+        self.ratio = RATIO
+        self.shot = self.SHOT
+        self.trigger_contract = 2
+        self.trigger_classes = ["kick", "hat"]
+        k = len(self.trigger_classes)
+        self.classes = k
+        self.register_buffer("decode_params", torch.tensor([k + self.D, RATIO, 1, 1]))
+        self.decode_input_labels = [f"(velocity) {name}: above 0 starts a {name} at that gain" for name in self.trigger_classes] + [
+            f"(latent) {i + 1}: offset from the class mean" for i in range(self.D)]
+        self.decode_output_labels = ["(signal) output"]
+        self.register_buffer("dec_tail", torch.zeros(self.MAX_BATCH, 1, self.SHOT))
+        t = torch.arange(self.SHOT, dtype=torch.float32)
+        envelope = torch.exp(-t / (self.SHOT / 6))
+        self.register_buffer("shots", torch.stack([
+            torch.sin(2 * 3.141592653589793 * f * t / SR) * envelope * 0.5 for f in (110.0, 3520.0)]))
+        self._methods = ["decode"]
+
+    @torch.jit.export
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        b, _, n = z.shape
+        out = torch.zeros(b, 1, n * self.ratio + self.shot)
+        out[:, :, :self.shot] += self.dec_tail[:b]
+        for i in range(b):
+            for f in range(n):
+                for c in range(self.classes):
+                    value = float(z[i, c, f])
+                    if value > 0.0:
+                        level = 1.0 + 0.5 * float(torch.tanh(z[i, self.classes, f]))
+                        start = f * self.ratio
+                        out[i, 0, start:start + self.shot] += min(value, 1.0) * level * self.shots[c]
+        self.dec_tail[:b].copy_(out[:, :, n * self.ratio:])
+        return out[:, :, :n * self.ratio]
+
+    @torch.jit.export
+    def get_methods(self) -> List[str]:
+        return self._methods
+
+    @torch.jit.export
+    def get_attributes(self) -> List[str]:
+        return []
+
+
 def save(module: torch.nn.Module, path: str) -> None:
     scripted = torch.jit.script(module.eval())
     scripted.save(path)
@@ -254,6 +312,7 @@ def main() -> None:
     save(TinyV1(), os.path.join(out, "tiny-v1.ts"))
     save(Plain(), os.path.join(out, "plain.ts"))
     save(TinyDrum(), os.path.join(out, "tiny-drum.ts"))
+    save(TinyDrum2(), os.path.join(out, "tiny-kit.ts"))
 
 
 if __name__ == "__main__":

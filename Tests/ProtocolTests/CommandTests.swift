@@ -50,6 +50,9 @@ import TestSupport
         .sequencer(label: "d", .step(index: 255, SequenceStep(latents: [0.1], velocity: 0.8, glide: 0.5))),
         .sequencer(label: "d", .step(index: 3, SequenceStep(latents: [0, 1], velocity: 1))),
         .sequencer(label: "d", .step(index: 4, SequenceStep(latents: [2, -3], glide: 1))),
+        // Trigger contract 2: the class a step's trigger plays.
+        .sequencer(label: "d", .step(index: 5, SequenceStep(latents: [0, 0, 0.5], velocity: 0.25, className: "kick"))),
+        .sequencer(label: "d", .step(index: 6, SequenceStep(latents: [0, 0, 1], velocity: 1, glide: 0.5, className: "hat"))),
         .sequencer(label: "d", .play),
         .sequencer(label: "d", .stop),
         .sequencer(label: "d", .encode(file: "loops/amen break.wav")),
@@ -73,6 +76,8 @@ import TestSupport
         .midi(.map(MIDIMapping(label: "drums", binding: .trigger(.number(36), latents: [0, 0.5, -1, 2])))),
         .midi(.map(MIDIMapping(label: "drums", binding: .trigger(.number(0), latents: nil)))),
         .midi(.map(MIDIMapping(label: "drums", binding: .trigger(.any, latents: nil)))),
+        .midi(.map(MIDIMapping(label: "drums", binding: .trigger(.number(38), latents: nil, className: "snare")))),
+        .midi(.map(MIDIMapping(label: "drums", binding: .trigger(.number(42), latents: [0, 0, 0.5], className: "hat")))),
         .midi(.learn(label: "a", .gain)),
         .midi(.learn(label: "a", .bias(2))),
         .midi(.learn(label: "a", .eq(band: 0, .gain))),
@@ -110,6 +115,9 @@ import TestSupport
         #expect(abs(Double(mapping.value(controller: 64)!) - 20 * pow(1000.0, 64.0 / 127.0)) < 0.01)
         let trigger = MIDIMapping(label: "d", binding: .trigger(.any, latents: [0, 1.5]))
         #expect(trigger.line == "/timbre/midi/map d trigger note any latents 0 1.5")
+        let classed = MIDIMapping(label: "d", binding: .trigger(.number(36), latents: [0, 1.5], className: "kick"))
+        #expect(classed.line == "/timbre/midi/map d trigger note 36 class kick latents 0 1.5")
+        #expect(try Session(text: classed.line).entries.map(\.command) == [.midi(.map(classed))])
         #expect(trigger.value(controller: 3) == nil)
     }
 
@@ -228,6 +236,11 @@ import TestSupport
         ("seq/step a 0 latents 1 glide", "missing glide"),
         ("seq/step a 0 latents 1 trigger trigger", "not a number"),
         ("seq/step a 0 latents 1 glide 0.5 glide 0.5", "given twice"),
+        ("seq/step a 0 latents 1 class kick", "give 'trigger' too"),
+        ("seq/step a 0 latents 1 trigger 0.5 class", "missing class"),
+        ("seq/step a 0 latents 1 trigger class kick class hat", "given twice"),
+        ("midi/map d trigger note 36 class", "missing class"),
+        ("midi/map d trigger note 36 class kick velocity 3", "latents"),
         ("seq/play", "missing LABEL"),
         ("seq/play a b", "unexpected argument"),
         ("seq/stop master", "invalid node label"),

@@ -93,8 +93,9 @@ struct DrumVAECommandTests {
         #expect((codes?[0]["latent"] as? [Double])?.count == 4)
         #expect(codes?[0]["file"] as? String == a)
 
+        // Trigger contract 1 (--contract 1): one trigger channel and the 4 latents.
         let model = dir.file("drums.ts")
-        let export = try runTimbre(["export", run.path, model.path, "--block", "1024"])
+        let export = try runTimbre(["export", run.path, model.path, "--block", "1024", "--contract", "1"])
         #expect(export.status == 0, "\(export.stderr)")
         let described = try runTimbre(["info", model.path])
         #expect(described.status == 0, "\(described.stderr)")
@@ -102,6 +103,25 @@ struct DrumVAECommandTests {
         #expect(described.stdout.contains("encode       [1, 1, 5, 1024]"))
         #expect(described.stdout.contains("forward      [1, 1, 1, 1]"))
         #expect(described.stdout.contains("44100 Hz"))
+        #expect(described.stdout.contains("drum export    trigger contract 1"), "\(described.stdout)")
+
+        // Contract 2 (the default): a velocity channel per class (a conditional run's classes,
+        // else its prior's), then the latents.
+        let machine = dir.file("machine.ts")
+        let exported = try runTimbre(["export", run.path, machine.path, "--block", "1024"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let prior = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("prior.json"))) as? [String: Any]
+        let runConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
+        let exportClasses = runConfig?["conditional"] as? Bool == true
+            ? runConfig?["classes"] as? [String] ?? []
+            : (prior?["components"] as? [[String: Any]] ?? []).compactMap { $0["className"] as? String }
+        #expect(!exportClasses.isEmpty)
+        let machineInfo = try runTimbre(["info", machine.path])
+        #expect(machineInfo.status == 0, "\(machineInfo.stderr)")
+        #expect(machineInfo.stdout.contains("drum export    trigger contract 2: a velocity channel per class (\(exportClasses.joined(separator: ", ")))"), "\(machineInfo.stdout)")
+        #expect(machineInfo.stdout.contains("decode       [\(exportClasses.count + 4), 1024, 1, 1]"), "\(machineInfo.stdout)")
+        let refused = try runTimbre(["export", run.path, dir.file("x.ts").path, "--class", "kick"])
+        #expect(refused.status != 0 && refused.stderr.contains("contract 2 picks the class per hit"), "\(refused.stderr)")
     }
 
     /// `bench reconstruction` on complex runs (the demodulated phase frame by default, the
@@ -221,6 +241,89 @@ struct DrumVAECommandTests {
         let resumed = try runTimbre(["train", kit.url.path, "--out", run.path, "--resume", "--steps", String(last)])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("from step \(last)"))
+    }
+
+    /// A drum-machine export (trigger contract 2) in the live engine's offline render: a
+    /// sequenced pattern of two classes at velocities 1 and 0.5 is the sum of each class's hit
+    /// alone at velocity 1, the second scaled by 0.5 (the engine feeds each step's velocity on
+    /// its class's channel, the export applies it as a gain).
+    @Test(.needsHydrogenKits)
+    func renderPlaysASequencedPatternWithVelocities() throws {
+        let kit = try Self.kit(perKit: 3)
+        let dir = TemporaryDirectory()
+        let run = dir.file("run")
+        let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "2", "--conditional", "--no-report"] + Self.tiny)
+        #expect(train.status == 0, "\(train.stderr)")
+        let export = try runTimbre(["export", run.path, dir.file("drums.ts").path, "--block", "1024"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
+        let classes = config?["classes"] as? [String] ?? []
+        try #require(classes.count >= 2, "classes \(classes)")
+        let zeros = Array(repeating: "0", count: classes.count + 4).joined(separator: " ")
+        try AudioFile.write(AudioBuffer(sampleRate: 44100, channelCount: 1, frameCount: 88200 * 2), to: dir.file("silence.wav"))
+        func render(_ name: String, _ steps: [(step: Int, velocity: Float, cls: String)]) throws -> [Float] {
+            var lines = ["toggle kit drums.ts decode", "seq kit steps 4 bpm 120 div 1"]
+            for s in steps { lines.append("seq/step kit \(s.step) latents \(zeros) trigger \(s.velocity) class \(s.cls)") }
+            lines.append("@0.2 seq/play kit")
+            try (lines.joined(separator: "\n") + "\n").write(to: dir.file("\(name).txt"), atomically: true, encoding: .utf8)
+            let result = try runTimbre(["render", "--session", dir.file("\(name).txt").path, "--input", dir.file("silence.wav").path,
+                                        "--out", dir.file(name).path, "--models-dir", dir.url.path])
+            #expect(result.status == 0, "\(result.stderr)")
+            return try AudioFile.read(dir.file("\(name)/kit.wav")).channels[0]
+        }
+        let first = classes[0], last = classes[classes.count - 1]
+        let pattern = try render("pattern", [(0, 1, first), (1, 0.5, last)])
+        let a = try render("a", [(0, 1, first)])
+        let b = try render("b", [(1, 1, last)])
+        let peak = pattern.reduce(Float(0)) { max($0, abs($1)) }
+        let expected = zip(a, b).map { $0 + 0.5 * $1 }
+        let difference = zip(pattern, expected).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        let peakB = b.reduce(Float(0)) { max($0, abs($1)) }
+        print("sequenced drum-machine export (\(first), \(last)): pattern peak \(peak), class \(last) alone peak \(peakB), max |pattern - (a + 0.5 b)| \(difference)")
+        #expect(peak > 1e-4 && peakB > 1e-4, "silent render")
+        #expect(difference <= 1e-4 * max(peak, 1e-3), "the pattern differs from its hits by \(difference)")
+    }
+
+    /// `seq/encode` on a drum-machine export (trigger contract 2): each step whose span holds a
+    /// detected hit gets a trigger at velocity 1 of one of the export's classes, and the
+    /// velocity channels of its latents are 0 (seen in the session `session/save` writes).
+    @Test(.needsHydrogenKits)
+    func seqEncodeFillsStepsWithClasses() throws {
+        let kit = try Self.kit(perKit: 3)
+        let dir = TemporaryDirectory()
+        let run = dir.file("run")
+        let train = try runTimbre(["train", kit.url.path, "--out", run.path, "--steps", "2", "--conditional", "--no-report"] + Self.tiny)
+        #expect(train.status == 0, "\(train.stderr)")
+        let export = try runTimbre(["export", run.path, dir.file("drums.ts").path, "--block", "1024"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as? [String: Any]
+        let classes = config?["classes"] as? [String] ?? []
+        // Four decaying noise bursts on the quarter notes of 120 bpm.
+        var loop = [Float](repeating: 0, count: 88200)
+        var seed: UInt32 = 7
+        for hit in 0..<4 {
+            for i in 0..<8000 {
+                seed = seed &* 1_664_525 &+ 1_013_904_223
+                loop[hit * 22050 + i] = (Float(seed >> 8) / Float(1 << 24) * 2 - 1) * 0.8 * Float(exp(-Double(i) / 1500))
+            }
+        }
+        try AudioFile.write(AudioBuffer(sampleRate: 44100, channels: [loop]), to: dir.file("loop.wav"))
+        let session = "toggle kit drums.ts decode\nseq kit steps 4 bpm 120 div 1\nseq/encode kit loop.wav\n@0.5 session/save saved.txt\n"
+        try session.write(to: dir.file("session.txt"), atomically: true, encoding: .utf8)
+        let render = try runTimbre(["render", "--session", dir.file("session.txt").path, "--input", dir.file("loop.wav").path,
+                                    "--out", dir.file("out").path, "--models-dir", dir.url.path, "--files-dir", dir.url.path, "--seconds", "1"])
+        #expect(render.status == 0, "\(render.stderr)")
+        let saved = try String(contentsOf: dir.file("saved.txt"), encoding: .utf8)
+        let steps = saved.split(separator: "\n").filter { $0.hasPrefix("/timbre/seq/step kit ") }
+        #expect(steps.count == 4, "\(saved)")
+        for line in steps {
+            let words = line.split(separator: " ").map(String.init)
+            let triggered = words.firstIndex(of: "trigger")
+            let named = words.firstIndex(of: "class").map { words[$0 + 1] }
+            #expect(triggered.map { words[$0 + 1] } == "1" && named.map(classes.contains) == true, "\(line)")
+            let latents = Array(words.drop { $0 != "latents" }.dropFirst().prefix(classes.count))
+            #expect(latents.allSatisfy { Float($0) == 0 }, "velocity channels not 0: \(line)")
+        }
     }
 
     /// The exported model in the live engine's offline render: `forward` finds the hits of a

@@ -88,10 +88,12 @@ Timbre {
 	// midiMap(\gain, cc: 7, chan: 0, range: [0, 2], curve: \exp)
 	// midiMap([\bias, 3], cc: 21, range: [-2, 2])
 	// midiMap(\trigger, note: 36, latents: [0.2, -0.5, 1])   (note: \any for every note)
-	midiMap { |param, cc, chan, range, curve, note, latents, action|
+	// midiMap(\trigger, note: 36, drum: \kick)   (a drum export of trigger contract 2: the class)
+	midiMap { |param, cc, chan, range, curve, note, latents, action, drum|
 		var args = [label];
 		if(param == \trigger or: { note.notNil }) {
 			args = args ++ [\trigger, \note, note ? \any];
+			drum !? { args = args ++ [\class, drum] };
 			latents !? { args = args ++ [\latents] ++ latents };
 		} {
 			args = args ++ param.asArray ++ [\cc, cc];
@@ -110,12 +112,14 @@ Timbre {
 		this.class.request('/timbre/seq', args, action, label);
 	}
 
-	// step(0, [1, 0.2, -0.3], trigger: true) or trigger: 0.8 (a velocity), glide: 0.5
-	step { |index, latents, trigger, glide, action|
+	// step(0, [1, 0.2, -0.3], trigger: true) or trigger: 0.8 (a velocity), glide: 0.5;
+	// drum: \hat plays that class on a drum export of trigger contract 2
+	step { |index, latents, trigger, glide, action, drum|
 		var args = [label, index, \latents] ++ latents;
 		if(trigger.notNil and: { trigger != false }) {
 			args = args.add(\trigger);
 			if(trigger.isNumber) { args = args.add(trigger) };
+			drum !? { args = args ++ [\class, drum] };
 		};
 		glide !? { args = args ++ [\glide, glide] };
 		this.class.request('/timbre/seq/step', args, action, label);
