@@ -39,13 +39,15 @@ struct DefaultModelCommandTests {
         #expect(export.status == 0, "\(export.stderr)")
         let info = try runTimbre(["info", model.path])
         #expect(info.status == 0, "\(info.stderr)")
-        #expect(info.stdout.contains("decode       [17, 2048, 1, 1]") && info.stdout.contains("44100 Hz"), "\(info.stdout)")
+        // Trigger contract 2: a velocity channel for each of the 8 classes, then 16 latent offsets.
+        #expect(info.stdout.contains("decode       [24, 2048, 1, 1]") && info.stdout.contains("44100 Hz")
+                && info.stdout.contains("trigger contract 2"), "\(info.stdout)")
         let script = dir.file("load.py")
         try """
         import sys, torch
         m = torch.jit.load(sys.argv[1])
-        z = torch.zeros(1, 17, 8)
-        z[0, 0, 2] = 1.0
+        z = torch.zeros(1, 24, 8)
+        z[0, 3, 2] = 1.0  # a kick (classes in order: clap, cymbal, hat, kick, ...) at full velocity
         y = m.decode(z)
         assert y.shape == (1, 1, 8 * 2048), y.shape
         assert torch.isfinite(y).all()
