@@ -203,26 +203,10 @@ public struct TorchScriptExport {
             return out, acc[:, n * \(r):].clone(), trig[:, n - 1].clone()
 
         def _encode_step(self, x: Tensor, energy: Tensor, latent: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-            b = x.shape[0]
-            n = x.shape[2] // \(r)
-            if energy.shape[0] != b:
-                energy = torch.zeros([b])
-                latent = torch.zeros([b, \(d)])
-            audio = x[:, 0, 0:n * \(r)]
-            blocks = audio.reshape([b, n, \(r)]).square().mean(2)
-            out = torch.zeros([b, \(d + 1), n])
-            for i in range(b):
-                for k in range(n):
-                    e = float(blocks[i, k])
-                    previous = float(energy[i]) if k == 0 else float(blocks[i, k - 1])
-                    if e > 1e-05 and e > 4.0 * previous:
-                        clip = torch.zeros([1, \(l)])
-                        rest = audio[i, k * \(r):]
-                        length = min(rest.shape[0], \(l))
-                        clip[0, 0:length] = rest[0:length]
+        \(hitDetection(channels: d + 1))
                         latent[i] = self._encode_clips(clip)[0]
-                        out[i, 0, k] = 1.0
-                    out[i, 1:, k] = latent[i]
+                        out[i, 0, f] = 1.0
+                    out[i, 1:, f] = latent[i]
             return out, blocks[:, n - 1].clone(), latent.clone()
 
         def encode(self, x: Tensor) -> Tensor:
@@ -242,6 +226,32 @@ public struct TorchScriptExport {
     }
 
     /// Contract 2's methods around the same decoder and encoder bodies.
+    /// The start of both contracts' `_encode_step` (TorchScript source): an onset is a block
+    /// whose energy rises above 4 times the previous block's; at each, `clip` holds the audio from
+    /// there, one clip long, for the contract's own encoding of the hit (block `f` of row `i`).
+    private func hitDetection(channels: Int) -> String {
+        let d = run.config.latentSize, l = run.config.clipSamples, r = block
+        return """
+                        b = x.shape[0]
+                        n = x.shape[2] // \(r)
+                        if energy.shape[0] != b:
+                            energy = torch.zeros([b])
+                            latent = torch.zeros([b, \(d)])
+                        audio = x[:, 0, 0:n * \(r)]
+                        blocks = audio.reshape([b, n, \(r)]).square().mean(2)
+                        out = torch.zeros([b, \(channels), n])
+                        for i in range(b):
+                            for f in range(n):
+                                e = float(blocks[i, f])
+                                previous = float(energy[i]) if f == 0 else float(blocks[i, f - 1])
+                                if e > 1e-05 and e > 4.0 * previous:
+                                    clip = torch.zeros([1, \(l)])
+                                    rest = audio[i, f * \(r):]
+                                    length = min(rest.shape[0], \(l))
+                                    clip[0, 0:length] = rest[0:length]
+                    """
+    }
+
     private func contract2Source(decoder: String, encoder: String) -> String {
         let c = run.config
         let d = c.latentSize, k = hitClasses.count, l = c.clipSamples, r = block
@@ -282,23 +292,7 @@ public struct TorchScriptExport {
             return out, acc[:, n * \(r):].clone()
 
         def _encode_step(self, x: Tensor, energy: Tensor, latent: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-            b = x.shape[0]
-            n = x.shape[2] // \(r)
-            if energy.shape[0] != b:
-                energy = torch.zeros([b])
-                latent = torch.zeros([b, \(d)])
-            audio = x[:, 0, 0:n * \(r)]
-            blocks = audio.reshape([b, n, \(r)]).square().mean(2)
-            out = torch.zeros([b, \(k + d), n])
-            for i in range(b):
-                for f in range(n):
-                    e = float(blocks[i, f])
-                    previous = float(energy[i]) if f == 0 else float(blocks[i, f - 1])
-                    if e > 1e-05 and e > 4.0 * previous:
-                        clip = torch.zeros([1, \(l)])
-                        rest = audio[i, f * \(r):]
-                        length = min(rest.shape[0], \(l))
-                        clip[0, 0:length] = rest[0:length]
+        \(hitDetection(channels: k + d))
                         z = self._encode_clips(clip)[0]
                         diff = z.unsqueeze(0) - self.hit_means
                         distance = (diff.unsqueeze(1).matmul(self.hit_precisions).squeeze(1) * diff).sum(1)
