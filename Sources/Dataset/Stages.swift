@@ -78,13 +78,16 @@ public enum Stages {
     /// threshold: of hfc, specflux, complex and energy it found the most of the amen loop's hits
     /// while splitting the fewest of hydrogen's one-shots; docs/BENCHMARKS.md has the numbers). A
     /// proposal counts as a new hit only when its 1 ms peak envelope rises at least `riseDB`
-    /// within `lookBackMs` before its peak, reaches within `relevanceDB` of the recording's peak,
-    /// and comes at least `minimumGapMs` after the previous hit (so decay wobbles, flams and a
+    /// over the quietest point within `lookBackMs` before its peak (measured on the envelope held
+    /// for `holdMs`: a ringing low tom's 1 ms peaks dip 10 dB at each zero crossing of its
+    /// waveform, which is not a new hit; 3 ms fixes hydrogen's ForzeeStereo TomMid while the amen
+    /// loop's cuts stay where they were, 5 ms loses two of its hits), reaches within `relevanceDB`
+    /// of the recording's peak, and comes at least `minimumGapMs` after the previous hit (so decay wobbles, flams and a
     /// clap's bursts do not split a one-shot). Each cut is backtracked to the envelope minimum
     /// before the onset. A file with one hit comes back as one slice.
     public static func slice(_ buffer: AudioBuffer, method: Onsets.Method = .complex, threshold: Double = 0.1,
                              riseDB: Double = 10, lookBackMs: Int = 20, relevanceDB: Double = -20,
-                             minimumGapMs: Int = 70) -> [Slice] {
+                             minimumGapMs: Int = 70, holdMs: Int = 3) -> [Slice] {
         let n = buffer.frameCount
         let whole = [Slice(start: 0, end: n, residualLevel: 0)]
         guard n > 0 else { return [] }
@@ -93,12 +96,13 @@ public enum Stages {
         // Envelope: peak of |x| per 1 ms block.
         let block = max(1, Int(rate / 1000))
         let envelope = blockPeaks(mono, block: block)
+        let held = slidingMax(envelope, width: holdMs)
         let globalPeak = envelope.max() ?? 0
         guard globalPeak > 0 else { return whole }
         let relevance = globalPeak * dbToGain(relevanceDB)
         let rise = dbToGain(riseDB)
         // aubio is the costliest stage; skip it when no second hit can pass the rules below.
-        guard mayHoldSecondHit(envelope, relevance: relevance, rise: rise, riseWindow: lookBackMs + 30,
+        guard mayHoldSecondHit(envelope, held: held, relevance: relevance, rise: rise, riseWindow: lookBackMs + 30,
                                minimumSpacing: minimumGapMs - 30) else { return whole }
         let proposals = Onsets.detect(mono, sampleRate: rate, method: method, threshold: threshold)
         guard proposals.count > 1 else { return whole }
@@ -130,11 +134,13 @@ public enum Stages {
             // The quietest block between the previous hit's peak and this hit's peak.
             let lookBack = max(previousPeakBlock + 1, ob - lookBackMs)
             guard lookBack <= peakBlock else { continue }
-            var minBlock = lookBack
-            for b in lookBack...peakBlock where envelope[b] < envelope[minBlock] { minBlock = b }
-            let dip = envelope[minBlock]
+            var minBlock = lookBack, dip = held[lookBack]
+            for b in lookBack...peakBlock {
+                if envelope[b] < envelope[minBlock] { minBlock = b }
+                dip = min(dip, held[b])
+            }
             guard hitPeak >= max(dip, 1e-9) * rise else { continue }
-            cuts.append((minBlock * block, dip))
+            cuts.append((minBlock * block, envelope[minBlock]))
             previousPeakBlock = peakBlock
             previousOnsetBlock = ob
         }
@@ -151,7 +157,7 @@ public enum Stages {
     /// over the quietest block in the `riseWindow` blocks before it (the widest window the rules
     /// can look at), and comes at least `minimumSpacing` blocks after some earlier relevant block
     /// (the first hit). False means `slice` would return the whole file, so aubio need not run.
-    static func mayHoldSecondHit(_ envelope: [Float], relevance: Float, rise: Float, riseWindow: Int,
+    static func mayHoldSecondHit(_ envelope: [Float], held: [Float], relevance: Float, rise: Float, riseWindow: Int,
                                  minimumSpacing: Int) -> Bool {
         guard let firstRelevant = envelope.firstIndex(where: { $0 >= relevance }) else { return false }
         let start = firstRelevant + max(1, minimumSpacing)
@@ -159,7 +165,7 @@ public enum Stages {
         for p in start..<envelope.count where envelope[p] >= relevance {
             let lo = max(0, p - riseWindow)
             var m = envelope[p]
-            for b in lo..<p where envelope[b] < m { m = envelope[b] }
+            for b in lo..<p where held[b] < m { m = held[b] }
             if envelope[p] >= max(m, 1e-9) * rise { return true }
         }
         return false
@@ -376,6 +382,23 @@ public enum Stages {
         let s = 1 / Float(channels.count)
         for i in m.indices { m[i] *= s }
         return m
+    }
+
+    /// `out[b]` = the largest of `x[b - width + 1 ... b]` (fewer at the start).
+    static func slidingMax(_ x: [Float], width: Int) -> [Float] {
+        guard width > 1, !x.isEmpty else { return x }
+        // Monotone deque of indices: O(n).
+        var out = [Float](repeating: 0, count: x.count)
+        var deque = [Int](repeating: 0, count: x.count)
+        var head = 0, tail = 0
+        for i in 0..<x.count {
+            while tail > head, x[deque[tail - 1]] <= x[i] { tail -= 1 }
+            deque[tail] = i
+            tail += 1
+            if deque[head] <= i - width { head += 1 }
+            out[i] = x[deque[head]]
+        }
+        return out
     }
 
     /// Peak of |x| per block of `block` samples.

@@ -402,7 +402,10 @@ struct LiveSwapTests {
         #expect(xruns == 0)
         #expect(framesRecorded < recordSeconds * 44100, "the recording covers every swap")
         #expect(steps[1] > 0 && steps[2] > 0, "both models' nodes play")
-        #expect(steps[0] <= max(steps[1], steps[2]), "no step larger than either model's own")
+        // The swapped node computes its model's node's samples (same seed, same block grid), so
+        // its largest step may be that node's to the last bits of a float (CI once measured
+        // 0.46874836 against 0.46874833): compare with a relative margin of 1e-5.
+        #expect(steps[0] <= max(steps[1], steps[2]) * (1 + 1e-5), "no step larger than either model's own")
         #expect(abs(memoryAfter - memoryBefore) < 20_000_000)
         #expect(x.model == noncausal && x.pendingSwap == nil)
         #expect(endLevel > 0.001, "the swapped node plays at the end (silence means the workers could not keep up)")
