@@ -238,11 +238,16 @@ struct JackTests {
     }
 
     /// 200 toggles while a steady node plays: nothing crashes, memory settles, the steady
-    /// node never drops out and JACK never misses a cycle.
+    /// node never drops out and JACK never misses a cycle. The workers run at nice -10 (as
+    /// `serve --worker-nice` lets a musician run them) so that other programs on this 2-core
+    /// machine cannot starve them; the loader runs at nice 10 either way.
     @Test func twoHundredTogglesLeaveTheOtherNodesAlone() throws {
         let server = try JackServer(sampleRate: 44100, period: 512)
         defer { server.stop() }
-        let driver = try JackDriver.open(clientName: "timbre", server: server.name) { $0.modelsDirectories = [Signals.models] }
+        let driver = try JackDriver.open(clientName: "timbre", server: server.name) {
+            $0.modelsDirectories = [Signals.models]
+            $0.workerNice = -10
+        }
         defer { driver.stop() }
         try driver.start(connect: false)
         let instrument = driver.instrument
@@ -295,7 +300,8 @@ struct JackTests {
     }
 
     /// Loading a real RAVE model (hundreds of milliseconds of work, ports registered) while a
-    /// node plays: the playing node never drops out and JACK never misses a cycle.
+    /// node plays: the playing node never drops out and JACK never misses a cycle. Workers at
+    /// nice -10, as in the toggle test above.
     @Test(.needsSharedModels)
     func loadingARealModelNeverCostsTheAudioThreadACycle() throws {
         let shared = TestPaths.sharedModels
@@ -303,6 +309,7 @@ struct JackTests {
         defer { server.stop() }
         let driver = try JackDriver.open(clientName: "timbre", server: server.name) {
             $0.modelsDirectories = [Signals.models, shared]
+            $0.workerNice = -10
         }
         defer { driver.stop() }
         try driver.start(connect: false)
