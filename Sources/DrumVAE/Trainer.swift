@@ -284,7 +284,8 @@ public final class Trainer {
             var fraction = 0.0, left = 0.0
             let now = Date().timeIntervalSince(start)
             if let steps {
-                fraction = Double(step - firstStep) / Double(max(1, steps - firstStep))
+                // Of the run's whole budget: a resumed run at step 24000 of 30000 is 80 % done.
+                fraction = Double(step) / Double(max(1, steps))
                 left = sps > 0 ? Double(steps - step) / sps : 0
             }
             if let minutes {
