@@ -85,7 +85,7 @@ Timbre {
 
 	// ---- MIDI, sequencer, swap ----
 
-	// midiMap(\gain, cc: 7, chan: 0, range: [0, 2], curve: \exp)
+	// midiMap(\gain, cc: 7, chan: 1, range: [0.05, 2], curve: \exp)
 	// midiMap([\bias, 3], cc: 21, range: [-2, 2])
 	// midiMap(\trigger, note: 36, latents: [0.2, -0.5, 1])   (note: \any for every note)
 	// midiMap(\trigger, note: 36, drum: \kick)   (a drum export of trigger contract 2: the class)
@@ -147,6 +147,12 @@ Timbre {
 	// Timbre.models { |names| names.postln }
 	*models { |action|
 		this.request('/timbre/models', [], action);
+	}
+
+	// Timbre.midiList { |reply| reply.drop(1).do(_.postln) }: one line per MIDI mapping, in the
+	// syntax of midi/map (reply[0] is the address).
+	*midiList { |action|
+		this.request('/timbre/midi/list', [], action);
 	}
 
 	*quit { |action|
