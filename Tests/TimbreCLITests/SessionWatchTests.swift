@@ -4,7 +4,9 @@ import JackTestSupport
 import Testing
 import TestSupport
 
-/// `timbre serve --session FILE --watch` on a dummy jackd: saving the file applies what changed.
+/// `timbre serve --session FILE --watch` on a dummy jackd: saving the file applies what changed
+/// (nodes gone freed, new ones created, a changed setting sent, a changed seed re-creates the
+/// node under its label, a changed model alone swaps it, a save that does not parse is refused).
 @Suite(.serialized)
 struct SessionWatchTests {
     static let first = """
@@ -85,6 +87,40 @@ struct SessionWatchTests {
         #expect(text.contains("session reload: /timbre/set keep input in2"), "\(text)")
         #expect(!text.contains("session reload: /timbre/new keep"), "keep is not reloaded")
         #expect(!text.contains("session reload: /timbre/set keep gain"), "an unchanged setting is not sent again")
+
+        // The same label with another seed: the node is freed and created again under that label
+        // (its block count starts again); `keep` is untouched.
+        _ = waitUntil(30, interval: 0.2) { (status()?.nodes.first { $0.label == "added" }?.blocks ?? 0) >= 20 }
+        let addedBefore = try #require(status()?.nodes.first { $0.label == "added" })
+        try Self.save(Self.second.replacingOccurrences(of: "new added tiny-streaming.ts", with: "new added tiny-streaming.ts seed 9"), to: session)
+        let recreated = waitUntil(30, interval: 0.2) {
+            status()?.nodes.first { $0.label == "added" }?.seed == 9 && logText().contains("session reload: /timbre/new added")
+                && (status()?.nodes.first { $0.label == "added" }?.blocks ?? 0) > 0
+        }
+        #expect(recreated, "added was not made again with seed 9: \(logText())")
+        let third = try #require(status())
+        let addedAgain = try #require(third.nodes.first { $0.label == "added" })
+        let keepThird = try #require(third.nodes.first { $0.label == "keep" })
+        print("re-created 'added': \(addedBefore.blocks) blocks before (seed \(addedBefore.seed.map(String.init) ?? "none")), \(addedAgain.blocks) after (seed 9); keep \(keepAfter.blocks) -> \(keepThird.blocks)")
+        #expect(addedBefore.seed != 9)
+        #expect(addedBefore.blocks >= 20 && addedAgain.blocks < addedBefore.blocks, "a new node counts from 0: \(addedBefore.blocks) then \(addedAgain.blocks)")
+        #expect(keepThird.blocks > keepAfter.blocks && keepThird.model == "tiny-deterministic.ts")
+        #expect(Set(third.nodes.map(\.label)) == ["keep", "added"])
+        #expect(logText().contains("session reload: /timbre/free added"), "\(logText())")
+
+        // Only the model of `keep` changes: a swap (a crossfade on the same bus), not a free and
+        // new; the node keeps its settings. (Its block count is the new model's instance's.)
+        try Self.save(Self.second.replacingOccurrences(of: "new added tiny-streaming.ts", with: "new added tiny-streaming.ts seed 9")
+            .replacingOccurrences(of: "new keep tiny-deterministic.ts", with: "new keep tiny-streaming.ts"), to: session)
+        let swapped = waitUntil(30, interval: 0.2) {
+            logText().contains("session reload: /timbre/swap keep tiny-streaming.ts -> /timbre/done /timbre/swap keep")
+        }
+        #expect(swapped, "keep was not swapped: \(logText())")
+        let fourth = try #require(status())
+        let keepSwapped = try #require(fourth.nodes.first { $0.label == "keep" })
+        #expect(keepSwapped.model == "tiny-streaming.ts" && keepSwapped.input == "in2" && keepSwapped.errors == 0)
+        #expect(!logText().contains("/timbre/free keep") && !logText().contains("/timbre/new keep"), "\(logText())")
+        #expect(Set(fourth.nodes.map(\.label)) == ["keep", "added"])
 
         // A save that does not parse changes nothing (written in place this time).
         try Data("new keep tiny-deterministic.ts\nset keep wet 7\n".utf8).write(to: session)
