@@ -2,6 +2,7 @@ import AudioIO
 import DSP
 @testable import Engine
 import Foundation
+import JackTestSupport
 import Testing
 import TestSupport
 
@@ -122,6 +123,50 @@ struct PriorNodeTests {
         let sameBefore = changed[..<(20 * Self.rate)] == a[..<(20 * Self.rate)], differs = changed != a
         #expect(sameBefore, "the same before 20 s")
         #expect(differs, "temperature 0.2 and a reset at 20 s change what follows")
+    }
+
+    /// msprior where a musician plays it: the combined export as a `prior` node on a real jackd
+    /// (dummy driver, workers at nice -10), its bus recorded by a second JACK client. Free
+    /// (listen 0) it plays over silence, bounded, with no model error; with `listen 1` it plays
+    /// on while noise comes in. Dropouts are printed, not asserted: they measure this loaded
+    /// 2-core machine's capacity, not the node.
+    @Test(.needsSharedModels) func msPriorPlaysThroughJACK() throws {
+        let model = try Self.combined()
+        let server = try JackServer(sampleRate: 44100, period: 512)
+        defer { server.stop() }
+        let driver = try JackDriver.open(clientName: "timbre", server: server.name) {
+            $0.modelsDirectories = [model.deletingLastPathComponent()]
+            $0.workerNice = -10
+        }
+        defer { driver.stop() }
+        try driver.start(connect: false)
+        let instrument = driver.instrument
+        let frames = 4 * Self.rate
+        func record(_ what: String, input: [Float]) throws -> (rms: Double, peak: Float) {
+            let tap = try JackTap(name: "tap-\(what)", server: server.name, playing: [input], loop: true,
+                                  recordChannels: 1, recordFrames: frames)
+            try tap.client.connect(tap.outputName(0), "timbre:in_1")
+            try tap.client.connect("timbre:p_out_1", tap.inputName(0))
+            tap.start()
+            #expect(waitUntil(120) { tap.frames.load(ordering: .relaxed) >= frames }, "\(what): the recording did not fill")
+            let recorded = tap.recording()[0]
+            return (Self.rms(recorded[(Self.rate / 2)...]), Self.peak(recorded))
+        }
+        try instrument.createNow(NodeSpec(label: "p", model: model.lastPathComponent, method: .prior, seed: 5))
+        #expect(waitUntil(60) { (instrument.status().nodes.first { $0.label == "p" }?.blocks ?? 0) > 5 })
+        let free = try record("free", input: [Float](repeating: 0, count: Self.rate))
+        try instrument.set("p", .listen(true))
+        let listening = try record("listen", input: Signals.noise(frames: Self.rate, seed: 3))
+        let status = try #require(instrument.status().nodes.first { $0.label == "p" })
+        print("""
+            msprior through JACK: free rms \(free.rms), peak \(free.peak); listening rms \(listening.rms), \
+            peak \(listening.peak); \(status.blocks) blocks, \(status.dropouts) dropouts, \(status.errors) errors, \
+            perplexity \(status.playing?.perplexity ?? 0), prior \(status.playing?.prior ?? "none")
+            """)
+        #expect(status.errors == 0, "\(status.lastError ?? "")")
+        #expect(free.rms > 1e-3 && free.peak <= 1, "free: rms \(free.rms), peak \(free.peak)")
+        #expect(listening.rms > 1e-3 && listening.peak <= 1, "listening: rms \(listening.rms), peak \(listening.peak)")
+        #expect(status.playing?.prior == "listen")
     }
 
     /// The node's plan and status: msprior's perplexity channel is read, and such a node never
