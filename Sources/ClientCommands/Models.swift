@@ -130,9 +130,15 @@ public struct ModelsFetch: ParsableCommand {
     @Flag(help: "Replace an installed model of the same name.")
     var force = false
 
+    @Option(help: ArgumentHelp("Trust the certificate authorities in this PEM file for https (as curl's --cacert).", valueName: "file"))
+    var cacert: String?
+
     public init() {}
 
     public func validate() throws {
+        if let cacert, !FileManager.default.isReadableFile(atPath: cacert) {
+            throw ValidationError("--cacert \(cacert): no such readable file")
+        }
         guard attempts >= 1 else { throw ValidationError("--attempts must be at least 1") }
         if let sha256, sha256.count != 64 || !sha256.allSatisfy(\.isHexDigit) {
             throw ValidationError("--sha256 takes 64 hexadecimal digits")
@@ -157,6 +163,7 @@ public struct ModelsFetch: ParsableCommand {
         options.attempts = attempts
         options.replace = force
         options.progressBar = isatty(2) != 0
+        options.certificateAuthorities = cacert
         let outcome = try ModelFetch.fetch(request, into: .standard(), downloads: ModelsFolder.downloads(), options: options) { line in
             writeStandardError("timbre: " + line + "\n")
         }

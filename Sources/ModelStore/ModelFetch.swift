@@ -63,6 +63,9 @@ public enum ModelFetch {
         public var progressBar = false
         /// Seconds curl may take to connect.
         public var connectTimeout = 30
+        /// A PEM file of certificate authorities to trust for https in place of the system's
+        /// (curl's `--cacert`): a site behind a private CA, or a test server's own certificate.
+        public var certificateAuthorities: String?
 
         public init() {}
     }
@@ -174,7 +177,8 @@ public enum ModelFetch {
          "--connect-timeout", String(options.connectTimeout),
          // A stalled transfer (under 1 byte/s for 60 s) ends, and the next attempt resumes it.
          "--speed-limit", "1", "--speed-time", "60",
-         "--continue-at", "-", "--output", partial.path, "--", url]
+         "--continue-at", "-", "--output", partial.path]
+            + (options.certificateAuthorities.map { ["--cacert", $0] } ?? []) + ["--", url]
     }
 
     /// The `curl` program on PATH.
@@ -187,11 +191,13 @@ public enum ModelFetch {
         throw ModelStoreError("fetch a model", nil, "fetch needs the curl program (Debian: apt-get install curl)")
     }
 
-    /// Runs curl; its exit status and its last line on stderr (its error message).
+    /// Runs curl; its exit status and its error message: the `curl: (N) ...` line on stderr
+    /// (a certificate failure adds a paragraph of advice after it), else the last line.
     /// With `showProgress`, curl's stderr (its progress bar) goes to the terminal and the message is its exit status.
     static func run(_ curl: URL, _ arguments: [String], showProgress: Bool = false) throws -> (status: Int32, message: String) {
         let (status, text) = try POSIX.run(curl.path, arguments, captureErrors: !showProgress)
-        let message = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last.map(String.init) ?? "curl exit \(status)"
+        let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map(String.init)
+        let message = lines.last { $0.hasPrefix("curl: (") } ?? lines.last ?? "curl exit \(status)"
         return (status, message)
     }
 }

@@ -4,7 +4,7 @@
 Serves one file at /<its name>, honours `Range: bytes=N-` (206 with Content-Range, 416 past
 the end), and can misbehave on purpose: cut the first K transfers after N bytes (the
 connection closes with the Content-Length unmet), flip one byte of what it sends, or ignore
-Range (answer 200 with the whole file). Prints `PORT <n>` on stdout once listening, and
+Range (answer 200 with the whole file); with --tls CERT KEY it speaks https. Prints `PORT <n>` on stdout once listening, and
 appends one line per request to --log: `GET <path> range=<header or ->`.
 (python3 -m http.server knows no Range, hence this.)
 """
@@ -12,6 +12,7 @@ import argparse
 import http.server
 import os
 import socket
+import ssl
 import threading
 
 parser = argparse.ArgumentParser()
@@ -21,6 +22,7 @@ parser.add_argument("--cut-after", type=int, default=-1, help="bytes of body sen
 parser.add_argument("--cut-requests", type=int, default=0, help="how many transfers to cut")
 parser.add_argument("--corrupt-at", type=int, default=-1, help="offset of a byte to flip")
 parser.add_argument("--ignore-range", action="store_true")
+parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https with this certificate and key (PEM)")
 args = parser.parse_args()
 
 with open(args.file, "rb") as f:
@@ -82,5 +84,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if args.tls:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls[0], args.tls[1])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(f"PORT {server.server_address[1]}", flush=True)
 server.serve_forever()

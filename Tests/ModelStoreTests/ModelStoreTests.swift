@@ -157,6 +157,42 @@ struct ModelStoreTests {
         #expect(try Self.digest(outcome.file) == Self.digest(Self.fixture))
     }
 
+    /// https, as every catalogue address is: a local TLS server with a certificate made for the
+    /// test (openssl). Trusting that certificate (`--cacert`), a transfer cut once resumes over
+    /// https to the right checksum; without it curl refuses the certificate, the fetch fails in
+    /// one line and nothing is installed (the control).
+    @Test func httpsFetchesResumeAndUntrustedCertificatesAreRefused() throws {
+        let place = Place()
+        let cert = place.directory.file("cert.pem"), key = place.directory.file("key.pem")
+        let made = try runProcess(URL(fileURLWithPath: "/usr/bin/openssl"), [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.path, "-out", cert.path, "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ])
+        try #require(made.status == 0, "openssl: \(made.stderr)")
+        let server = try RangeServer(file: Self.fixture, options: ["--tls", cert.path, key.path, "--cut-after", "20000", "--cut-requests", "1"],
+                                     directory: place.directory)
+        defer { server.stop() }
+        #expect(server.url.hasPrefix("https://127.0.0.1:"))
+        let request = ModelFetch.Request(name: "tiny", url: server.url, sha256: try Self.digest(Self.fixture))
+
+        let refused = #expect(throws: ModelStoreError.self) {
+            try ModelFetch.fetch(request, into: place.folder, downloads: place.downloads, options: Self.options(attempts: 1))
+        }
+        print("untrusted: \(refused?.description ?? "no error")")
+        #expect(refused?.description.contains("certificate") == true, "\(String(describing: refused))")
+        #expect(refused?.description.contains("\n") == false)
+        #expect(place.folderContents.isEmpty, "nothing installed")
+
+        var options = Self.options(attempts: 2)
+        options.certificateAuthorities = cert.path
+        let outcome = try ModelFetch.fetch(request, into: place.folder, downloads: place.downloads, options: options)
+        print("https: \(outcome.transfers) transfers, resumed from \(outcome.resumedFrom), requests \(server.requests)")
+        #expect(outcome.transfers == 2, "the first transfer was cut, the second resumed")
+        #expect(server.requests.last == "GET /tiny-batched.ts range=bytes=20000-", "\(server.requests)")
+        #expect(try Self.digest(outcome.file) == Self.digest(Self.fixture))
+        #expect(place.folderContents == ["tiny.ts"])
+    }
+
     @Test func aServerIgnoringRangeMakesTheFetchStartAgain() throws {
         let place = Place()
         try FileManager.default.createDirectory(at: place.downloads, withIntermediateDirectories: true)

@@ -36,8 +36,9 @@ public final class RangeServer: @unchecked Sendable {
         self.port = port
     }
 
-    /// The file's address.
-    public var url: String { "http://127.0.0.1:\(port)/\(file.lastPathComponent)" }
+    /// The file's address (https when started with `--tls`).
+    public var url: String { "\(https ? "https" : "http")://127.0.0.1:\(port)/\(file.lastPathComponent)" }
+    public var https: Bool { process.arguments?.contains("--tls") == true }
 
     /// The requests so far, one `GET PATH range=...` line each.
     public var requests: [String] {
