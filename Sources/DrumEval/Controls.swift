@@ -60,6 +60,15 @@ public enum Controls {
         }
     }
 
+    /// A generator that collapsed: `count` sounds made from only `distinct` training clips (picked
+    /// with a seed), each copy lightly jittered as `jittered` does. Each sound is realistic; the
+    /// set has no variety, so the diversity test must fail it.
+    public static func collapsed(_ training: [EvalCorpus.Clip], count: Int, distinct: Int = 10, sampleRate: Int, seed: UInt64) -> [[Float]] {
+        var rng = SplitMix64(seed: seed)
+        let sources = pick(min(distinct, training.count), of: training.count, rng: &rng)
+        return jittered((0..<count).map { training[sources[$0 % sources.count]] }, sampleRate: sampleRate, seed: seed &+ 1)
+    }
+
     /// Training clips lightly jittered: each of `clips`, in order, delayed by 0–3 ms, gain within ±1 dB.
     /// Realistic, but copies. The evaluation jitters the very clips its real-vs-real row scores, so the
     /// two rows differ by the jitter alone and not by which clips a draw happened to pick.

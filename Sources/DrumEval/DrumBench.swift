@@ -40,6 +40,9 @@ public struct SpaceScores: Codable, Sendable, Equatable {
     /// The copy test in this space (the row's top-level `meehanZ` and `copyShare` are the handcrafted space's).
     public var meehanZ: Double
     public var copyShare: Double
+    /// Diversity: the share of this set's pairs closer than the 1st percentile of the distances
+    /// between pairs of real reference clips (nil in results written before it).
+    public var closePairShare: Double?
 }
 
 /// A row's verdicts and the rules behind them.
@@ -52,6 +55,8 @@ public struct Verdict: Codable, Sendable, Equatable {
     public var coverage: String
     /// copyShare ≤ 10 % and meehanZ > −3.
     public var copying: String
+    /// closePairShare ≤ 2 % in both spaces (nil in results written before it).
+    public var diversity: String?
     public var rule: String
     /// What a control or the calibration row must get, and whether it did.
     public var expected: String?
@@ -144,6 +149,9 @@ public enum DrumBench {
     public static let realismFactor = 0.8
     public static let maximumCopyShare = 0.10
     public static let minimumMeehanZ = -3.0
+    /// Diversity (issue 15): at most 2 % of a set's pairs closer than the 1st percentile of real pairs.
+    public static let maximumClosePairShare = 0.02
+    public static let closePairQuantile = 0.01
     public static let clipSamples = 88200
     public static let sampleRate = 44100
 
@@ -274,8 +282,10 @@ public enum DrumBench {
                 let kid = DistributionMetrics.kid(real: r, generated: g, draws: options.bootstrapDraws, seed: seed)
                 let m = DistributionMetrics.manifold(real: r, generated: g, k: options.neighbours)
                 let c = DistributionMetrics.copying(training: t, heldOut: r, generated: g, cells: cells, seed: options.seed)
+                let close = DistributionMetrics.closePairShare(real: r, generated: g, quantile: closePairQuantile)
                 return SpaceScores(kid: kid.value, kidLow: kid.low, kidHigh: kid.high, precision: m.precision, recall: m.recall,
-                                   density: m.density, coverage: m.coverage, meehanZ: c.meehanZ, copyShare: c.copyShare)
+                                   density: m.density, coverage: m.coverage, meehanZ: c.meehanZ, copyShare: c.copyShare,
+                                   closePairShare: close.share)
             }
             return (space(set.hand, real.hand, training.hand), space(set.learned, real.learned, training.learned))
         }
@@ -342,7 +352,11 @@ public enum DrumBench {
                                         audio: Controls.jittered(sample.map { corpus.training[$0] }, sampleRate: sampleRate,
                                                                 seed: options.seed &+ 13),
                                         seed: options.seed)
-        order += ["randomPhase", "noiseBursts", "jittered"]
+        rows["collapsed"] = try scoreRow("collapsed", kind: "control",
+                                         audio: Controls.collapsed(corpus.training, count: options.count, sampleRate: sampleRate,
+                                                                   seed: options.seed &+ 14),
+                                         seed: options.seed)
+        order += ["randomPhase", "noiseBursts", "jittered", "collapsed"]
         if !corpus.validation.isEmpty {
             rows["calibration"] = try scoreRow("calibration", kind: "calibration", analyses: validationA, seed: options.seed)
             order.append("calibration")
@@ -379,13 +393,16 @@ public enum DrumBench {
             let recall = pairs.allSatisfy { $0.0.recall >= realismFactor * $0.1.recall }
             let coverage = pairs.allSatisfy { $0.0.coverage >= realismFactor * $0.1.coverage }
             let copying = hand.copyShare <= maximumCopyShare && hand.meehanZ > minimumMeehanZ
+            let diverse = [hand, learned].allSatisfy { ($0.closePairShare ?? 0) <= maximumClosePairShare }
             var verdict = Verdict(realism: passes(realism), recall: passes(recall), coverage: passes(coverage), copying: passes(copying),
-                                  rule: "realism passes when precision and recall are both at least 0.8 × realVsReal's in each space (handcrafted and classifier); recall and coverage likewise on their own; copying passes when copyShare ≤ 10 % and meehanZ > −3 (handcrafted space)")
+                                  diversity: passes(diverse),
+                                  rule: "realism passes when precision and recall are both at least 0.8 × realVsReal's in each space (handcrafted and classifier); recall and coverage likewise on their own; copying passes when copyShare ≤ 10 % and meehanZ > −3 (handcrafted space); diversity passes when at most 2 % of the row's pairs are closer than the 1st percentile of real pairs, in each space")
             switch name {
             case "randomPhase": verdict.expected = "recall fails and coverage fails"; verdict.asExpected = !recall && !coverage
             case "noiseBursts": verdict.expected = "realism fails"; verdict.asExpected = !realism
             case "jittered": verdict.expected = "realism passes and copying fails"; verdict.asExpected = realism && !copying
             case "calibration": verdict.expected = "copying passes"; verdict.asExpected = copying
+            case "collapsed": verdict.expected = "diversity fails"; verdict.asExpected = !diverse
             default: break
             }
             row.verdict = verdict

@@ -195,6 +195,25 @@ public enum DistributionMetrics {
                         density: Double(densitySum) / Double(k * m), coverage: Double(coverageHits) / Double(n))
     }
 
+    /// Diversity: the `quantile` (e.g. 0.01) of the distances between distinct pairs of `real`
+    /// sounds is the threshold; the result is the share of distinct pairs of `generated` closer
+    /// than it. Real data scored against itself gives about `quantile`; a generator that makes
+    /// the same few sounds over and over gives far more.
+    public static func closePairShare(real: FeatureMatrix, generated: FeatureMatrix, quantile: Double = 0.01) -> (share: Double, threshold: Double) {
+        func pairs(_ m: FeatureMatrix) -> [Double] {
+            let d = m.distances(to: m)
+            var out: [Double] = []
+            out.reserveCapacity(m.count * (m.count - 1) / 2)
+            for i in 0..<m.count { for j in (i + 1)..<m.count { out.append(d[i * m.count + j]) } }
+            return out
+        }
+        let realPairs = pairs(real).sorted()
+        guard !realPairs.isEmpty, generated.count > 1 else { return (0, 0) }
+        let threshold = realPairs[min(realPairs.count - 1, Int(quantile * Double(realPairs.count)))]
+        let generatedPairs = pairs(generated)
+        return (Double(generatedPairs.filter { $0 < threshold }.count) / Double(generatedPairs.count), threshold)
+    }
+
     /// Distance from each row of `points` to its nearest row of `reference`.
     public static func nearestDistances(_ points: FeatureMatrix, to reference: FeatureMatrix) -> [Double] {
         let d = points.distances(to: reference), m = reference.count

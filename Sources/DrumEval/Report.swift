@@ -88,23 +88,25 @@ public enum DrumBenchReport {
         func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
         var lines: [String] = []
         for (space, pick) in [("handcrafted", { (r: DrumBenchRow) in r.handcrafted }), ("classifier", { (r: DrumBenchRow) in r.classifier })] {
-            lines.append("\(space) features: KID [95% interval], precision, recall, density, coverage (k = \(result.setup.neighbours)); copy test in this space")
+            lines.append("\(space) features: KID [95% interval], precision, recall, density, coverage (k = \(result.setup.neighbours)); copy test and close pairs (diversity) in this space")
             lines.append("row".padding(toLength: 22, withPad: " ", startingAt: 0) + pad("KID", 9) + pad("interval", 20) + pad("prec", 7)
-                         + pad("recall", 7) + pad("dens", 7) + pad("cover", 7) + pad("Z", 8) + pad("copy", 7))
+                         + pad("recall", 7) + pad("dens", 7) + pad("cover", 7) + pad("Z", 8) + pad("copy", 7) + pad("close", 7))
             for name in result.order {
                 guard let row = result.rows[name], let s = pick(row) else { continue }
                 lines.append(short(name).padding(toLength: 22, withPad: " ", startingAt: 0) + pad(f(s.kid, "%.4f"), 9)
                              + pad("[\(f(s.kidLow, "%.4f")), \(f(s.kidHigh, "%.4f"))]", 20) + pad(f(s.precision, "%.2f"), 7)
                              + pad(f(s.recall, "%.2f"), 7) + pad(f(s.density, "%.2f"), 7) + pad(f(s.coverage, "%.2f"), 7)
-                             + pad(f(s.meehanZ, "%.1f"), 8) + pad(f(s.copyShare * 100, "%.0f%%"), 7))
+                             + pad(f(s.meehanZ, "%.1f"), 8) + pad(f(s.copyShare * 100, "%.0f%%"), 7)
+                             + pad(f(s.closePairShare.map { $0 * 100 }, "%.1f%%"), 7))
             }
             lines.append("")
         }
-        lines.append("verdicts (realism: precision and recall ≥ 0.8 × realVsReal in both spaces; copying: copyShare ≤ 10 % and meehanZ > −3, handcrafted space)")
+        lines.append("verdicts (realism: precision and recall ≥ 0.8 × realVsReal in both spaces; copying: copyShare ≤ 10 % and meehanZ > −3, handcrafted space; diversity: close pairs ≤ 2 % in both spaces)")
         for name in result.order {
             guard let v = result.rows[name]?.verdict else { continue }
             var line = short(name).padding(toLength: 22, withPad: " ", startingAt: 0)
                 + "realism \(v.realism), recall \(v.recall), coverage \(v.coverage), copying \(v.copying)"
+                + (v.diversity.map { ", diversity \($0)" } ?? "")
             if let expected = v.expected { line += " — must: \(expected): \(v.asExpected == true ? "as it must" : "WRONG")" }
             lines.append(line)
         }

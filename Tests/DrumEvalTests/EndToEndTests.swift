@@ -30,7 +30,7 @@ struct EndToEndTests {
         let split = result.setup.split
         let sides = [Set(split["training"]!), Set(split["validation"]!), Set(split["test"]!)]
         #expect(sides[0].isDisjoint(with: sides[1]) && sides[0].isDisjoint(with: sides[2]) && sides[1].isDisjoint(with: sides[2]))
-        for name in ["randomPhase", "noiseBursts", "jittered", "calibration"] {
+        for name in ["randomPhase", "noiseBursts", "jittered", "collapsed", "calibration"] {
             let verdict = try #require(result.rows[name]?.verdict, "no verdict for \(name)")
             #expect(verdict.asExpected == true, "\(name): \(verdict)")
         }

@@ -44,6 +44,23 @@ import Testing
         #expect(m.precision > 0.9 && m.recall < 0.3 && m.coverage < 0.3, "\(m)")
     }
 
+    /// Diversity: a second draw of the real distribution has about 1 % of its pairs closer than the
+    /// real pairs' 1st percentile; ten sounds repeated with a little noise have about a tenth of
+    /// theirs (pairs of copies of one sound), far above the 2 % bar.
+    @Test func closePairsSeparateAVariedSetFromACollapsedOne() {
+        let seed: UInt64 = 1207
+        print("MetricsTests seed \(seed)")
+        let real = Self.gaussian(300, dimensions: 6, seed: seed)
+        let fresh = DistributionMetrics.closePairShare(real: real, generated: Self.gaussian(300, dimensions: 6, seed: seed + 1))
+        let sources = Self.gaussian(10, dimensions: 6, seed: seed + 2), noise = Self.gaussian(300, dimensions: 6, seed: seed + 3)
+        let copies = FeatureMatrix(count: 300, dimensions: 6,
+                                   values: (0..<300).flatMap { i in zip(sources.row(i % 10), noise.row(i)).map { $0 + 0.01 * $1 } })
+        let collapsed = DistributionMetrics.closePairShare(real: real, generated: copies)
+        print("close pairs: fresh draw \(fresh.share), ten sounds repeated \(collapsed.share), threshold \(fresh.threshold)")
+        #expect(fresh.share > 0.002 && fresh.share < 0.02, "\(fresh)")
+        #expect(collapsed.share > 0.08, "\(collapsed)")
+    }
+
     @Test func copiesGiveStronglyNegativeZAndHeldOutDoesNot() {
         let seed: UInt64 = 1234
         print("MetricsTests seed \(seed)")
