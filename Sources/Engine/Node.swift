@@ -447,20 +447,60 @@ final class Node: PlanStream, @unchecked Sendable {
     }
 
     /// After a block: the timed changes become the node's targets, so the next blocks hold them
-    /// (the latent steps glide from where the block left them to these targets).
+    /// (the latent steps glide from where the block left them to these targets), and the targets
+    /// of the node a swap put in this one's place, if any (see `hold`).
     private func holdControls() {
-        for i in 0..<blockControlCount {
-            let control = blockControlStorage[i]
-            switch control.kind {
-            case .latent where control.dimension < latentSize: latentValues[control.dimension] = control.value
-            case .bias where control.dimension < latentSize: latentBias[control.dimension] = control.value
-            case .scale where control.dimension < latentSize: latentScale[control.dimension] = control.value
-            case .noise: latentNoise[0] = control.value
-            case .temperature: temperature[0] = control.value
-            default: break
+        guard blockControlCount > 0 else { return }
+        successor.withLock { next in
+            for i in 0..<blockControlCount {
+                let control = blockControlStorage[i]
+                guard control.kind != .trigger else { continue }
+                writeTarget(control.kind, dimension: control.dimension, value: control.value)
+                next?.hold(control.kind, dimension: control.dimension, value: control.value)
             }
         }
         blockControlCount = 0
+    }
+
+    // MARK: Hand-over to a swap's new node (control side and workers; never the audio thread)
+
+    /// The node a swap put in this one's place, from the moment the control side copied this
+    /// node's settings to it. The model-side targets (latent values, bias, scale, noise,
+    /// temperature) are written through `hold`, under this lock, and the hand-over copies them
+    /// under it too: a target this node takes after the copy (a MIDI change that reached it
+    /// before the kernel swapped the nodes and that its worker holds at its next block's end, or
+    /// a `set` that found this node just before the hand-over) goes on to the new node as well,
+    /// so no change made while a swap loads or hands over stays on the old model only. Workers
+    /// take the lock once per block that has timed changes; the audio thread never does.
+    /// A strong reference: the old node keeps the new one alive while its worker may still write.
+    private let successor = Mutex<Node?>(nil)
+
+    /// Makes a model-side target this node's, and its successor's (a swap's new node), if any.
+    func hold(_ kind: PlanControl.Kind, dimension: Int, value: Float) {
+        successor.withLock { next in
+            writeTarget(kind, dimension: dimension, value: value)
+            next?.hold(kind, dimension: dimension, value: value)
+        }
+    }
+
+    /// Control side, at a swap's hand-over: `copy` moves this node's settings to `new`, and from
+    /// then on every target this node holds goes to `new` too (atomically with the copy).
+    func handOver(to new: Node, copy: () -> Void) {
+        successor.withLock { next in
+            next = new
+            copy()
+        }
+    }
+
+    private func writeTarget(_ kind: PlanControl.Kind, dimension: Int, value: Float) {
+        switch kind {
+        case .latent where dimension < latentSize: latentValues[dimension] = value
+        case .bias where dimension < latentSize: latentBias[dimension] = value
+        case .scale where dimension < latentSize: latentScale[dimension] = value
+        case .noise: latentNoise[0] = value
+        case .temperature: temperature[0] = value
+        default: break
+        }
     }
 
     /// One server block in, one server block out (through the resamplers when the rates differ).

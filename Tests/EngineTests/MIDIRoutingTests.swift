@@ -148,4 +148,43 @@ import TestSupport
         let y = Self.render(instrument, frames: 20_000, events: [(frame: 10_000, bytes: (0x90, 36, 100))])
         #expect(Self.onsets(y) == [latency + 18_432 - 8192 + 1], "latency \(latency)")
     }
+    /// A controller that reaches a node just before a swap hands it over, while the old node's
+    /// worker has not yet held it (its block is incomplete), still ends up on the new model: the
+    /// old node passes the targets it holds after the hand-over on to the new one. Audible on the
+    /// drum fixture, silent at latent 0: after the swap a mapped note is heard only if the
+    /// controller's latent reached the new node; without the controller it is not (the control).
+    @Test func aControllerDuringTheHandOverReachesTheNewModel() throws {
+        func run(controller: Bool) throws -> (old: (latent: Float, noise: Float), new: (latent: Float, noise: Float), onsets: [Int], latency: Int) {
+            let instrument = Self.instrument()
+            try instrument.createNow(NodeSpec(label: "x", model: "tiny-drum.ts", method: .decode))
+            try instrument.midiMap(MIDIMapping(label: "x", binding: .control(.latent(1), cc: 20, channel: nil, low: 0, high: 0.9, curve: .lin)))
+            try instrument.midiMap(MIDIMapping(label: "x", binding: .control(.noise, cc: 21, channel: nil, low: 0, high: 0.5, curve: .lin)))
+            try instrument.midiMap(MIDIMapping(label: "x", binding: .trigger(.number(36), latents: nil)))
+            let old = try instrument.runningNode("x")
+            // The controllers at 8 292, inside the block [8192, 10 240) that is not complete at 8 492.
+            let events: [(frame: Int, bytes: (UInt8, UInt8, UInt8))] = controller ? [(frame: 8292, bytes: (0xB0, 20, 127)), (frame: 8300, bytes: (0xB0, 21, 127))] : []
+            _ = Self.render(instrument, frames: 8492, events: events)
+            #expect(old.latentValues[1] == 0 && old.latentNoise[0] == 0, "the controllers wait in the old node's queue at the swap")
+            let answer = Mutex<String?>(nil)
+            instrument.swap("x", model: "tiny-drum.ts", fadeSeconds: 0.05) { result in
+                answer.withLock { $0 = (try? result.get()).map { "swapped \($0.label)" } ?? "failed: \(result)" }
+            }
+            let new = try instrument.runningNode("x")
+            #expect(new !== old)
+            _ = Self.render(instrument, frames: 12_000, events: [])
+            instrument.collectRetired()
+            #expect(answer.withLock { $0 } == "swapped x")
+            // A note on the new model, whose clock started at the swap (8 492): it is at 12 000.
+            let y = Self.render(instrument, frames: 20_000, events: [(frame: 5000, bytes: (0x90, 36, 100))])
+            return ((old.latentValues[1], old.latentNoise[0]), (new.latentValues[1], new.latentNoise[0]), Self.onsets(y), new.latency)
+        }
+        let moved = try run(controller: true)
+        let still = try run(controller: false)
+        print("controllers during a swap's hand-over: old node latent 1 \(moved.old.latent), noise \(moved.old.noise); new node latent 1 \(moved.new.latent), noise \(moved.new.noise); onsets after the swap \(moved.onsets) (latency \(moved.latency)); without the controllers \(still.onsets)")
+        #expect(moved.old.latent == 0.9 && moved.old.noise == 0.5, "the old node held them at its block's end")
+        #expect(moved.new.latent == 0.9 && moved.new.noise == 0.5, "and so does the new node")
+        // The note at the new node's 17 000 starts on its latent frame 67 (17 152).
+        #expect(moved.onsets == [moved.latency + 17_152 - 12_000 + 1])
+        #expect(still.onsets.isEmpty && still.new.latent == 0, "without the controller the new node stays at latent 0, silent")
+    }
 }
