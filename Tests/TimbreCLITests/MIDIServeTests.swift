@@ -40,14 +40,23 @@ struct MIDIServeTests {
         for words in [["midi/map", "nobody", "gain", "cc", "7"], ["midi/map", "n", "gain", "cc", "7", "chan", "17"],
                       ["midi/map", "n", "gain", "cc", "200"]] {
             let result = try runTimbre(["send", "--port", port] + words)
+            print("timbre send \(words.joined(separator: " ")): exit \(result.status), \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
             #expect(result.status != 0 && result.stderr.split(separator: "\n").count == 1, "\(words): \(result.stderr)")
+        }
+        // The same over raw OSC, past `timbre send`'s own parser: the server refuses them too.
+        for arguments: [OSCValue] in [[.string("n"), .string("gain"), .string("cc"), .int(7), .string("chan"), .int(17)],
+                                      [.string("n"), .string("gain"), .string("cc"), .int(200)],
+                                      [.string("n"), .string("gain"), .string("cc"), .float(.nan)]] {
+            let reply = try OSCClient.request(OSCMessage("/timbre/midi/map", arguments), port: serve.port, timeout: 10)
+            #expect(reply.address == "/timbre/fail" && !reply.arguments.map(\.text).joined().contains("\n"), "\(reply)")
         }
         let list = try OSCClient.request(OSCMessage("/timbre/midi/list", []), port: serve.port, timeout: 10)
         let lines = list.arguments.dropFirst().map(\.text)
         print("timbre serve --midi: /timbre/midi/list replies \(lines)")
         #expect(list.address == "/timbre/done")
-        #expect(lines.count == 3 && lines[0].hasPrefix("n gain cc 7 chan 1") && lines[1].hasPrefix("drum latent 1 cc 20")
-                && lines[2].hasPrefix("drum trigger note any"), "\(lines)")
+        // One reply string per mapping, in the syntax of `map` (defaults filled in), in the order made.
+        #expect(lines == ["/timbre/midi/map n gain cc 7 chan 1 range 0 1 curve lin", "/timbre/midi/map drum latent 1 cc 20 range 0 1 curve lin",
+                          "/timbre/midi/map drum trigger note any"])
 
         // Frames from the tap's start: gain to 0, a note at latent 0, the gain's CC on channel 2
         // (unmapped), latent to 1 (on any channel), the same note, gain back to 1.
