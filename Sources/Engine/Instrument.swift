@@ -387,6 +387,8 @@ public final class Instrument: @unchecked Sendable {
         for node in released {
             if let lanePointer = node.lanePointer { Unmanaged<BatchLane>.fromOpaque(lanePointer).takeUnretainedValue().remove(node) }
         }
+        // Timed changes a node replaced by a swap never took go to the node that replaced it.
+        for node in released { node.passOnLeftoverControls() }
         // Ports go before the node leaves `fading`: a new node of the same label waits for that.
         // A node a swap replaced gave its ports to the node that replaced it.
         if let ports { for node in released where !node.handedPortsOver { ports.unregisterPorts(node.ports) } }
