@@ -478,16 +478,18 @@ final class Node: PlanStream, @unchecked Sendable {
     /// take the lock once per block that has timed changes; the audio thread never does.
     /// A strong reference: the old node keeps the new one alive while its worker may still write.
     private let successor = Mutex<Node?>(nil)
-    /// Targets this node's worker took from its own timed queue (by `targetSlot`; under the
-    /// `successor` lock). Everything pushed to a node's queue comes after everything pushed to
-    /// the node it replaced (the kernel routes a label's changes to the new node from the swap's
-    /// cycle on), so a target inherited from the old node never overwrites one of these.
+    /// Targets this node took itself, from its own timed queue or a `set` on it (by `targetSlot`;
+    /// under the `successor` lock). Everything pushed to a node's queue comes after everything
+    /// pushed to the node it replaced (the kernel routes a label's changes to the new node from
+    /// the swap's cycle on), and a `set` reaches it only after the hand-over, so a target
+    /// inherited from the old node never overwrites one of these.
     private let ownTargets: UnsafeMutablePointer<Bool>
 
     /// Makes a model-side target this node's, and its successor's (a swap's new node), if any.
     func hold(_ kind: PlanControl.Kind, dimension: Int, value: Float) {
         successor.withLock { next in
             writeTarget(kind, dimension: dimension, value: value)
+            if let slot = targetSlot(kind, dimension) { ownTargets[slot] = true }
             next?.inherit(kind, dimension: dimension, value: value)
         }
     }

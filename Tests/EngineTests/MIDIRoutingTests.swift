@@ -189,11 +189,12 @@ import TestSupport
     }
     /// A controller whose block the old node never computes (the swap's new node has a shorter
     /// latency, so the old one fades out first) reaches the new node when the old one is
-    /// released; a later controller the new node took itself is not overwritten by it. Old node
+    /// released; a later controller or set the new node took itself is not overwritten by it. Old node
     /// tiny-v1.ts at block 8576 (not a multiple of tiny-drum.ts's minimum block 256: the new
     /// node takes the default 2048, latency 4096), controller at 100, swap with no fade at 300.
     @Test func controllersTheOldNodeNeverTookGoToTheNewOne() throws {
-        func run(later: Bool) throws -> (old: Float, new: Float, reply: String?) {
+        enum Later { case nothing, controller, set }
+        func run(later: Later) throws -> (old: Float, new: Float, reply: String?) {
             let instrument = Self.instrument()
             try instrument.createNow(NodeSpec(label: "x", model: "tiny-v1.ts", method: .decode, block: 8576))
             try instrument.midiMap(MIDIMapping(label: "x", binding: .control(.latent(1), cc: 20, channel: nil, low: 0, high: 1, curve: .lin)))
@@ -205,16 +206,20 @@ import TestSupport
             }
             let new = try instrument.runningNode("x")
             // The later controller at the new node's 500: it holds it at its first block's end (2048).
-            _ = Self.render(instrument, frames: 12_000, events: later ? [(frame: 500, bytes: (0xB0, 20, 64))] : [])
+            _ = Self.render(instrument, frames: 12_000, events: later == .controller ? [(frame: 500, bytes: (0xB0, 20, 64))] : [])
+            // A set on the new node before the janitor releases the old one.
+            if later == .set { try instrument.set("x", .latent(1, 0.25)) }
             instrument.collectRetired()
             return (old.latentValues[1], new.latentValues[1], answer.withLock { $0 })
         }
-        let alone = try run(later: false)
-        let overtaken = try run(later: true)
-        print("a controller the old node never computed: old node latent 1 \(alone.old), new node \(alone.new) (\(alone.reply ?? "no reply")); with a later controller on the new node: new node \(overtaken.new)")
+        let alone = try run(later: .nothing)
+        let overtaken = try run(later: .controller)
+        let set = try run(later: .set)
+        print("a controller the old node never computed: old node latent 1 \(alone.old), new node \(alone.new) (\(alone.reply ?? "no reply")); with a later controller on the new node: new node \(overtaken.new); with a later set: \(set.new)")
         #expect(alone.reply?.hasPrefix("swapped x") == true && alone.reply?.contains("block 8576") == true, "\(alone.reply ?? "")")
         #expect(alone.old == 0, "the old node faded out before computing the controller's block")
         #expect(alone.new == 1, "the controller reached the new node")
         #expect(overtaken.new == Float(64) / 127, "the new node's own later controller wins")
+        #expect(set.new == 0.25, "and so does a later set")
     }
 }
