@@ -40,6 +40,33 @@ static inline void timbre_jack_transport_query(jack_client_t *client, timbre_jac
 }
 static inline const char *timbre_jack_midi_type(void) { return JACK_DEFAULT_MIDI_TYPE; }
 
+// A timebase master at a constant tempo (what a DAW or a tempo source is to timbre): JACK calls
+// this in the master's process cycle, and it fills bar, beat and tick from the position's frame.
+// `arg` points to two doubles, beats per minute and beats per bar (an integer), set before the
+// callback is installed and left unchanged (the caller keeps them alive while it is master).
+static inline void timbre_jack_constant_tempo(jack_transport_state_t state, jack_nframes_t nframes,
+                                              jack_position_t *pos, int new_pos, void *arg) {
+    (void)state; (void)nframes; (void)new_pos;
+    const double *tempo = (const double *)arg;
+    double bpm = tempo[0], per_bar = tempo[1];
+    double beats = pos->frame_rate > 0 ? (double)pos->frame / pos->frame_rate * bpm / 60.0 : 0;
+    long whole = (long)beats;
+    pos->valid = JackPositionBBT;
+    pos->beats_per_minute = bpm;
+    pos->beats_per_bar = (float)per_bar;
+    pos->beat_type = 4;
+    pos->ticks_per_beat = 1920;
+    pos->bar = (int32_t)(whole / (long)per_bar) + 1;
+    pos->beat = (int32_t)(whole % (long)per_bar) + 1;
+    pos->tick = (int32_t)((beats - (double)whole) * 1920);
+    pos->bar_start_tick = (double)(pos->bar - 1) * per_bar * 1920;
+}
+
+// Makes `client` the timebase master at the tempo `arg` points to (see above); 0 on success.
+static inline int timbre_jack_set_constant_tempo(jack_client_t *client, double *tempo) {
+    return jack_set_timebase_callback(client, 0, timbre_jack_constant_tempo, tempo);
+}
+
 // One MIDI event of a port's buffer this cycle, its first three bytes copied out (the
 // channel messages timbre reads are at most three bytes): the time in frames from the
 // cycle's start, the byte count, and the bytes (0 past the count). Returns 0 on success.

@@ -387,6 +387,8 @@ public final class Instrument: @unchecked Sendable {
         for node in released {
             if let lanePointer = node.lanePointer { Unmanaged<BatchLane>.fromOpaque(lanePointer).takeUnretainedValue().remove(node) }
         }
+        // Timed changes a node replaced by a swap never took go to the node that replaced it.
+        for node in released { node.passOnLeftoverControls() }
         // Ports go before the node leaves `fading`: a new node of the same label waits for that.
         // A node a swap replaced gave its ports to the node that replaced it.
         if let ports { for node in released where !node.handedPortsOver { ports.unregisterPorts(node.ports) } }
@@ -497,18 +499,24 @@ public final class Instrument: @unchecked Sendable {
             }
             let new = ready.node
             var dropped = ready.dropped
-            // Latent settings, as far as the new model's dimensions reach.
-            let shared = min(old.latentSize, new.latentSize)
-            for d in 0..<shared {
-                new.latentBias[d] = old.latentBias[d]
-                new.latentScale[d] = old.latentScale[d]
-                new.latentValues[d] = old.latentValues[d]
-            }
+            // Latent settings, as far as the new model's dimensions reach, noise and temperature;
+            // targets the old node takes from now on (MIDI changes its worker has not held yet,
+            // a set racing this) go on to the new node (`Node.handOver`).
             var lost: [String] = []
-            for d in shared..<old.latentSize {
-                if old.latentBias[d] != 0 { lost.append("bias \(d)") }
-                if old.latentScale[d] != 1 { lost.append("scale \(d)") }
-                if old.latentValues[d] != 0 { lost.append("latent \(d)") }
+            old.handOver(to: new) {
+                let shared = min(old.latentSize, new.latentSize)
+                for d in 0..<shared {
+                    new.latentBias[d] = old.latentBias[d]
+                    new.latentScale[d] = old.latentScale[d]
+                    new.latentValues[d] = old.latentValues[d]
+                }
+                for d in shared..<old.latentSize {
+                    if old.latentBias[d] != 0 { lost.append("bias \(d)") }
+                    if old.latentScale[d] != 1 { lost.append("scale \(d)") }
+                    if old.latentValues[d] != 0 { lost.append("latent \(d)") }
+                }
+                new.latentNoise[0] = old.latentNoise[0]
+                new.temperature[0] = old.temperature[0]
             }
             if !lost.isEmpty {
                 dropped.append(lost.joined(separator: ", ") + " (\(new.modelURL.lastPathComponent) has \(new.latentSize) latent dimension\(new.latentSize == 1 ? "" : "s"))")
@@ -521,8 +529,6 @@ public final class Instrument: @unchecked Sendable {
             } else if old.sequencer?.pattern != nil {
                 dropped.append("sequence (\(new.modelURL.lastPathComponent) has no latents to feed)")
             }
-            new.latentNoise[0] = old.latentNoise[0]
-            new.temperature[0] = old.temperature[0]
             // Issue 18: a prior's listen switch and a decode's walk go on too.
             new.listening.store(old.listening.load(ordering: .relaxed), ordering: .relaxed)
             new.walkSettings[0] = old.walkSettings[0]
@@ -670,17 +676,19 @@ public final class Instrument: @unchecked Sendable {
         case .eq(let index, .band(let kind, let frequency, let q, let gain)):
             growEQ(node, toHold: index)
             send(.band(nodeID: node.id, index: index, KernelBand(EQBand(kind: BiquadKind(kind), frequency: frequency, q: q, gainDB: gain))))
-        case .bias(let d, let value): node.latentBias[try dimension(d)] = value
-        case .scale(let d, let value): node.latentScale[try dimension(d)] = value
-        case .latent(let d, let value): node.latentValues[try dimension(d)] = value
+        // Model-side targets through `Node.hold`: a node a swap is replacing passes them on to
+        // the new node, so a set racing the hand-over is not left on the old model.
+        case .bias(let d, let value): node.hold(.bias, dimension: try dimension(d), value: value)
+        case .scale(let d, let value): node.hold(.scale, dimension: try dimension(d), value: value)
+        case .latent(let d, let value): node.hold(.latent, dimension: try dimension(d), value: value)
         case .latents(let values):
             _ = try dimension(0)
             guard values.count == node.latentSize else {
                 throw EngineError("'latents' takes \(node.latentSize) values for node '\(label)', got \(values.count)")
             }
-            for (d, value) in values.enumerated() { node.latentValues[d] = value }
-        case .noise(let amplitude): node.latentNoise[0] = amplitude
-        case .temperature(let value): node.temperature[0] = value
+            for (d, value) in values.enumerated() { node.hold(.latent, dimension: d, value: value) }
+        case .noise(let amplitude): node.hold(.noise, dimension: 0, value: amplitude)
+        case .temperature(let value): node.hold(.temperature, dimension: 0, value: value)
         case .trigger: node.triggers.wrappingAdd(1, ordering: .relaxed)
         case .seed(let seed):
             node.seedBits.store(seed, ordering: .relaxed)

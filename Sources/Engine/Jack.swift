@@ -56,7 +56,11 @@ public final class JackClient: @unchecked Sendable {
     deinit {
         jack_client_close(handle)
         portTable.deallocate()
+        timebaseTempo?.deallocate()
     }
+
+    /// Beats per minute and per bar read by this client's timebase callback (see `becomeTimebaseMaster`).
+    private var timebaseTempo: UnsafeMutablePointer<Double>?
 
     /// libjack prints its own lines on stderr (several per failed connection); timbre
     /// reports failures itself, in one line.
@@ -191,6 +195,21 @@ public final class JackClient: @unchecked Sendable {
 
     /// Stops JACK transport.
     public func stopTransport() { jack_transport_stop(handle) }
+
+    /// Makes this client JACK's timebase master at a constant tempo: while it is, every client
+    /// (timbre's `transport jack` sequences among them) reads bar, beat and tick from transport's
+    /// frame at `bpm`, `beatsPerBar` beats to the bar. Once per client (the tempo then stays).
+    public func becomeTimebaseMaster(bpm: Double, beatsPerBar: Int = 4) throws {
+        guard timebaseTempo == nil else { throw EngineError("the JACK client '\(name)' is already the timebase master") }
+        guard bpm.isFinite, bpm > 0, beatsPerBar > 0 else { throw EngineError("a timebase master needs a positive tempo and beats per bar") }
+        let tempo = UnsafeMutablePointer<Double>.allocate(capacity: 2)
+        tempo.initialize(from: [bpm, Double(beatsPerBar)], count: 2)
+        guard timbre_jack_set_constant_tempo(handle, tempo) == 0 else {
+            tempo.deallocate()
+            throw EngineError("JACK refused to make '\(name)' the timebase master")
+        }
+        timebaseTempo = tempo
+    }
 
     /// Moves JACK transport to `frame`.
     public func locateTransport(frame: Int) throws {

@@ -255,6 +255,8 @@ final class Node: PlanStream, @unchecked Sendable {
         latentBias = AtomicFloats(count: latentSize, value: 0)
         latentScale = AtomicFloats(count: latentSize, value: 1)
         latentValues = AtomicFloats(count: latentSize, value: 0)
+        ownTargets = .allocate(capacity: 3 * latentSize + 2)
+        ownTargets.initialize(repeating: false, count: 3 * latentSize + 2)
         carried = latentSize > 0 ? PlanCarry(latentSize: latentSize, seed: spec.seed ?? UInt64(id)) : nil
         // A walk's depth is in the model's latent standard deviations when it carries them.
         if let carried, let deviations = Self.latentDeviations(of: model, count: latentSize) { carried.walkScale = deviations }
@@ -338,6 +340,7 @@ final class Node: PlanStream, @unchecked Sendable {
         laneState?.deallocate()
         blockControlStorage.deallocate()
         scheduledScalars.deallocate()
+        ownTargets.deallocate()
     }
 
     /// Step durations in seconds recorded since `since` (a `timingCount` value), at most the last 1024.
@@ -447,20 +450,104 @@ final class Node: PlanStream, @unchecked Sendable {
     }
 
     /// After a block: the timed changes become the node's targets, so the next blocks hold them
-    /// (the latent steps glide from where the block left them to these targets).
+    /// (the latent steps glide from where the block left them to these targets), and the targets
+    /// of the node a swap put in this one's place, if any (see `hold`).
     private func holdControls() {
-        for i in 0..<blockControlCount {
-            let control = blockControlStorage[i]
-            switch control.kind {
-            case .latent where control.dimension < latentSize: latentValues[control.dimension] = control.value
-            case .bias where control.dimension < latentSize: latentBias[control.dimension] = control.value
-            case .scale where control.dimension < latentSize: latentScale[control.dimension] = control.value
-            case .noise: latentNoise[0] = control.value
-            case .temperature: temperature[0] = control.value
-            default: break
+        guard blockControlCount > 0 else { return }
+        successor.withLock { next in
+            for i in 0..<blockControlCount {
+                let control = blockControlStorage[i]
+                guard control.kind != .trigger else { continue }
+                writeTarget(control.kind, dimension: control.dimension, value: control.value)
+                if let slot = targetSlot(control.kind, control.dimension) { ownTargets[slot] = true }
+                next?.inherit(control.kind, dimension: control.dimension, value: control.value)
             }
         }
         blockControlCount = 0
+    }
+
+    // MARK: Hand-over to a swap's new node (control side and workers; never the audio thread)
+
+    /// The node a swap put in this one's place, from the moment the control side copied this
+    /// node's settings to it. The model-side targets (latent values, bias, scale, noise,
+    /// temperature) are written through `hold`, under this lock, and the hand-over copies them
+    /// under it too: a target this node takes after the copy (a MIDI change that reached it
+    /// before the kernel swapped the nodes and that its worker holds at its next block's end, or
+    /// a `set` that found this node just before the hand-over) goes on to the new node as well,
+    /// so no change made while a swap loads or hands over stays on the old model only. Workers
+    /// take the lock once per block that has timed changes; the audio thread never does.
+    /// A strong reference: the old node keeps the new one alive while its worker may still write.
+    private let successor = Mutex<Node?>(nil)
+    /// Targets this node took itself, from its own timed queue or a `set` on it (by `targetSlot`;
+    /// under the `successor` lock). Everything pushed to a node's queue comes after everything
+    /// pushed to the node it replaced (the kernel routes a label's changes to the new node from
+    /// the swap's cycle on), and a `set` reaches it only after the hand-over, so a target
+    /// inherited from the old node never overwrites one of these.
+    private let ownTargets: UnsafeMutablePointer<Bool>
+
+    /// Makes a model-side target this node's, and its successor's (a swap's new node), if any.
+    func hold(_ kind: PlanControl.Kind, dimension: Int, value: Float) {
+        successor.withLock { next in
+            writeTarget(kind, dimension: dimension, value: value)
+            if let slot = targetSlot(kind, dimension) { ownTargets[slot] = true }
+            next?.inherit(kind, dimension: dimension, value: value)
+        }
+    }
+
+    /// A target the node this one replaced took after the hand-over: this node's too, unless it
+    /// took a newer one of its own, and its successor's in turn.
+    private func inherit(_ kind: PlanControl.Kind, dimension: Int, value: Float) {
+        successor.withLock { next in
+            if let slot = targetSlot(kind, dimension), ownTargets[slot] { return }
+            writeTarget(kind, dimension: dimension, value: value)
+            next?.inherit(kind, dimension: dimension, value: value)
+        }
+    }
+
+    /// Control side, once the node has left the graph and no worker holds it (the audio thread
+    /// pushes no more and no worker pops): the timed changes its worker never took (its last
+    /// block did not run before it faded out) go to its successor, if a swap gave it one.
+    func passOnLeftoverControls() {
+        successor.withLock { next in
+            guard let next else { return }
+            while let control = heldControl ?? timedControls.pop() {
+                heldControl = nil
+                guard control.kind != .trigger else { continue }
+                next.inherit(control.kind, dimension: control.dimension, value: control.value)
+            }
+        }
+    }
+
+    /// Where a model-side target sits in `ownTargets` (nil for a trigger or a dimension out of range).
+    private func targetSlot(_ kind: PlanControl.Kind, _ dimension: Int) -> Int? {
+        switch kind {
+        case .latent where dimension < latentSize: dimension
+        case .bias where dimension < latentSize: latentSize + dimension
+        case .scale where dimension < latentSize: 2 * latentSize + dimension
+        case .noise: 3 * latentSize
+        case .temperature: 3 * latentSize + 1
+        default: nil
+        }
+    }
+
+    /// Control side, at a swap's hand-over: `copy` moves this node's settings to `new`, and from
+    /// then on every target this node holds goes to `new` too (atomically with the copy).
+    func handOver(to new: Node, copy: () -> Void) {
+        successor.withLock { next in
+            next = new
+            copy()
+        }
+    }
+
+    private func writeTarget(_ kind: PlanControl.Kind, dimension: Int, value: Float) {
+        switch kind {
+        case .latent where dimension < latentSize: latentValues[dimension] = value
+        case .bias where dimension < latentSize: latentBias[dimension] = value
+        case .scale where dimension < latentSize: latentScale[dimension] = value
+        case .noise: latentNoise[0] = value
+        case .temperature: temperature[0] = value
+        default: break
+        }
     }
 
     /// One server block in, one server block out (through the resamplers when the rates differ).

@@ -428,4 +428,95 @@ struct LiveSwapTests {
         #expect(after.model == noncausal && after.pendingSwap == nil && after.errors == 0)
         #expect(instrument.status().nodes.count == 3)
     }
+    /// Swaps arriving while another swap of the node still loads, on a real jackd with the two
+    /// RAVE exports: three swaps sent 30 ms apart (the first model's lanes take longer than that
+    /// to load), then `set`s of a latent value and bias while the last one loads. Each swap gets
+    /// one reply, the replaced ones a one-line `/timbre/fail ... replaced by a later swap`, the
+    /// last `/timbre/done`; only the last model ends up playing, with the settings made during
+    /// its load; the nodes the replaced swaps built are released; JACK misses no cycle.
+    @Test(.needsSharedModels)
+    func swapsDuringALoadingSwapOnJackLeaveOnlyTheLast() throws {
+        let drums = "drums-v2small-causal.ts", noncausal = "v2small-noncausal.ts"
+        let server = try JackServer(sampleRate: 44100, period: 4096)
+        defer { server.stop() }
+        let driver = try JackDriver.open(clientName: "timbre", server: server.name) {
+            $0.modelsDirectories = [TestPaths.sharedModels]
+            $0.workers = 2
+            $0.defaultBlock = 4096
+            $0.workerNice = -10
+        }
+        defer { driver.stop() }
+        try driver.start(connect: false)
+        let instrument = driver.instrument
+        let osc = try OSCServer(port: 0, executor: CommandExecutor(instrument: instrument)) { _ in }
+        defer { osc.close() }
+        let port = osc.port
+        @Sendable func request(_ address: String, _ arguments: [OSCValue]) throws -> OSCMessage {
+            try OSCClient.request(OSCMessage(address, arguments), port: port, timeout: 120)
+        }
+        var reply = try request("/timbre/new", [.string("x"), .string(drums), .string("decode"), .string("seed"), .int(7)])
+        #expect(reply.address == "/timbre/done", "\(reply)")
+        let recordSeconds = 30
+        let tap = try JackTap(name: "tap", server: server.name, playing: [], recordChannels: 1, recordFrames: recordSeconds * 44100)
+        try tap.client.connect("timbre:x_out_1", tap.inputName(0))
+        tap.start()
+        #expect(waitUntil(10) { (instrument.status().nodes.first?.blocks ?? 0) > 4 })
+        let xrunsBefore = instrument.xruns.load(ordering: .relaxed)
+        let aliveBefore = Node.alive.load(ordering: .relaxed)
+        let first = ObjectIdentifier(try instrument.runningNode("x"))
+
+        // Three swaps 30 ms apart, each waiting for its reply on a thread of its own (not GCD's
+        // pool, which on two cores started the second and third half a second late).
+        let targets = [noncausal, drums, noncausal]
+        let replies = Mutex<[Int: (OSCMessage, sent: Double, answered: Double)]>([:])
+        let group = DispatchGroup()
+        let started = Date()
+        for (index, model) in targets.enumerated() {
+            group.enter()
+            Thread {
+                let sent = Date().timeIntervalSince(started)
+                let answer = (try? request("/timbre/swap", [.string("x"), .string(model)])) ?? OSCMessage("/timbre/timeout", [])
+                replies.withLock { $0[index] = (answer, sent, Date().timeIntervalSince(started)) }
+                group.leave()
+            }.start()
+            usleep(30_000)
+        }
+        // While the last swap loads: settings made now must reach the model that ends up playing.
+        let pendingDuringLoad = instrument.status().nodes.first { $0.label == "x" }?.pendingSwap
+        reply = try request("/timbre/set", [.string("x"), .string("latent"), .int(0), .float(0.7)])
+        #expect(reply.address == "/timbre/done", "\(reply)")
+        reply = try request("/timbre/set", [.string("x"), .string("bias"), .int(0), .float(0.2)])
+        #expect(reply.address == "/timbre/done", "\(reply)")
+        #expect(group.wait(timeout: .now() + 180) == .success)
+        // The replaced swaps' nodes leave once the janitor has seen the old node retired.
+        let released = waitUntil(10) { Node.alive.load(ordering: .relaxed) <= aliveBefore }
+        #expect(waitUntil(10) { tap.frames.load(ordering: .acquiring) > 8 * 44100 })
+        let xruns = instrument.xruns.load(ordering: .relaxed) - xrunsBefore
+        let answers = replies.withLock { $0 }
+        let texts = (0..<targets.count).map { i in answers[i].map { "sent at \(String(format: "%.3f", $0.sent)) s, \($0.0.address) \($0.0.arguments.map(\.text).joined(separator: " ")) at \(String(format: "%.3f", $0.answered)) s" } ?? "none" }
+        let node = try instrument.runningNode("x")
+        let aliveAfter = Node.alive.load(ordering: .relaxed)
+        let status = try #require(instrument.status().nodes.first { $0.label == "x" })
+        let recorded = tap.recording()[0]
+        let end = max(0, tap.frames.load(ordering: .acquiring) - 2 * 44100)..<min(recorded.count, tap.frames.load(ordering: .acquiring))
+        let endLevel = end.map { abs(recorded[$0]) }.reduce(0, +) / Float(max(1, end.count))
+        print("""
+            swaps during a loading swap (\(targets.joined(separator: ", "))): \(texts.joined(separator: " | ")); \
+            pending while the last loaded: \(pendingDuringLoad ?? "none"); node plays \(status.model), latent 0 \(node.latentValues[0]), \
+            bias 0 \(node.latentBias[0]); nodes alive \(aliveBefore) before, \(aliveAfter) after; \
+            \(xruns) xruns; level of the last 2 s \(endLevel); dropouts \(status.dropouts)
+            """)
+        for i in 0..<(targets.count - 1) {
+            let answer = try #require(answers[i]).0
+            #expect(answer.address == "/timbre/fail" && answer.arguments.count == 2
+                    && answer.arguments[1].text.contains("replaced by a later swap to \(targets[i + 1])")
+                    && !answer.arguments[1].text.contains("\n"), "swap \(i): \(answer)")
+        }
+        #expect(try #require(answers[targets.count - 1]).0 == OSCMessage("/timbre/done", [.string("/timbre/swap"), .string("x")]))
+        #expect(status.model == noncausal && status.pendingSwap == nil && ObjectIdentifier(node) != first)
+        #expect(node.latentValues[0] == 0.7 && node.latentBias[0] == 0.2, "the settings made while the swap loaded play on the new model")
+        #expect(released, "the replaced swaps' nodes and the old node are released")
+        #expect(xruns == 0)
+        #expect(endLevel > 0.001, "the new model plays")
+    }
 }

@@ -148,4 +148,78 @@ import TestSupport
         let y = Self.render(instrument, frames: 20_000, events: [(frame: 10_000, bytes: (0x90, 36, 100))])
         #expect(Self.onsets(y) == [latency + 18_432 - 8192 + 1], "latency \(latency)")
     }
+    /// A controller that reaches a node just before a swap hands it over, while the old node's
+    /// worker has not yet held it (its block is incomplete), still ends up on the new model: the
+    /// old node passes the targets it holds after the hand-over on to the new one. Audible on the
+    /// drum fixture, silent at latent 0: after the swap a mapped note is heard only if the
+    /// controller's latent reached the new node; without the controller it is not (the control).
+    @Test func aControllerDuringTheHandOverReachesTheNewModel() throws {
+        func run(controller: Bool) throws -> (old: (latent: Float, noise: Float), new: (latent: Float, noise: Float), onsets: [Int], latency: Int) {
+            let instrument = Self.instrument()
+            try instrument.createNow(NodeSpec(label: "x", model: "tiny-drum.ts", method: .decode))
+            try instrument.midiMap(MIDIMapping(label: "x", binding: .control(.latent(1), cc: 20, channel: nil, low: 0, high: 0.9, curve: .lin)))
+            try instrument.midiMap(MIDIMapping(label: "x", binding: .control(.noise, cc: 21, channel: nil, low: 0, high: 0.5, curve: .lin)))
+            try instrument.midiMap(MIDIMapping(label: "x", binding: .trigger(.number(36), latents: nil)))
+            let old = try instrument.runningNode("x")
+            // The controllers at 8 292, inside the block [8192, 10 240) that is not complete at 8 492.
+            let events: [(frame: Int, bytes: (UInt8, UInt8, UInt8))] = controller ? [(frame: 8292, bytes: (0xB0, 20, 127)), (frame: 8300, bytes: (0xB0, 21, 127))] : []
+            _ = Self.render(instrument, frames: 8492, events: events)
+            #expect(old.latentValues[1] == 0 && old.latentNoise[0] == 0, "the controllers wait in the old node's queue at the swap")
+            let answer = Mutex<String?>(nil)
+            instrument.swap("x", model: "tiny-drum.ts", fadeSeconds: 0.05) { result in
+                answer.withLock { $0 = (try? result.get()).map { "swapped \($0.label)" } ?? "failed: \(result)" }
+            }
+            let new = try instrument.runningNode("x")
+            #expect(new !== old)
+            _ = Self.render(instrument, frames: 12_000, events: [])
+            instrument.collectRetired()
+            #expect(answer.withLock { $0 } == "swapped x")
+            // A note on the new model, whose clock started at the swap (8 492): it is at 12 000.
+            let y = Self.render(instrument, frames: 20_000, events: [(frame: 5000, bytes: (0x90, 36, 100))])
+            return ((old.latentValues[1], old.latentNoise[0]), (new.latentValues[1], new.latentNoise[0]), Self.onsets(y), new.latency)
+        }
+        let moved = try run(controller: true)
+        let still = try run(controller: false)
+        print("controllers during a swap's hand-over: old node latent 1 \(moved.old.latent), noise \(moved.old.noise); new node latent 1 \(moved.new.latent), noise \(moved.new.noise); onsets after the swap \(moved.onsets) (latency \(moved.latency)); without the controllers \(still.onsets)")
+        #expect(moved.old.latent == 0.9 && moved.old.noise == 0.5, "the old node held them at its block's end")
+        #expect(moved.new.latent == 0.9 && moved.new.noise == 0.5, "and so does the new node")
+        // The note at the new node's 17 000 starts on its latent frame 67 (17 152).
+        #expect(moved.onsets == [moved.latency + 17_152 - 12_000 + 1])
+        #expect(still.onsets.isEmpty && still.new.latent == 0, "without the controller the new node stays at latent 0, silent")
+    }
+    /// A controller whose block the old node never computes (the swap's new node has a shorter
+    /// latency, so the old one fades out first) reaches the new node when the old one is
+    /// released; a later controller or set the new node took itself is not overwritten by it. Old node
+    /// tiny-v1.ts at block 8576 (not a multiple of tiny-drum.ts's minimum block 256: the new
+    /// node takes the default 2048, latency 4096), controller at 100, swap with no fade at 300.
+    @Test func controllersTheOldNodeNeverTookGoToTheNewOne() throws {
+        enum Later { case nothing, controller, set }
+        func run(later: Later) throws -> (old: Float, new: Float, reply: String?) {
+            let instrument = Self.instrument()
+            try instrument.createNow(NodeSpec(label: "x", model: "tiny-v1.ts", method: .decode, block: 8576))
+            try instrument.midiMap(MIDIMapping(label: "x", binding: .control(.latent(1), cc: 20, channel: nil, low: 0, high: 1, curve: .lin)))
+            let old = try instrument.runningNode("x")
+            _ = Self.render(instrument, frames: 300, events: [(frame: 100, bytes: (0xB0, 20, 127))])
+            let answer = Mutex<String?>(nil)
+            instrument.swap("x", model: "tiny-drum.ts", fadeSeconds: 0) { result in
+                answer.withLock { $0 = (try? result.get()).map { "swapped \($0.label), dropped \($0.dropped ?? "nothing")" } ?? "failed: \(result)" }
+            }
+            let new = try instrument.runningNode("x")
+            // The later controller at the new node's 500: it holds it at its first block's end (2048).
+            _ = Self.render(instrument, frames: 12_000, events: later == .controller ? [(frame: 500, bytes: (0xB0, 20, 64))] : [])
+            // A set on the new node before the janitor releases the old one.
+            if later == .set { try instrument.set("x", .latent(1, 0.25)) }
+            instrument.collectRetired()
+            return (old.latentValues[1], new.latentValues[1], answer.withLock { $0 })
+        }
+        let alone = try run(later: .nothing)
+        let overtaken = try run(later: .controller)
+        let set = try run(later: .set)
+        print("a controller the old node never computed: old node latent 1 \(alone.old), new node \(alone.new) (\(alone.reply ?? "no reply")); with a later controller on the new node: new node \(overtaken.new); with a later set: \(set.new)")
+        #expect(alone.reply?.hasPrefix("swapped x") == true && alone.reply?.contains("block 8576") == true, "\(alone.reply ?? "")")
+        #expect(alone.old == 0, "the old node faded out before computing the controller's block")
+        #expect(alone.new == 1, "the controller reached the new node")
+        #expect(overtaken.new == Float(64) / 127, "the new node's own later controller wins")
+        #expect(set.new == 0.25, "and so does a later set")
+    }
 }

@@ -6,8 +6,8 @@ import Testing
 import TestSupport
 
 /// A `transport jack` sequence on a real jackd (dummy driver): it holds while JACK transport is
-/// stopped, and steps at the transport's position once it rolls (no timebase master here, so at
-/// the sequence's own tempo, from transport frame 0: step 0 first).
+/// stopped, and steps at the transport's position once it rolls: without a timebase master at
+/// the sequence's own tempo, from transport frame 0 (step 0 first); with one, at its tempo.
 @Suite(.serialized)
 struct SequencerJackTests {
     @Test func followsJackTransportWhenItRolls() throws {
@@ -76,6 +76,92 @@ struct SequencerJackTests {
         let latency = try #require(instrument.latency(of: "drum"))
         #expect(first - anchor >= -529 && first - anchor <= latency + 529, "step 0 at \(first - anchor) from the grid (latency \(latency))")
         #expect(status?.transport == "jack" && (status?.stepsStarted ?? 0) > 8)
+        #expect(instrument.xruns.load(ordering: .relaxed) == 0)
+    }
+
+    /// Onsets: the first sample above 0.01 after at least 1500 quieter ones.
+    static func onsets(_ recorded: [Float]) -> [Int] {
+        var onsets: [Int] = []
+        var quiet = 1500
+        for (i, v) in recorded.enumerated() {
+            if abs(v) > 0.01 {
+                if quiet >= 1500 { onsets.append(i) }
+                quiet = 0
+            } else {
+                quiet += 1
+            }
+        }
+        return onsets
+    }
+
+    /// The distance in samples of each onset after the first to the nearest hit of an 8-step
+    /// pattern (`hits`) at `bpm` in sixteenths, on a grid anchored on the median of those onsets'
+    /// offsets (as `followsJackTransportWhenItRolls` anchors it).
+    static func gridErrors(_ onsets: [Int], hits: [Int], bpm: Double, rate: Double = 44100) -> [Int] {
+        guard let first = onsets.first, onsets.count > 1 else { return [] }
+        let step = rate * 60 / (bpm * 4)
+        var offsets: [Int] = []
+        for k in 0..<256 where hits.contains(k % 8) { offsets.append(Int((Double(k) * step).rounded())) }
+        func nearest(_ t: Int) -> Int { offsets.min { abs(first + $0 - t) < abs(first + $1 - t) }! }
+        let anchors = onsets.dropFirst().map { $0 - nearest($0) }.sorted()
+        let anchor = anchors[anchors.count / 2]
+        return onsets.dropFirst().map { t in offsets.map { abs(anchor + $0 - t) }.min()! }
+    }
+
+    /// With a JACK client as timebase master (bar, beat, tick at 150 bpm), a `transport jack`
+    /// sequence whose own tempo is 100 bpm steps at the master's 150: every hit after the first
+    /// within 12 ms of a 150 bpm grid; the same onsets against a 100 bpm grid (the control) miss
+    /// by far more; as many hits as 150 bpm gives; silent while transport stands.
+    @Test func followsATimebaseMastersTempo() throws {
+        let server = try JackServer(sampleRate: 44100, period: 512)
+        defer { server.stop() }
+        let driver = try JackDriver.open(clientName: "timbre", server: server.name) { configuration in
+            configuration.modelsDirectories = [Signals.models]
+            configuration.defaultBlock = 512
+        }
+        defer { driver.stop() }
+        let instrument = driver.instrument
+        try instrument.createNow(NodeSpec(label: "drum", model: "tiny-drum.ts", method: .decode, block: 512))
+        try instrument.sequence("drum", .configure(SequenceSettings(steps: 8, bpm: 100, followsTransport: true)))
+        let hits = [0, 3, 4, 6]
+        for step in hits {
+            try instrument.sequence("drum", .step(index: step, SequenceStep(latents: [0, 0.3, -0.2, 0.25], velocity: 1)))
+        }
+        try instrument.sequence("drum", .play)
+        try driver.start(connect: false)
+
+        let seconds = 5
+        let tap = try JackTap(name: "tap", server: server.name, playing: [], recordChannels: 1, recordFrames: seconds * 44100)
+        try tap.client.connect("timbre:drum_out_1", tap.inputName(0))
+        try tap.client.becomeTimebaseMaster(bpm: 150)
+        tap.client.stopTransport()
+        try tap.client.locateTransport(frame: 0)
+        tap.start()
+        #expect(waitUntil(20) { tap.frames.load(ordering: .relaxed) >= 22050 })
+        let stoppedUntil = tap.frames.load(ordering: .relaxed)
+        tap.client.startTransport()
+        #expect(waitUntil(30) { tap.frames.load(ordering: .relaxed) >= seconds * 44100 })
+        let recorded = tap.recording()[0]
+        let status = instrument.status().nodes.first?.sequence
+        tap.client.stopTransport()
+
+        let onsets = Self.onsets(recorded)
+        let errors = Self.gridErrors(onsets, hits: hits, bpm: 150)
+        let control = Self.gridErrors(onsets, hits: hits, bpm: 100)
+        let rolling = Double(recorded.count - stoppedUntil) / 44100
+        // Hits of the 8-step pattern while it rolled: 4 per 8 sixteenths, at 150 bpm 10 sixteenths a second.
+        let expectedHits = rolling * 10 / 2
+        print("""
+            transport jack with a timebase master at 150 bpm (sequence's own 100): \(onsets.count) onsets in \
+            \(String(format: "%.2f", rolling)) s rolling (150 bpm gives about \(Int(expectedHits)), 100 bpm about \(Int(rolling * 20 / 6))); \
+            largest error after the first: \(errors.max() ?? -1) samples on the 150 bpm grid, \(control.max() ?? -1) on the 100 bpm grid; \
+            status \(String(describing: status))
+            """)
+        #expect(recorded[..<stoppedUntil].allSatisfy { $0 == 0 }, "silent while transport is stopped")
+        #expect(onsets.count >= 8 && abs(Double(onsets.count) - expectedHits) <= 2, "as many hits as 150 bpm gives: \(onsets)")
+        #expect(errors.allSatisfy { $0 <= 529 }, "within 12 ms of the master's grid: \(errors)")
+        #expect((control.max() ?? 0) > 2000, "the sequence's own tempo does not fit (the control)")
+        #expect(status?.transport == "jack" && status?.bpm == 100)
         #expect(instrument.xruns.load(ordering: .relaxed) == 0)
     }
 

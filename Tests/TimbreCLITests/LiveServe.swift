@@ -12,14 +12,15 @@ final class LiveServe: @unchecked Sendable {
     let port: Int
     let log: URL
 
-    init(models: URL = TestPaths.fixture("models"), directory: TemporaryDirectory) throws {
+    /// - Parameter options: more `serve` options (`--midi`, ...).
+    init(models: URL = TestPaths.fixture("models"), directory: TemporaryDirectory, options: [String] = []) throws {
         jack = try JackServer(name: "timbre-client-\(getpid())-\(Int.random(in: 0...1_000_000))")
         port = Int.random(in: 50000...59000)
         log = directory.file("serve.log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         process = Process()
         process.executableURL = TestPaths.timbreExecutable
-        process.arguments = ["serve", "--models-dir", models.path, "--port", String(port)]
+        process.arguments = ["serve", "--models-dir", models.path, "--port", String(port)] + options
         process.environment = ProcessInfo.processInfo.environment.merging(["JACK_DEFAULT_SERVER": jack.name]) { $1 }
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
