@@ -122,8 +122,9 @@ public enum PhaseGap {
             }
             func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
             let gl = mean(try spectrum.convergenceDB(audio, griffinLim))
-            // A magnitude run's own phase is zero phase; its generator is measured with Griffin-Lim, so its gap closure is 0 by construction.
-            let model = c.representation == .complex ? mean(try spectrum.convergenceDB(audio, own)) : gl
+            // A magnitude run's own phase is zero phase; its generator is measured with Griffin-Lim, so
+            // its gap closure is 0 by construction. Complex and synth runs make their own phase: their output is measured.
+            let model = c.representation == .magnitude ? gl : mean(try spectrum.convergenceDB(audio, own))
             let truth = mean(try spectrum.convergenceDB(audio, truePhase))
             out[name] = ClassGap(clips: members.count, griffinLimDB: gl, modelDB: model, truePhaseDB: truth,
                                  gapClosure: gl - truth < 1 ? nil : (gl - model) / (gl - truth))
