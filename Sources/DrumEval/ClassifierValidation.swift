@@ -18,6 +18,9 @@ public enum ClassifierValidation {
         public var treesAccuracy: [ClassAccuracy]
         /// The control's trees (labels shuffled within each training kit) on the same clips.
         public var shuffledAccuracy: [ClassAccuracy]
+        /// The same clips named with other weights of the network against the trees
+        /// (`blendWeights`): how `DrumClassifier.networkWeight` was chosen, on held-out kits only.
+        public var blendAccuracy: [[ClassAccuracy]]
         public var seconds: Double
     }
 
@@ -53,7 +56,11 @@ public enum ClassifierValidation {
         }
     }
 
-    static func pool(_ rows: [[ClassAccuracy]], classes: [String]) -> [ClassAccuracy] {
+    /// The network weights `Fold.blendAccuracy` tries.
+    public static let blendWeights: [Float] = [0.25, 0.5, 0.75]
+
+    /// Per class, clips and right answers summed over `rows` (one list per fold).
+    public static func pool(_ rows: [[ClassAccuracy]], classes: [String]) -> [ClassAccuracy] {
         classes.map { c in
             ClassAccuracy(className: c, clips: rows.reduce(0) { $0 + ($1.first { $0.className == c }?.clips ?? 0) },
                           correct: rows.reduce(0) { $0 + ($1.first { $0.className == c }?.correct ?? 0) })
@@ -98,6 +105,12 @@ public enum ClassifierValidation {
             }
             let fold = Fold(group: group, accuracy: accuracy(heldClips, named.predictions), networkAccuracy: accuracy(heldClips, named.network),
                             treesAccuracy: accuracy(heldClips, named.trees), shuffledAccuracy: accuracy(heldClips, controlPredicted),
+                            blendAccuracy: Self.blendWeights.map { w in
+                                accuracy(heldClips, named.probabilities.map { p in
+                                    let blended = zip(p.network, p.trees).map { w * $0 + (1 - w) * $1 }
+                                    return blended.indices.max { blended[$0] < blended[$1] }!
+                                })
+                            },
                             seconds: Date().timeIntervalSince(t0))
             folds.append(fold)
             log("  \(group): " + fold.accuracy.filter { $0.clips > 0 }.map { "\($0.className) \($0.correct)/\($0.clips)" }.joined(separator: ", "))

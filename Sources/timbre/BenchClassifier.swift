@@ -66,6 +66,10 @@ struct BenchClassifier: ParsableCommand {
         for (scope, keep) in scopes {
             print(scope + ":")
             for (name, part) in parts { print("  \(name.padding(toLength: 10, withPad: " ", startingAt: 0)) " + line(result.pooled(part, where: keep))) }
+            for (i, w) in ClassifierValidation.blendWeights.enumerated() {
+                let rows = result.folds.filter { keep($0.group) }.map { $0.blendAccuracy[i] }
+                print("  " + String(format: "blend %.2f", w) + " " + line(ClassifierValidation.pool(rows, classes: result.classes)))
+            }
         }
         print("test kits (\(result.testGroups.joined(separator: ", "))), the classifier `bench drums` uses:")
         for (name, row) in [("classifier", result.testKits), ("network", result.testKitsNetwork), ("trees", result.testKitsTrees)] {

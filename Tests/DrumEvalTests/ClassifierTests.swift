@@ -90,4 +90,54 @@ import Testing
         let row: [Float] = [0, 0.5, 7, 8, 0, 0]
         #expect(throws: DrumEvalError.self) { try ExtraTrees(table: row, roots: [0], classes: 2) }
     }
+
+    /// A noise burst (first difference of white noise: a hat's bright hiss) decaying over `decay` s.
+    static func hat(decay: Double, rng: inout SplitMix64) -> [Float] {
+        var last: Float = 0
+        return (0..<44_100).map { i in
+            let t = Double(i) / 44_100 - 0.01
+            guard t >= 0 else { return 0 }
+            let n = rng.nextGaussian()
+            defer { last = n }
+            return 0.3 * (n - last) * Float(exp(-t / decay))
+        }
+    }
+
+    /// Synthetic kits: kicks glide down to their body pitch, toms hold theirs, hats hiss. The
+    /// held-out kit's drums are tuned where no training drum is, so only what a class shares
+    /// across kits can name them.
+    @Test func classifierNamesAnotherKitsDrumsAndSurvivesSaveAndLoad() throws {
+        let seed: UInt64 = 1207
+        print("ClassifierTests seed \(seed)")
+        var rng = SplitMix64(seed: seed)
+        func kit(_ n: Int, kickEnd: ClosedRange<Double>, tom: ClosedRange<Double>) -> (clips: [[Float]], labels: [Int]) {
+            var clips: [[Float]] = [], labels: [Int] = []
+            func draw(_ r: ClosedRange<Double>) -> Double { r.lowerBound + (r.upperBound - r.lowerBound) * rng.nextUnit() }
+            for _ in 0..<n {
+                clips.append(Self.hat(decay: draw(0.03...0.2), rng: &rng)); labels.append(0)
+                let end = draw(kickEnd)
+                clips.append(Self.drum(startHz: end * draw(2.5...3.5), endHz: end, decay: draw(0.15...0.35))); labels.append(1)
+                let hz = draw(tom)
+                clips.append(Self.drum(startHz: hz * 1.05, endHz: hz, decay: draw(0.2...0.5))); labels.append(2)
+            }
+            return (clips, labels)
+        }
+        let training = kit(12, kickEnd: 45...55, tom: 90...140), held = kit(6, kickEnd: 56...65, tom: 150...200)
+        let classes = ["hat", "kick", "tom"]
+        let model = try DrumClassifier.train(ClipAnalysis.analyse(training.clips, sampleRate: 44_100), labels: training.labels,
+                                             classes: classes, steps: 20, seed: seed)
+        let heldA = ClipAnalysis.analyse(held.clips, sampleRate: 44_100)
+        let named = try model.name(heldA)
+        for c in classes.indices {
+            let members = held.labels.indices.filter { held.labels[$0] == c }
+            let right = members.filter { named.trees[$0] == c }.count
+            #expect(right >= members.count - 1, "\(classes[c]): the trees name \(right) of \(members.count)")
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("classifier-\(getpid())-\(seed).pt")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try model.save(to: url)
+        let loaded = try DrumClassifier.load(from: url, classes: classes)
+        let again = try loaded.name(heldA)
+        #expect(again.predictions == named.predictions && again.trees == named.trees)
+    }
 }
