@@ -10,7 +10,10 @@ struct BenchClassifier: ParsableCommand {
         Leave-one-kit-out over the training and validation kits (each fold trains on every other \
         kit for --steps steps and names the held-out kit's drums), then the classifier `timbre bench \
         drums` uses (training kits, early stopping on the validation kits) on the test kits, in the \
-        same run. See docs/DRUMVAE.md.
+        same run. Each is printed for the classifier (network and descriptor trees), the network \
+        alone, the trees alone, three blends and a control (trees on labels shuffled within each \
+        kit, which must fall toward chance); pooled over every kit, every kit but the largest \
+        group, and that group alone. See docs/DRUMVAE.md.
         """)
 
     @Argument(help: "A prepared corpus with groups (`timbre corpus` or `timbre prep`).")
