@@ -23,6 +23,8 @@ public struct ClipAnalysis: Sendable {
     /// Spectral flatness per frame (geometric over arithmetic mean of the power), 0…1.
     public var flatness: [Float]
     public var frameSeconds: Double
+    /// The drum descriptors the classifier names classes from (`DrumDescriptors`).
+    public var descriptors: [Float]
 
     /// Analyses clips on all cores (one STFT per worker: an FFT plan's buffers are its own).
     public static func analyse(_ clips: [[Float]], sampleRate: Double) -> [ClipAnalysis] {
@@ -49,6 +51,7 @@ public struct ClipAnalysis: Sendable {
         var centroid = [Float](repeating: 0, count: frames), flat = [Float](repeating: 1, count: frames)
         var power = [Float](repeating: 0, count: bins)
         let binHz = sampleRate / Double(Self.fftSize)
+        var frameMeasures = DrumDescriptors.Frames(frames: frames, sampleRate: sampleRate)
         for t in 0..<frames {
             var total = 0.0, weighted = 0.0, logSum = 0.0
             for k in 0..<bins {
@@ -59,6 +62,7 @@ public struct ClipAnalysis: Sendable {
                 weighted += Double(p) * Double(k) * binHz
                 logSum += Foundation.log(Double(p) + 1e-12)
             }
+            frameMeasures.measure(power, frame: t)
             energy[t] = Swift.max(Self.floorDB, Float(10 * log10(total + 1e-20)))
             centroid[t] = total > 0 ? Float(weighted / total) : 0
             let arithmetic = total / Double(bins) + 1e-12
@@ -69,6 +73,8 @@ public struct ClipAnalysis: Sendable {
         energyDB = energy
         centroidHz = centroid
         flatness = flat
+        descriptors = []
+        descriptors = DrumDescriptors.compute(self, frames: frameMeasures, samples: samples, sampleRate: sampleRate)
     }
 
     /// The first frame whose energy comes within 20 dB of the clip's loudest frame: the onset.

@@ -10,7 +10,10 @@ struct BenchClassifier: ParsableCommand {
         Leave-one-kit-out over the training and validation kits (each fold trains on every other \
         kit for --steps steps and names the held-out kit's drums), then the classifier `timbre bench \
         drums` uses (training kits, early stopping on the validation kits) on the test kits, in the \
-        same run. See docs/DRUMVAE.md.
+        same run. Each is printed for the classifier (network and descriptor trees), the network \
+        alone, the trees alone, three blends and a control (trees on labels shuffled within each \
+        kit, which must fall toward chance); pooled over every kit, every kit but the largest \
+        group, and that group alone. See docs/DRUMVAE.md.
         """)
 
     @Argument(help: "A prepared corpus with groups (`timbre corpus` or `timbre prep`).")
@@ -53,9 +56,28 @@ struct BenchClassifier: ParsableCommand {
             accuracy.filter { $0.clips > 0 }.map { String(format: "%@ %.0f%% (%d)", $0.className, $0.accuracy * 100, $0.clips) }
                 .joined(separator: ", ")
         }
-        print("classifier, \(steps) steps, seed \(seed)")
-        print("leave one kit out (\(result.folds.count) kits): " + line(result.leaveOneKitOut))
-        print("test kits (\(result.testGroups.joined(separator: ", "))): " + line(result.testKits))
+        print("classifier v\(DrumClassifier.version), \(steps) steps, seed \(seed); rows: the classifier (network and trees), " +
+              "the log-mel network alone, the descriptor trees alone, the control (trees on labels shuffled within each kit: must fall to chance)")
+        let largest = result.largestGroup
+        let parts: [(String, KeyPath<ClassifierValidation.Fold, [ClassAccuracy]>)] =
+            [("classifier", \.accuracy), ("network", \.networkAccuracy), ("trees", \.treesAccuracy), ("control", \.shuffledAccuracy)]
+        let scopes: [(String, (String) -> Bool)] = [
+            ("leave one kit out, \(result.folds.count) kits", { _ in true }),
+            ("leave one kit out, every kit but \(largest ?? "-")", { $0 != largest }),
+            ("\(largest ?? "-") held out", { $0 == largest }),
+        ]
+        for (scope, keep) in scopes {
+            print(scope + ":")
+            for (name, part) in parts { print("  \(name.padding(toLength: 10, withPad: " ", startingAt: 0)) " + line(result.pooled(part, where: keep))) }
+            for (i, w) in ClassifierValidation.blendWeights.enumerated() {
+                let rows = result.folds.filter { keep($0.group) }.map { $0.blendAccuracy[i] }
+                print("  " + String(format: "blend %.2f", w) + " " + line(ClassifierValidation.pool(rows, classes: result.classes)))
+            }
+        }
+        print("test kits (\(result.testGroups.joined(separator: ", "))), the classifier `bench drums` uses:")
+        for (name, row) in [("classifier", result.testKits), ("network", result.testKitsNetwork), ("trees", result.testKitsTrees)] {
+            print("  \(name.padding(toLength: 10, withPad: " ", startingAt: 0)) " + line(row))
+        }
         print(String(format: "%.0f s", result.seconds))
     }
 }
