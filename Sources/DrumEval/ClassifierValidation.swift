@@ -79,7 +79,9 @@ public enum ClassifierValidation {
             ClassAccuracy.of(clips, predictions: predictions, classes: classes)
         }
         var folds: [Fold] = []
+        // One fold per kit that holds a class the classifier names (a kit of only `other` has none).
         let groups = Set(pool.map(\.group)).sorted()
+        log("leave-one-kit-out over \(groups.count) kits (\(classes.joined(separator: ", "))); test kits: \(corpus.groups.test.joined(separator: ", "))")
         for (n, group) in groups.enumerated() {
             let t0 = Date()
             let train = pool.indices.filter { pool[$0].group != group }, held = pool.indices.filter { pool[$0].group == group }

@@ -79,12 +79,47 @@ public struct DrumBenchRow: Codable, Sendable {
     public var classHistogramKL: Double?
     /// Conditional runs: per class, the share of sounds generated for it that the classifier names as it.
     public var namedAsItsClass: [String: Double]?
+    /// Conditional runs: per class, the share of sounds generated for it that count as copies
+    /// (handcrafted space, as `copyShare`).
+    public var copyShareByClass: [String: Double]?
     /// Held-out reconstruction per class (runs and retrieval).
     public var reconstruction: [String: HeldOutReconstruction.ClassScores]?
     /// Gap closure of the run's own phase per class (kick, tom, snare, perc).
     public var phase: [String: PhaseGap.ClassGap]?
     public var verdict: Verdict?
+    /// The handcrafted features whose distribution differs most from the reference's (largest
+    /// |shift| first, at most `FeatureShift.listed`): where a row's sounds differ from real ones.
+    public var featureShifts: [FeatureShift]?
     public var seconds: Double
+}
+
+/// How one handcrafted feature of a row differs from the real reference clips: its mean shift
+/// in units of the reference's standard deviation, and its spread over the reference's.
+public struct FeatureShift: Codable, Sendable, Equatable {
+    public var feature: String
+    public var shift: Double
+    public var spreadRatio: Double
+
+    public static let listed = 6
+
+    /// The `listed` features with the largest |shift| (a spread ratio far from 1 ranks too:
+    /// |log ratio| counts like a shift).
+    public static func largest(_ set: FeatureMatrix, reference: FeatureMatrix, names: [String]) -> [FeatureShift] {
+        guard set.count > 1, reference.count > 1, set.dimensions == reference.dimensions else { return [] }
+        func moments(_ m: FeatureMatrix, _ j: Int) -> (Double, Double) {
+            var sum = 0.0, squares = 0.0
+            for i in 0..<m.count { let v = m.values[i * m.dimensions + j]; sum += v; squares += v * v }
+            let mean = sum / Double(m.count)
+            return (mean, max(0, squares / Double(m.count) - mean * mean).squareRoot())
+        }
+        let all = (0..<set.dimensions).map { j -> FeatureShift in
+            let (gm, gs) = moments(set, j), (rm, rs) = moments(reference, j)
+            let scale = max(rs, 1e-9)
+            return FeatureShift(feature: j < names.count ? names[j] : "feature \(j)", shift: (gm - rm) / scale, spreadRatio: gs / scale)
+        }
+        func size(_ f: FeatureShift) -> Double { max(Swift.abs(f.shift), Swift.abs(Foundation.log(max(f.spreadRatio, 1e-9)))) }
+        return Array(all.sorted { size($0) > size($1) }.prefix(listed))
+    }
 }
 
 /// The whole evaluation: the setup and every row, written as result.json.
@@ -277,17 +312,20 @@ public enum DrumBench {
         let realHistogram = histogram(real.predictions)
         let cells = max(1, min(8, reference.count / 30))
 
-        func scores(_ set: Embedded, seed: UInt64) -> (SpaceScores, SpaceScores) {
+        func scores(_ set: Embedded, seed: UInt64) -> (SpaceScores, SpaceScores, [Bool]) {
+            var copied: [Bool] = []
             func space(_ g: FeatureMatrix, _ r: FeatureMatrix, _ t: FeatureMatrix) -> SpaceScores {
                 let kid = DistributionMetrics.kid(real: r, generated: g, draws: options.bootstrapDraws, seed: seed)
                 let m = DistributionMetrics.manifold(real: r, generated: g, k: options.neighbours)
                 let c = DistributionMetrics.copying(training: t, heldOut: r, generated: g, cells: cells, seed: options.seed)
                 let close = DistributionMetrics.closePairShare(real: r, generated: g, quantile: closePairQuantile)
+                if copied.isEmpty { copied = c.copied }
                 return SpaceScores(kid: kid.value, kidLow: kid.low, kidHigh: kid.high, precision: m.precision, recall: m.recall,
                                    density: m.density, coverage: m.coverage, meehanZ: c.meehanZ, copyShare: c.copyShare,
                                    closePairShare: close.share)
             }
-            return (space(set.hand, real.hand, training.hand), space(set.learned, real.learned, training.learned))
+            let hand = space(set.hand, real.hand, training.hand)
+            return (hand, space(set.learned, real.learned, training.learned), copied)
         }
         var rows: [String: DrumBenchRow] = [:]
         var order: [String] = []
@@ -298,25 +336,33 @@ public enum DrumBench {
             progress("scoring \(name)", 0)
             let a = analyses ?? ClipAnalysis.analyse(audio!, sampleRate: rate)
             let set = try embed(a)
-            let (hand, learned) = scores(set, seed: seed)
+            let (hand, learned, copied) = scores(set, seed: seed)
             let h = histogram(set.predictions)
             let kl = classes.reduce(0.0) { s, c in
                 let p = realHistogram[c] ?? 0, q = max(h[c] ?? 0, 0.001)
                 return p > 0 ? s + p * Foundation.log(max(p, 0.001) / q) : s
             }
-            var named: [String: Double]?
+            var named: [String: Double]?, copiedByClass: [String: Double]?
             if let intended {
                 named = [:]
-                for c in Set(intended) where classes.contains(c) {
+                copiedByClass = [:]
+                for c in Set(intended) {
                     let members = intended.indices.filter { intended[$0] == c }
-                    named![c] = Double(members.filter { classes[set.predictions[$0]] == c }.count) / Double(members.count)
+                    if classes.contains(c) {
+                        named![c] = Double(members.filter { classes[set.predictions[$0]] == c }.count) / Double(members.count)
+                    }
+                    if copied.count == intended.count {
+                        copiedByClass![c] = Double(members.filter { copied[$0] }.count) / Double(members.count)
+                    }
                 }
             }
             progress("scoring \(name)", 1)
             if kind != "calibration" && name != "realVsReal" { embeddingsForMap.append((name, set.learned)) }
             return DrumBenchRow(kind: kind, sounds: a.count, handcrafted: hand, classifier: learned, meehanZ: hand.meehanZ,
                                 copyShare: hand.copyShare, classHistogram: h, classHistogramKL: kl, namedAsItsClass: named,
-                                reconstruction: nil, phase: nil, verdict: nil, seconds: Date().timeIntervalSince(t0))
+                                copyShareByClass: copiedByClass, reconstruction: nil, phase: nil, verdict: nil,
+                                featureShifts: FeatureShift.largest(set.hand, reference: real.hand, names: HandcraftedFeatures.names),
+                                seconds: Date().timeIntervalSince(t0))
         }
 
         // The ceiling: training kits standing in for generated sounds (as many as a model makes, at most all).

@@ -180,6 +180,17 @@ public enum HandcraftedFeatures {
         return out
     }
 
+    /// The features' names, in `features`' order: "body mel 5" is the body window's sixth
+    /// band of 16 (lowest first), "tail centroid", "decay 40 dB".
+    public static var names: [String] {
+        var out: [String] = []
+        for window in ["attack", "body", "tail"] {
+            out += (0..<(ClipAnalysis.bands / bandGroups)).map { "\(window) mel \($0)" }
+            out += ["\(window) centroid", "\(window) flatness"]
+        }
+        return out + ["attack time", "decay 20 dB", "decay 40 dB"]
+    }
+
     public static func matrix(_ analyses: [ClipAnalysis]) -> FeatureMatrix {
         FeatureMatrix(rows: analyses.map(features))
     }

@@ -229,6 +229,10 @@ public enum DistributionMetrics {
         /// Cells of the training set's k-means partition, and those with enough generated points to count.
         public var cells: Int
         public var cellsUsed: Int
+        /// Per generated point, whether it counts towards `copyShare` (not encoded).
+        public var copied: [Bool] = []
+
+        enum CodingKeys: String, CodingKey { case meehanZ, copyShare, cells, cellsUsed }
     }
 
     /// The Mann-Whitney Z of `generated` against `heldOut` distances: (U − mn/2) / √(mn(m+n+1)/12),
@@ -320,6 +324,7 @@ public enum DistributionMetrics {
         let fifth = sortedHeldOut.isEmpty ? 0 : sortedHeldOut[Int(0.05 * Double(sortedHeldOut.count - 1))]
         let copies = generatedDistances.filter { $0 < fifth }.count
         return Copying(meehanZ: weights > 0 ? weighted / weights : 0,
-                       copyShare: Double(copies) / Double(max(generated.count, 1)), cells: centroids.count, cellsUsed: used)
+                       copyShare: Double(copies) / Double(max(generated.count, 1)), cells: centroids.count, cellsUsed: used,
+                       copied: generatedDistances.map { $0 < fifth })
     }
 }

@@ -128,8 +128,15 @@ public enum DrumBenchReport {
                                  + (g.gapClosure.map { String(format: "%.2f", $0) } ?? "n/a (GL32 − true phase < 1 dB)"))
                 }
             }
+            if let shifts = result.rows[name]?.featureShifts, !shifts.isEmpty {
+                lines.append("  handcrafted features furthest from the reference (mean shift in reference SDs, spread ratio): "
+                             + shifts.map { String(format: "%@ %+.2f ×%.2f", $0.feature, $0.shift, $0.spreadRatio) }.joined(separator: "; "))
+            }
             if let named = result.rows[name]?.namedAsItsClass {
                 lines.append("  named as its class: " + named.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f%%", $0.key, $0.value * 100) }.joined(separator: ", "))
+            }
+            if let copied = result.rows[name]?.copyShareByClass, !copied.isEmpty {
+                lines.append("  copies by class generated: " + copied.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f%%", $0.key, $0.value * 100) }.joined(separator: ", "))
             }
         }
         return lines

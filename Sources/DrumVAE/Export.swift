@@ -150,8 +150,10 @@ public struct TorchScriptExport {
             decoder.append("x = torch.istft(torch.view_as_complex(spec.contiguous()), \(c.fftSize), \(c.hop), \(c.fftSize), self.window, True, False, True, \(c.clipSamples), False)")
         }
         decoder.append("x = x * self.fade")
+        // `TrainedRun.levelled`: every one-shot at -1 dBFS, as `timbre generate` writes it.
+        let level = Float(Foundation.pow(10, TrainedRun.generatedPeakDBFS / 20))
         decoder.append("peak = x.abs().amax(1, True)")
-        decoder.append("return torch.where(peak > 0.9886, x * (0.9886 / peak), x)")
+        decoder.append("return torch.where(peak > 0.0001, x * (\(level) / peak.clamp_min(0.0001)), x)")
 
         var encoder = [String]()
         encoder.append("spec = torch.view_as_real(torch.stft(audio, \(c.fftSize), \(c.hop), \(c.fftSize), self.window, True, 'reflect', False, True, True))")

@@ -106,6 +106,21 @@ public final class TrainedRun {
         return x
     }
 
+    /// The peak level of a generated one-shot, dBFS: `timbre prep`'s default (`--normalize peak`),
+    /// so new sounds come out at the level the corpus's samples have.
+    public static let generatedPeakDBFS: Double = -1
+
+    /// A generated one-shot brought to `generatedPeakDBFS` by one constant gain. Training spreads
+    /// the clips' levels (gain augmentation) and the prior inherits that spread, so without this
+    /// new sounds would come out anywhere from −30 to 0 dBFS. Output that is practically silent
+    /// (peak under −80 dBFS) is left alone rather than raised to a hiss.
+    public static func levelled(_ samples: [Float]) -> [Float] {
+        let peak = samples.reduce(0) { max($0, Swift.abs($1)) }
+        guard peak > 1e-4 else { return samples }
+        let gain = Float(Foundation.pow(10, generatedPeakDBFS / 20)) / peak
+        return samples.map { $0 * gain }
+    }
+
     /// Latents drawn from the prior N(0, T²), seeded.
     public func sampleLatents(count: Int, temperature: Double, seed: UInt64) throws -> [[Float]] {
         Torch.manualSeed(seed)
@@ -114,7 +129,8 @@ public final class TrainedRun {
     }
 
     /// New one-shots from the prior; for a conditional model, of `className` or of classes
-    /// drawn in turn. Returns (class name or nil, samples) per one-shot.
+    /// drawn in turn, each `finish`ed and `levelled` to −1 dBFS. Returns (class name or nil,
+    /// samples) per one-shot.
     ///
     /// With a fitted prior (RUN/prior.json) the latents come from its class mixture
     /// (`className` picks one class's component; a conditional model is decoded with the
@@ -129,13 +145,13 @@ public final class TrainedRun {
             }
             let classes: [Int]? = config.conditional ? draws.map { config.classes.firstIndex(of: $0.className) ?? 0 } : nil
             let audio = try decode(draws.map(\.latent), classes: classes, noiseSeed: seed)
-            return audio.enumerated().map { i, x in (config.conditional || className != nil ? draws[i].className : nil, finish(x)) }
+            return audio.enumerated().map { i, x in (config.conditional || className != nil ? draws[i].className : nil, Self.levelled(finish(x))) }
         }
         let index = try classIndex(className)
         let latents = try sampleLatents(count: count, temperature: temperature, seed: seed)
         let classes: [Int]? = config.conditional ? (0..<count).map { index ?? ($0 % config.classes.count) } : nil
         let audio = try decode(latents, classes: classes, noiseSeed: seed)
-        return audio.enumerated().map { i, x in (classes.map { config.classes[$0[i]] }, finish(x)) }
+        return audio.enumerated().map { i, x in (classes.map { config.classes[$0[i]] }, Self.levelled(finish(x))) }
     }
 
     /// Reads an audio file as the model's input: mono, resampled to the run's rate, cut or padded to the clip length.

@@ -39,7 +39,6 @@ struct BenchClassifier: ParsableCommand {
         let corpus = try EvalCorpus(directory: URL(fileURLWithPath: dataset), sampleRate: DrumBench.sampleRate,
                                     clipSamples: DrumBench.clipSamples)
         let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
-        log("leave-one-kit-out over \(corpus.groups.training.count + corpus.groups.validation.count) kits; test kits: \(corpus.groups.test.joined(separator: ", "))")
         var reporter: ProgressReporter?
         var stage = ""
         let result = try ClassifierValidation.run(corpus: corpus, steps: steps, seed: seed, log: log) { name, fraction in

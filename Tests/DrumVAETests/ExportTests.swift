@@ -86,7 +86,7 @@ struct ExportTests {
             for c in 0..<d { input[call * (d + 1) * frames + (c + 1) * frames + f] = z[c] }
         }
         let noiseSeed: UInt64 = 11
-        let shots = try run.decode(latents, noiseSeed: noiseSeed).map(run.finish)
+        let shots = try run.decode(latents, noiseSeed: noiseSeed).map { TrainedRun.levelled(run.finish($0)) }
         var expected = [Float](repeating: 0, count: calls * frames * r)
         for (frame, k) in starts {
             for i in 0..<shots[k].count where frame * r + i < expected.count { expected[frame * r + i] += shots[k][i] }
@@ -260,7 +260,7 @@ struct ExportTests {
         // the order the export decodes them (frame, then class).
         let latents = hits.map { hit in (0..<d).map { classes[hit.cls].mean[$0] + offsets[hit.offset][$0] } }
         let noiseSeed: UInt64 = 11
-        let shots = try run.decode(latents, classes: hits.map { classes[$0.cls].conditionIndex ?? 0 }, noiseSeed: noiseSeed).map(run.finish)
+        let shots = try run.decode(latents, classes: hits.map { classes[$0.cls].conditionIndex ?? 0 }, noiseSeed: noiseSeed).map { TrainedRun.levelled(run.finish($0)) }
         var expected = [Float](repeating: 0, count: calls * frames * r)
         for (hit, shot) in zip(hits, shots) {
             for i in 0..<shot.count where hit.frame * r + i < expected.count { expected[hit.frame * r + i] += hit.velocity * shot[i] }

@@ -35,5 +35,20 @@ struct GenerationTests {
         let finite = check.allFinite, noClipping = check.noClipping
         #expect(finite)
         #expect(noClipping)
+        // Every one-shot at the corpus's level: -1 dBFS peak (prep's default), not the spread
+        // the gain augmentation taught the prior.
+        let peaks = check.shots.map { 20 * log10($0.peak) }
+        #expect(peaks.allSatisfy { Swift.abs($0 - TrainedRun.generatedPeakDBFS) < 0.001 }, "peaks \(peaks.min()!)…\(peaks.max()!) dBFS")
+    }
+
+    /// `levelled` applies one constant gain to reach -1 dBFS, and leaves near-silence alone.
+    @Test func levelledSetsThePeakWithOneGain() {
+        let x: [Float] = [0, 0.1, -0.25, 0.05]
+        let y = TrainedRun.levelled(x)
+        let gain = y[2] / x[2]
+        #expect(Swift.abs(20 * log10(Double(Swift.abs(y[2]))) + 1) < 1e-4)
+        #expect(zip(x, y).allSatisfy { Swift.abs($0 * gain - $1) < 1e-6 })
+        let hiss: [Float] = [0, 5e-5, -3e-5]
+        #expect(TrainedRun.levelled(hiss) == hiss)
     }
 }
