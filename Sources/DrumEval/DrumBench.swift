@@ -285,8 +285,20 @@ public enum DrumBench {
             return Embedded(hand: handStandard.apply(HandcraftedFeatures.matrix(analyses)), learned: embeddingStandard.apply(e), predictions: p)
         }
         let training = Embedded(hand: handStandard.apply(trainingHand), learned: embeddingStandard.apply(trainingEmbedding), predictions: [])
-        let real = try embed(referenceA)
-        let test = separateReference ? try embed(testA) : real
+        // Realism, copying and diversity compare drums with drums: the named classes only, on
+        // every side (`other`, the corpus's guitar strums and loops, is no drum the classifier
+        // can name, and a generated strum sits next to the training strums however new it is).
+        let drumIndices = reference.indices.filter { classes.contains(reference[$0].className) }
+        let realismIndices = drumIndices.isEmpty ? Array(reference.indices) : drumIndices
+        let realAll = try embed(referenceA)
+        let real = Embedded(hand: realAll.hand.rows(realismIndices), learned: realAll.learned.rows(realismIndices),
+                            predictions: realismIndices.map { realAll.predictions[$0] })
+        let drumTraining = corpus.training.filter { classes.contains($0.className) }
+        let drumValidation = corpus.validation.indices.filter { classes.contains(corpus.validation[$0].className) }
+        if realismIndices.count < reference.count {
+            log("realism, copying and diversity: the reference's \(realismIndices.count) clips of named classes (\(reference.count - realismIndices.count) of other left out)")
+        }
+        let test = separateReference ? try embed(testA) : realAll
         let testAccuracy = accuracy(corpus.test, test.predictions)
         var confusion: [String: [String: Int]] = [:]
         for (clip, p) in zip(corpus.test, test.predictions) where classes.contains(clip.className) {
@@ -299,7 +311,7 @@ public enum DrumBench {
             .map { String(format: "%@ %.0f%% (%d)", $0.className, $0.accuracy * 100, $0.clips) }.joined(separator: ", "))
         var referenceAccuracy: [ClassAccuracy]?
         if separateReference {
-            referenceAccuracy = accuracy(reference, real.predictions)
+            referenceAccuracy = accuracy(reference, realAll.predictions)
             log("classifier accuracy on the reference: " + referenceAccuracy!.filter { $0.clips > 0 }
                 .map { String(format: "%@ %.0f%% (%d)", $0.className, $0.accuracy * 100, $0.clips) }.joined(separator: ", "))
         }
@@ -310,7 +322,7 @@ public enum DrumBench {
             return h
         }
         let realHistogram = histogram(real.predictions)
-        let cells = max(1, min(8, reference.count / 30))
+        let cells = max(1, min(8, realismIndices.count / 30))
 
         func scores(_ set: Embedded, seed: UInt64) -> (SpaceScores, SpaceScores, [Bool]) {
             var copied: [Bool] = []
@@ -365,10 +377,11 @@ public enum DrumBench {
                                 seconds: Date().timeIntervalSince(t0))
         }
 
-        // The ceiling: training kits standing in for generated sounds (as many as a model makes, at most all).
-        let n = min(options.count, corpus.training.count)
+        // The ceiling: training-kit drums standing in for generated sounds (as many as a model makes, at most all).
+        let drumTrainingIndices = corpus.training.indices.filter { classes.contains(corpus.training[$0].className) }
+        let n = min(options.count, drumTrainingIndices.count)
         var rng = SplitMix64(seed: options.seed)
-        let sample = Controls.pick(n, of: corpus.training.count, rng: &rng)
+        let sample = Controls.pick(n, of: drumTrainingIndices.count, rng: &rng).map { drumTrainingIndices[$0] }
         rows["realVsReal"] = try scoreRow("realVsReal", kind: "reference", analyses: sample.map { trainingA[$0] }, seed: options.seed)
         order.append("realVsReal")
 
@@ -389,22 +402,22 @@ public enum DrumBench {
 
         progress("making controls", 0)
         rows["randomPhase"] = try scoreRow("randomPhase", kind: "control",
-                                           audio: Controls.randomPhase(corpus.training, count: options.count, seed: options.seed &+ 11),
+                                           audio: Controls.randomPhase(drumTraining, count: options.count, seed: options.seed &+ 11),
                                            seed: options.seed)
         rows["noiseBursts"] = try scoreRow("noiseBursts", kind: "control",
-                                           audio: Controls.noiseBursts(corpus.training, count: options.count, sampleRate: sampleRate,
+                                           audio: Controls.noiseBursts(drumTraining, count: options.count, sampleRate: sampleRate,
                                                                        seed: options.seed &+ 12), seed: options.seed)
         rows["jittered"] = try scoreRow("jittered", kind: "control",
                                         audio: Controls.jittered(sample.map { corpus.training[$0] }, sampleRate: sampleRate,
                                                                 seed: options.seed &+ 13),
                                         seed: options.seed)
         rows["collapsed"] = try scoreRow("collapsed", kind: "control",
-                                         audio: Controls.collapsed(corpus.training, count: options.count, sampleRate: sampleRate,
+                                         audio: Controls.collapsed(drumTraining, count: options.count, sampleRate: sampleRate,
                                                                    seed: options.seed &+ 14),
                                          seed: options.seed)
         order += ["randomPhase", "noiseBursts", "jittered", "collapsed"]
-        if !corpus.validation.isEmpty {
-            rows["calibration"] = try scoreRow("calibration", kind: "calibration", analyses: validationA, seed: options.seed)
+        if !drumValidation.isEmpty {
+            rows["calibration"] = try scoreRow("calibration", kind: "calibration", analyses: drumValidation.map { validationA[$0] }, seed: options.seed)
             order.append("calibration")
         }
 
@@ -413,7 +426,9 @@ public enum DrumBench {
             log("\(name): generating \(options.count) one-shots (temperature \(options.temperature), seed \(options.seed))")
             progress("generating from \(run.folder.url.lastPathComponent)", 0)
             let t0 = Date()
-            let generated = try run.generate(count: options.count, className: nil, temperature: options.temperature, seed: options.seed)
+            if run.prior == nil { log("warning: \(name) has no prior.json: its sounds come from N(0, T²), of every class it knows") }
+            let generated = try run.generate(count: options.count, className: nil, temperature: options.temperature, seed: options.seed,
+                                             among: Set(classes))
             var row = try scoreRow(name, kind: "model", audio: generated.map(\.1),
                                    intended: run.config.conditional ? generated.map { $0.0 ?? "" } : nil, seed: options.seed)
             progress("reconstructing with \(run.folder.url.lastPathComponent)", 0)

@@ -135,11 +135,13 @@ public final class TrainedRun {
     /// With a fitted prior (RUN/prior.json) the latents come from its class mixture
     /// (`className` picks one class's component; a conditional model is decoded with the
     /// class its latent was drawn for); without one, from N(0, T²).
-    public func generate(count: Int, className: String?, temperature: Double, seed: UInt64) throws -> [(String?, [Float])] {
+    /// `among` keeps the draws to those classes of the prior (ignored without a prior).
+    public func generate(count: Int, className: String?, temperature: Double, seed: UInt64,
+                         among: Set<String>? = nil) throws -> [(String?, [Float])] {
         if let prior {
             let draws: [(latent: [Float], className: String)]
             do {
-                draws = try prior.sample(count: count, temperature: temperature, seed: seed, className: className)
+                draws = try prior.sample(count: count, temperature: temperature, seed: seed, className: className, among: among)
             } catch let error as DrumVAEError {
                 throw DrumVAEError(path: folder.prior.path, reason: error.reason)
             }

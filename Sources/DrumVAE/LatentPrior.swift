@@ -68,12 +68,20 @@ public struct LatentPrior: Codable, Sendable, Equatable {
         return LatentPrior(latentSize: d, components: components, step: step)
     }
 
-    /// `count` latents, seeded: a component by weight (or the one named `className`), then
-    /// mean + temperature · L · ε. Returns the latents and each one's class.
-    public func sample(count: Int, temperature: Double, seed: UInt64, className: String? = nil) throws -> [(latent: [Float], className: String)] {
+    /// `count` latents, seeded: a component by weight (or the one named `className`; with
+    /// `among`, only those classes, by their weights), then mean + temperature · L · ε.
+    /// Returns the latents and each one's class.
+    public func sample(count: Int, temperature: Double, seed: UInt64, className: String? = nil,
+                       among: Set<String>? = nil) throws -> [(latent: [Float], className: String)] {
         var pool = components
+        if let among {
+            pool = components.filter { among.contains($0.className) }
+            guard !pool.isEmpty else {
+                throw DrumVAEError(path: "", reason: "the prior has none of the classes \(among.sorted().joined(separator: ", ")) (it has: \(components.map(\.className).joined(separator: ", ")))")
+            }
+        }
         if let className {
-            pool = components.filter { $0.className == className }
+            pool = pool.filter { $0.className == className }
             guard !pool.isEmpty else {
                 throw DrumVAEError(path: "", reason: "the prior has no class '\(className)' (it has: \(components.map(\.className).joined(separator: ", ")))")
             }

@@ -49,6 +49,16 @@ struct LatentPriorTests {
         #expect(cold.allSatisfy { abs($0.latent[0] + 3) < 0.2 })
         #expect(try prior.sample(count: 5, temperature: 1, seed: 9) .map(\.latent) == prior.sample(count: 5, temperature: 1, seed: 9).map(\.latent))
         #expect(throws: DrumVAEError.self) { try prior.sample(count: 1, temperature: 1, seed: 1, className: "snare") }
+
+        // `among` keeps the draws to those classes; none of them known is an error.
+        var three = latents, named = classes
+        for i in 0..<300 { three.append([0, 5 + Float(i % 7) * 0.01, 0]); named.append("strum") }
+        let wider = try LatentPrior.fit(latents: three, classes: named, step: 7)
+        let drums = try wider.sample(count: 3000, temperature: 1, seed: 5, among: ["kick", "hat"])
+        #expect(Set(drums.map(\.className)) == ["kick", "hat"])
+        let kickShare = Double(drums.filter { $0.className == "kick" }.count) / 3000
+        #expect(abs(kickShare - 2.0 / 3) < 0.03, "their own weights: \(kickShare)")
+        #expect(throws: DrumVAEError.self) { try wider.sample(count: 1, temperature: 1, seed: 1, among: ["snare"]) }
     }
 
     @Test func aClassWithOneClipBorrowsThePooledSpread() throws {
