@@ -426,7 +426,18 @@ public enum DrumBench {
             log("\(name): generating \(options.count) one-shots (temperature \(options.temperature), seed \(options.seed))")
             progress("generating from \(run.folder.url.lastPathComponent)", 0)
             let t0 = Date()
-            if run.prior == nil { log("warning: \(name) has no prior.json: its sounds come from N(0, T²), of every class it knows") }
+            if !run.priorIsCurrent {
+                // A run still training: its prior.json (if any) belongs to older weights. Fit
+                // one to these weights on the training clips, as training does at its end.
+                if run.split == nil || run.split?.train.sorted() == groups.training.sorted() {
+                    log("\(name): fitting the prior to step \(run.step)'s weights on the \(corpus.training.count) training clips" +
+                        (run.prior.map { " (its prior.json is from step \($0.step))" } ?? " (it has no prior.json)"))
+                    progress("fitting the prior of \(run.folder.url.lastPathComponent)", 0)
+                    try run.fitPrior(clips: corpus.training.map(\.samples), classes: corpus.training.map(\.className))
+                } else {
+                    log("warning: \(name)'s prior is not from its checkpoint's step and its split is not this corpus's: scored as it is")
+                }
+            }
             let generated = try run.generate(count: options.count, className: nil, temperature: options.temperature, seed: options.seed,
                                              among: Set(classes))
             var row = try scoreRow(name, kind: "model", audio: generated.map(\.1),

@@ -11,8 +11,8 @@ public final class TrainedRun {
     /// The step the checkpoint was saved at.
     public let step: Int
     /// The generation prior fitted when training ended (RUN/prior.json); nil for a run
-    /// without one (then N(0, T²)).
-    public let prior: LatentPrior?
+    /// without one (then N(0, T²)). `fitPrior` replaces it in memory (never on disk).
+    public private(set) var prior: LatentPrior?
     /// The groups the run trained, validated and was tested on; nil for a run on the
     /// path-hash split (made before kit splits, or on a single kit).
     public let split: KitSplit?
@@ -119,6 +119,17 @@ public final class TrainedRun {
         guard peak > 1e-4 else { return samples }
         let gain = Float(Foundation.pow(10, generatedPeakDBFS / 20)) / peak
         return samples.map { $0 * gain }
+    }
+
+    /// Whether the prior belongs to these weights: a run still training (or stopped
+    /// without its end) has a checkpoint newer than its prior.json, or none at all.
+    public var priorIsCurrent: Bool { prior?.step == step }
+
+    /// Fits the prior to `clips` (the run's training clips, `clipSamples` each) and their
+    /// classes with the weights loaded, as training does when it ends; kept in memory only.
+    public func fitPrior(clips: [[Float]], classes: [String]) throws {
+        let means = try encode(clips).map(\.mean)
+        prior = try LatentPrior.fit(latents: means, classes: classes, step: step)
     }
 
     /// Latents drawn from the prior N(0, T²), seeded.

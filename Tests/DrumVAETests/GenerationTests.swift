@@ -23,6 +23,19 @@ struct GenerationTests {
         let prior = try #require(run.prior, "train writes RUN/prior.json")
         #expect(prior.components.map(\.className) == Array(Set(dataset.training.map(\.className))).sorted())
         #expect(prior.latentSize == config.latentSize && prior.step == 150)
+        // A run whose prior.json is missing (or older than its checkpoint) gets one fitted in
+        // memory to its weights, as training fits it at its end (what `bench drums` does for a
+        // run still training).
+        #expect(run.priorIsCurrent)
+        try FileManager.default.removeItem(at: RunFolder(runURL).prior)
+        let bare = try TrainedRun(runURL)
+        #expect(bare.prior == nil && !bare.priorIsCurrent)
+        try bare.fitPrior(clips: dataset.training.map(\.samples), classes: dataset.training.map(\.className))
+        let refit = try #require(bare.prior)
+        #expect(bare.priorIsCurrent && refit.components.map(\.className) == prior.components.map(\.className))
+        let meanGap = zip(refit.components, prior.components).map { a, b in zip(a.mean, b.mean).map { Swift.abs($0 - $1) }.max()! }.max()!
+        #expect(meanGap < 1e-3, "refitted class means differ by \(meanGap)")
+        #expect(!FileManager.default.fileExists(atPath: RunFolder(runURL).prior.path), "fitPrior writes nothing")
         // An unconditional run still generates by class, from that class's part of the prior.
         let kicks = try run.generate(count: 3, className: "kick", temperature: 1, seed: 2)
         #expect(kicks.map(\.0) == ["kick", "kick", "kick"])
