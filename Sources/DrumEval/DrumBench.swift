@@ -445,7 +445,7 @@ public enum DrumBench {
             progress("reconstructing with \(run.folder.url.lastPathComponent)", 0)
             let means = try run.encode(reference.map(\.samples)).map(\.mean)
             let classIndices = reference.map { run.config.classes.firstIndex(of: $0.className) ?? 0 }
-            let decoded = try run.decode(means, classes: run.config.conditional ? classIndices : nil)
+            let decoded = try run.render(means, classes: run.config.conditional ? classIndices : nil)
             row.reconstruction = try HeldOutReconstruction.score(targets: reference.map(\.samples), outputs: decoded,
                                                                  classes: reference.map(\.className), sampleRate: sampleRate,
                                                                  targetAnalyses: referenceA)

@@ -1,4 +1,5 @@
 import AudioIO
+import DSP
 import Dataset
 import Foundation
 import Torch
@@ -74,6 +75,35 @@ public final class TrainedRun {
             }
             return out
         }
+    }
+
+    /// Phase reconstruction iterations (PGHI, then Fast Griffin-Lim) for a magnitude run's
+    /// one-shots in `render`.
+    public static let magnitudeInversionIterations = 32
+
+    /// One-shots as a listener gets them: `decode`, except that a magnitude run's spectra get
+    /// a phase from PGHI followed by 32 iterations of Fast Griffin-Lim (the best phase
+    /// reconstruction `timbre bench phase` measured) instead of zero phase. `generate`,
+    /// `morph` and the drum evaluation's reconstructions use it; the magnitude baseline is
+    /// "magnitude + phase reconstruction".
+    public func render(_ latents: [[Float]], classes: [Int]? = nil, noiseSeed: UInt64 = 0) throws -> [[Float]] {
+        guard config.representation == .magnitude else { return try decode(latents, classes: classes, noiseSeed: noiseSeed) }
+        // One latent at a time through `decodeSpectrum`, so a one-shot is the same however many are rendered.
+        let spectra = try latents.indices.map { i in try decodeSpectrum(latents[i], classIndex: classes?[i] ?? 0).magnitude }
+        let out = LockedSlots(count: spectra.count)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, spectra.count))
+        let next = LockedCounter()
+        let (frames, bins, length, fft, hop) = (config.frames, config.bins, config.clipSamples, config.fftSize, config.hop)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            let stft = STFT(size: fft, hop: hop, window: .hann)  // an FFT plan's buffers are its own
+            while let i = next.take(below: spectra.count) {
+                out.set(i, Result { () throws(DSPError) -> [Float] in
+                    try PhaseReconstruction.reconstruct(magnitude: spectra[i], frames: frames, bins: bins, stft: stft, method: .pghiFGLA,
+                                                        iterations: Self.magnitudeInversionIterations, length: length, seed: UInt64(i))
+                })
+            }
+        }
+        return try out.values.map { try $0.get() }
     }
 
     /// The decoder's STFT for one latent, frame-major (`frames × bins`, as `ComplexSpectrogram`):
@@ -157,13 +187,13 @@ public final class TrainedRun {
                 throw DrumVAEError(path: folder.prior.path, reason: error.reason)
             }
             let classes: [Int]? = config.conditional ? draws.map { config.classes.firstIndex(of: $0.className) ?? 0 } : nil
-            let audio = try decode(draws.map(\.latent), classes: classes, noiseSeed: seed)
+            let audio = try render(draws.map(\.latent), classes: classes, noiseSeed: seed)
             return audio.enumerated().map { i, x in (config.conditional || className != nil ? draws[i].className : nil, Self.levelled(finish(x))) }
         }
         let index = try classIndex(className)
         let latents = try sampleLatents(count: count, temperature: temperature, seed: seed)
         let classes: [Int]? = config.conditional ? (0..<count).map { index ?? ($0 % config.classes.count) } : nil
-        let audio = try decode(latents, classes: classes, noiseSeed: seed)
+        let audio = try render(latents, classes: classes, noiseSeed: seed)
         return audio.enumerated().map { i, x in (classes.map { config.classes[$0[i]] }, Self.levelled(finish(x))) }
     }
 
@@ -204,11 +234,32 @@ public final class TrainedRun {
             return zip(ends[0].mean, ends[1].mean).map { (1 - t) * $0 + t * $1 }
         }
         let index = try classIndex(className) ?? 0
-        return try decode(latents, classes: config.conditional ? Array(repeating: index, count: steps) : nil).map(finish)
+        return try render(latents, classes: config.conditional ? Array(repeating: index, count: steps) : nil).map(finish)
     }
 
     /// Writes one-shots as 24-bit WAVs (atomically).
     public func write(_ samples: [Float], to url: URL) throws {
         try AudioFile.write(AudioBuffer(sampleRate: Double(config.sampleRate), channels: [samples]), to: url, format: .pcm24)
+    }
+}
+
+/// Results written by workers into their own slots.
+final class LockedSlots: @unchecked Sendable {
+    private var slots: [Result<[Float], DSPError>]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: .success([]), count: count) }
+    func set(_ i: Int, _ value: Result<[Float], DSPError>) { lock.lock(); slots[i] = value; lock.unlock() }
+    var values: [Result<[Float], DSPError>] { lock.lock(); defer { lock.unlock() }; return slots }
+}
+
+/// A shared counter handing out indices to workers.
+final class LockedCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func take(below limit: Int) -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
     }
 }

@@ -1,3 +1,4 @@
+import DSP
 import Foundation
 import Testing
 import TestSupport
@@ -70,5 +71,24 @@ struct ReconstructionEvaluationTests {
             let weighted = row.byClass.reduce(0.0) { $0 + $1.value * Double(counts[$1.key] ?? 0) } / Double(row.clips)
             #expect(Swift.abs(weighted - row.convergenceDB) < 1e-9, "\(row.run) \(row.inversion): \(weighted) against \(row.convergenceDB)")
         }
+
+        // What a listener gets (`render`, used by generate, morph and the drum evaluation):
+        // the complex run's own decode, and the magnitude run's spectra with PGHI + FGLA 32
+        // instead of zero phase.
+        let latents: [[Float]] = (0..<3).map { k in (0..<baseline.latentSize).map { Float(($0 + k) % 5) * 0.3 - 0.6 } }
+        let complexRun = try TrainedRun(dir.file("complex")), magnitudeRun = try TrainedRun(dir.file("magnitude"))
+        #expect(try complexRun.render(latents) == complexRun.decode(latents))
+        let rendered = try magnitudeRun.render(latents)
+        let stft = STFT(size: baseline.fftSize, hop: baseline.hop, window: .hann)
+        for (i, z) in latents.enumerated() {
+            let magnitude = try magnitudeRun.decodeSpectrum(z).magnitude
+            let expected = try PhaseReconstruction.reconstruct(magnitude: magnitude, frames: baseline.frames, bins: baseline.bins, stft: stft,
+                                                               method: .pghiFGLA, iterations: TrainedRun.magnitudeInversionIterations,
+                                                               length: baseline.clipSamples, seed: UInt64(i))
+            let gap = zip(rendered[i], expected).map { Swift.abs($0 - $1) }.max() ?? 0
+            let peak = expected.map { Swift.abs($0) }.max() ?? 0
+            #expect(peak > 0 && gap <= 1e-5 * max(peak, 1e-6), "one-shot \(i): \(gap) against peak \(peak)")
+        }
+        #expect(try rendered != magnitudeRun.decode(latents), "zero phase is what render replaces")
     }
 }
