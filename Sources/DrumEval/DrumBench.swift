@@ -433,7 +433,8 @@ public enum DrumBench {
                     log("\(name): fitting the prior to step \(run.step)'s weights on the \(corpus.training.count) training clips" +
                         (run.prior.map { " (its prior.json is from step \($0.step))" } ?? " (it has no prior.json)"))
                     progress("fitting the prior of \(run.folder.url.lastPathComponent)", 0)
-                    try run.fitPrior(clips: corpus.training.map(\.samples), classes: corpus.training.map(\.className))
+                    try run.fitPrior(clips: corpus.training.map(\.samples), classes: corpus.training.map(\.className),
+                                     groups: corpus.training.map(\.group))
                 } else {
                     log("warning: \(name)'s prior is not from its checkpoint's step and its split is not this corpus's: scored as it is")
                 }

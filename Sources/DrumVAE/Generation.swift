@@ -155,11 +155,12 @@ public final class TrainedRun {
     /// without its end) has a checkpoint newer than its prior.json, or none at all.
     public var priorIsCurrent: Bool { prior?.step == step }
 
-    /// Fits the prior to `clips` (the run's training clips, `clipSamples` each) and their
-    /// classes with the weights loaded, as training does when it ends; kept in memory only.
-    public func fitPrior(clips: [[Float]], classes: [String]) throws {
+    /// Fits the prior to `clips` (the run's training clips, `clipSamples` each), their
+    /// classes and kits with the weights loaded, as training does when it ends; kept in
+    /// memory only.
+    public func fitPrior(clips: [[Float]], classes: [String], groups: [String]? = nil) throws {
         let means = try encode(clips).map(\.mean)
-        prior = try LatentPrior.fit(latents: means, classes: classes, step: step)
+        prior = try LatentPrior.fit(latents: means, classes: classes, groups: groups, step: step)
     }
 
     /// Latents drawn from the prior N(0, T²), seeded.

@@ -27,45 +27,96 @@ public struct LatentPrior: Codable, Sendable, Equatable {
     public var components: [Component]
     /// Training step of the weights the prior was fitted to.
     public var step: Int
+    /// Whether each kit (group) weighed equally within its class; nil or false: each clip did
+    /// (priors fitted before 2026-12-07, or without groups).
+    public var kitBalanced: Bool?
 
-    /// Fits one component per class. `latents` and `classes` are parallel arrays.
-    public static func fit(latents: [[Float]], classes: [String], step: Int) throws -> LatentPrior {
+    /// Fits one component per class. `latents`, `classes` and `groups` are parallel arrays.
+    ///
+    /// With `groups` each clip weighs 1 / (its group's clips of that class), so every kit
+    /// counts once in its class's mean and covariance: a kit with many near-identical clips
+    /// (the General MIDI renders: 90 of the 111 training toms) does not pull the class's
+    /// Gaussian onto itself. The class shares (component weights) stay the clips' shares.
+    public static func fit(latents: [[Float]], classes: [String], groups: [String]? = nil, step: Int) throws -> LatentPrior {
         guard let d = latents.first?.count, !latents.isEmpty else {
             throw DrumVAEError(path: "", reason: "no latents to fit a prior to")
         }
+        if let groups, groups.count != latents.count {
+            throw DrumVAEError(path: "", reason: "\(groups.count) groups for \(latents.count) latents")
+        }
         let names = Set(classes).sorted()
-        let groups = names.map { name in zip(latents, classes).filter { $0.1 == name }.map { $0.0.map(Double.init) } }
+        // Rows and weights per class.
+        var rowsByClass: [[[Double]]] = [], weightsByClass: [[Double]] = []
+        for name in names {
+            let members = classes.indices.filter { classes[$0] == name }
+            rowsByClass.append(members.map { latents[$0].map(Double.init) })
+            if let groups {
+                var perGroup: [String: Int] = [:]
+                for i in members { perGroup[groups[i], default: 0] += 1 }
+                weightsByClass.append(members.map { 1 / Double(perGroup[groups[$0]]!) })
+            } else {
+                weightsByClass.append(members.map { _ in 1 })
+            }
+        }
         // The within-class covariance pooled over classes (the spread of a class around its mean).
-        var pooled = ([Double](repeating: 0, count: d * d), [Double]())
+        var pooled = [Double](repeating: 0, count: d * d)
         var degrees = 0.0
-        for rows in groups where rows.count > 1 {
-            let c = covariance(rows).0
-            for k in c.indices { pooled.0[k] += c[k] * Double(rows.count - 1) }
-            degrees += Double(rows.count - 1)
+        for (rows, weights) in zip(rowsByClass, weightsByClass) where rows.count > 1 {
+            let (c, n) = weightedCovariance(rows, weights)
+            for k in c.indices { pooled[k] += c[k] * (n - 1) }
+            degrees += n - 1
         }
         if degrees > 0 {
-            for k in pooled.0.indices { pooled.0[k] /= degrees }
+            for k in pooled.indices { pooled[k] /= degrees }
         } else {
-            pooled = covariance(latents.map { $0.map(Double.init) })
+            pooled = weightedCovariance(latents.map { $0.map(Double.init) }, latents.map { _ in 1 }).0
         }
         var components: [Component] = []
-        for (name, rows) in zip(names, groups) {
-            let (mean, sample) = (meanVector(rows), covariance(rows))
-            // Few clips: lean on the pooled covariance; always keep a little diagonal loading.
-            let n = Double(rows.count)
+        for (name, (rows, weights)) in zip(names, zip(rowsByClass, weightsByClass)) {
+            let mean = weightedMean(rows, weights)
+            let (sample, n) = weightedCovariance(rows, weights)
+            // Few clips (or few kits): lean on the pooled covariance; always keep a little diagonal loading.
             let own = n / (n + Double(d))
             var sigma = [Double](repeating: 0, count: d * d)
             for i in 0..<d {
                 for j in 0..<d {
-                    let mixed = own * sample.0[i * d + j] + (1 - own) * pooled.0[i * d + j]
+                    let mixed = own * sample[i * d + j] + (1 - own) * pooled[i * d + j]
                     sigma[i * d + j] = i == j ? mixed : 0.9 * mixed
                 }
                 sigma[i * d + i] += 1e-4
             }
-            components.append(Component(className: name, weight: n / Double(latents.count), mean: mean,
+            components.append(Component(className: name, weight: Double(rows.count) / Double(latents.count), mean: mean,
                                         cholesky: try cholesky(sigma, d), clips: rows.count))
         }
-        return LatentPrior(latentSize: d, components: components, step: step)
+        return LatentPrior(latentSize: d, components: components, step: step, kitBalanced: groups != nil)
+    }
+
+    static func weightedMean(_ rows: [[Double]], _ weights: [Double]) -> [Double] {
+        let d = rows[0].count, total = weights.reduce(0, +)
+        var mean = [Double](repeating: 0, count: d)
+        for (row, w) in zip(rows, weights) { for i in 0..<d { mean[i] += w * row[i] } }
+        return mean.map { $0 / total }
+    }
+
+    /// The weighted covariance (row-major) and the effective number of rows, (Σw)² / Σw²; with
+    /// equal weights the ordinary unbiased covariance and the row count. One row gives zeros.
+    static func weightedCovariance(_ rows: [[Double]], _ weights: [Double]) -> ([Double], Double) {
+        let d = rows[0].count
+        let mean = weightedMean(rows, weights)
+        let total = weights.reduce(0, +), squares = weights.reduce(0) { $0 + $1 * $1 }
+        let effective = total * total / squares
+        var sigma = [Double](repeating: 0, count: d * d)
+        for (row, w) in zip(rows, weights) {
+            for i in 0..<d {
+                let a = row[i] - mean[i]
+                for j in 0...i { sigma[i * d + j] += w * a * (row[j] - mean[j]) }
+            }
+        }
+        // Reliability weights: Σw (x − μ)² / (Σw − Σw² / Σw) is unbiased.
+        let denominator = total - squares / total
+        let scale = denominator > 0 ? 1 / denominator : 0
+        for i in 0..<d { for j in 0...i { sigma[i * d + j] *= scale; sigma[j * d + i] = sigma[i * d + j] } }
+        return (sigma, effective)
     }
 
     /// `count` latents, seeded: a component by weight (or the one named `className`; with
@@ -111,29 +162,6 @@ public struct LatentPrior: Codable, Sendable, Equatable {
     }
 
     public func write(to url: URL) throws { try writeJSON(self, to: url, pretty: false) }
-
-    static func meanVector(_ rows: [[Double]]) -> [Double] {
-        let d = rows[0].count
-        var mean = [Double](repeating: 0, count: d)
-        for row in rows { for i in 0..<d { mean[i] += row[i] } }
-        return mean.map { $0 / Double(rows.count) }
-    }
-
-    /// (covariance row-major, mean); a single row gives zeros.
-    static func covariance(_ rows: [[Double]]) -> ([Double], [Double]) {
-        let d = rows[0].count
-        let mean = meanVector(rows)
-        var sigma = [Double](repeating: 0, count: d * d)
-        for row in rows {
-            for i in 0..<d {
-                let a = row[i] - mean[i]
-                for j in 0...i { sigma[i * d + j] += a * (row[j] - mean[j]) }
-            }
-        }
-        let scale = 1 / Double(max(1, rows.count - 1))
-        for i in 0..<d { for j in 0...i { sigma[i * d + j] *= scale; sigma[j * d + i] = sigma[i * d + j] } }
-        return (sigma, mean)
-    }
 
     /// Cholesky factor of a symmetric positive definite matrix (row-major, lower triangle).
     static func cholesky(_ a: [Double], _ d: Int) throws -> [Double] {

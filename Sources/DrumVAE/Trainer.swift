@@ -309,8 +309,8 @@ public final class Trainer {
                                interrupted: interrupted)
     }
 
-    /// Fits the generation prior (`LatentPrior`) to the training clips' posterior means and
-    /// writes RUN/prior.json.
+    /// Fits the generation prior (`LatentPrior`) to the training clips' posterior means, each
+    /// kit weighing once per class, and writes RUN/prior.json.
     public func fitPrior() throws {
         let means: [[Float]] = try Torch.withoutGradients {
             var out: [[Float]] = []
@@ -324,7 +324,10 @@ public final class Trainer {
             }
             return out
         }
-        try LatentPrior.fit(latents: means, classes: dataset.training.map(\.className), step: step).write(to: folder.prior)
+        // Every kit counts once in its class when the clips know their kits.
+        let groups = dataset.training.compactMap(\.group)
+        try LatentPrior.fit(latents: means, classes: dataset.training.map(\.className),
+                            groups: groups.count == dataset.training.count ? groups : nil, step: step).write(to: folder.prior)
     }
 
     /// Drops log lines after the checkpoint's step (a killed process may have logged past it).

@@ -30,7 +30,9 @@ struct GenerationTests {
         try FileManager.default.removeItem(at: RunFolder(runURL).prior)
         let bare = try TrainedRun(runURL)
         #expect(bare.prior == nil && !bare.priorIsCurrent)
-        try bare.fitPrior(clips: dataset.training.map(\.samples), classes: dataset.training.map(\.className))
+        let groups = dataset.training.compactMap(\.group)
+        try bare.fitPrior(clips: dataset.training.map(\.samples), classes: dataset.training.map(\.className),
+                          groups: groups.count == dataset.training.count ? groups : nil)
         let refit = try #require(bare.prior)
         #expect(bare.priorIsCurrent && refit.components.map(\.className) == prior.components.map(\.className))
         let meanGap = zip(refit.components, prior.components).map { a, b in zip(a.mean, b.mean).map { Swift.abs($0 - $1) }.max()! }.max()!

@@ -61,6 +61,30 @@ struct LatentPriorTests {
         #expect(throws: DrumVAEError.self) { try wider.sample(count: 1, temperature: 1, seed: 1, among: ["snare"]) }
     }
 
+    /// With groups, each kit counts once in its class: a kit of 90 near-identical toms does
+    /// not pull the class onto itself, as it does when every clip counts.
+    @Test func eachKitCountsOnceInItsClass() throws {
+        var rng = SplitMix64(seed: 8)
+        var latents: [[Float]] = [], classes: [String] = [], groups: [String] = []
+        for i in 0..<100 {
+            let big = i < 90
+            latents.append([(big ? 5 : -5) + 0.1 * rng.nextGaussian(), 0.1 * rng.nextGaussian()])
+            classes.append("tom")
+            groups.append(big ? "GM" : "kit")
+        }
+        let byClip = try LatentPrior.fit(latents: latents, classes: classes, step: 1)
+        let byKit = try LatentPrior.fit(latents: latents, classes: classes, groups: groups, step: 1)
+        #expect(byClip.kitBalanced == false && byKit.kitBalanced == true)
+        #expect(abs(byClip.components[0].mean[0] - 4) < 0.1, "clip-weighted mean \(byClip.components[0].mean[0])")
+        #expect(abs(byKit.components[0].mean[0]) < 0.1, "kit-weighted mean \(byKit.components[0].mean[0])")
+        // Spread along the first axis: ±5 around 0 for two equal kits (variance about 25, with
+        // two effective kits' worth of shrinkage towards the pooled covariance, here the same).
+        let l = byKit.components[0].cholesky
+        #expect(l[0] * l[0] > 15, "kit-weighted variance \(l[0] * l[0])")
+        #expect(byKit.components[0].weight == 1 && byKit.components[0].clips == 100)
+        #expect(throws: DrumVAEError.self) { try LatentPrior.fit(latents: latents, classes: classes, groups: ["a"], step: 1) }
+    }
+
     @Test func aClassWithOneClipBorrowsThePooledSpread() throws {
         var (latents, classes) = Self.clusters()
         latents.append([0, 0, 0])
