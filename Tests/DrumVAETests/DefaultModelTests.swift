@@ -23,6 +23,8 @@ struct DefaultModelTests {
         // float16 holds about 2 bytes per parameter.
         #expect(bytes < model.model.parameterCount * 2 + 100_000)
         #expect(model.prior != nil)
+        #expect(model.prior?.kitBalanced == true, "the shipped prior weighs each kit once per class")
+        #expect(model.priorIsCurrent, "the prior belongs to the shipped weights' step")
         let shots = try model.generate(count: 2, className: nil, temperature: 1, seed: 3)
         for (_, samples) in shots {
             #expect(samples.count == 88200 && samples.allSatisfy(\.isFinite))
