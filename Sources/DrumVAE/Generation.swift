@@ -2,6 +2,7 @@ import AudioIO
 import DSP
 import Dataset
 import Foundation
+import Synchronization
 import Torch
 
 /// A trained run loaded for inference: generation, morphing, encoding, export.
@@ -90,20 +91,24 @@ public final class TrainedRun {
         guard config.representation == .magnitude else { return try decode(latents, classes: classes, noiseSeed: noiseSeed) }
         // One latent at a time through `decodeSpectrum`, so a one-shot is the same however many are rendered.
         let spectra = try latents.indices.map { i in try decodeSpectrum(latents[i], classIndex: classes?[i] ?? 0).magnitude }
-        let out = LockedSlots(count: spectra.count)
+        let results = Mutex([Int: Result<[Float], DSPError>]())
+        let next = Atomic<Int>(0)
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, spectra.count))
-        let next = LockedCounter()
         let (frames, bins, length, fft, hop) = (config.frames, config.bins, config.clipSamples, config.fftSize, config.hop)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let stft = STFT(size: fft, hop: hop, window: .hann)  // an FFT plan's buffers are its own
-            while let i = next.take(below: spectra.count) {
-                out.set(i, Result { () throws(DSPError) -> [Float] in
+            while true {
+                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard i < spectra.count else { break }
+                let outcome = Result { () throws(DSPError) -> [Float] in
                     try PhaseReconstruction.reconstruct(magnitude: spectra[i], frames: frames, bins: bins, stft: stft, method: .pghiFGLA,
                                                         iterations: Self.magnitudeInversionIterations, length: length, seed: UInt64(i))
-                })
+                }
+                results.withLock { $0[i] = outcome }
             }
         }
-        return try out.values.map { try $0.get() }
+        let all = results.withLock { $0 }
+        return try spectra.indices.map { try all[$0]!.get() }
     }
 
     /// The decoder's STFT for one latent, frame-major (`frames × bins`, as `ComplexSpectrogram`):
@@ -241,26 +246,5 @@ public final class TrainedRun {
     /// Writes one-shots as 24-bit WAVs (atomically).
     public func write(_ samples: [Float], to url: URL) throws {
         try AudioFile.write(AudioBuffer(sampleRate: Double(config.sampleRate), channels: [samples]), to: url, format: .pcm24)
-    }
-}
-
-/// Results written by workers into their own slots.
-final class LockedSlots: @unchecked Sendable {
-    private var slots: [Result<[Float], DSPError>]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: .success([]), count: count) }
-    func set(_ i: Int, _ value: Result<[Float], DSPError>) { lock.lock(); slots[i] = value; lock.unlock() }
-    var values: [Result<[Float], DSPError>] { lock.lock(); defer { lock.unlock() }; return slots }
-}
-
-/// A shared counter handing out indices to workers.
-final class LockedCounter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLock()
-    func take(below limit: Int) -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard value < limit else { return nil }
-        value += 1
-        return value - 1
     }
 }

@@ -276,6 +276,32 @@ private func residentBytes() -> Int {
 /// `/timbre/swap` on a real jackd (dummy driver) between the two RAVE exports of ../shared/models.
 @Suite(.serialized)
 struct LiveSwapTests {
+    /// A dummy jackd (period 4096), the engine started on it (two workers at nice -10, block
+    /// 4096, models from `modelsDirectories`) and an OSC server on a free port. The caller closes
+    /// the OSC server, then stops the driver and the server.
+    static func liveRAVE(modelsDirectories: [URL]) throws -> (JackServer, JackDriver, OSCServer) {
+        let server = try JackServer(sampleRate: 44100, period: 4096)
+        do {
+            let driver = try JackDriver.open(clientName: "timbre", server: server.name) {
+                $0.modelsDirectories = modelsDirectories
+                $0.workers = 2
+                $0.defaultBlock = 4096
+                $0.workerNice = -10
+            }
+            do {
+                try driver.start(connect: false)
+                let osc = try OSCServer(port: 0, executor: CommandExecutor(instrument: driver.instrument)) { _ in }
+                return (server, driver, osc)
+            } catch {
+                driver.stop()
+                throw error
+            }
+        } catch {
+            server.stop()
+            throw error
+        }
+    }
+
     /// 21 swaps of one node between `drums-v2small-causal.ts` (streaming, causal) and
     /// `v2small-noncausal.ts` while looped drum-like noise plays, beside a node of each model on
     /// the same input, all of one seed: every swap is answered, JACK misses no cycle, the
@@ -297,19 +323,13 @@ struct LiveSwapTests {
         let dir = TemporaryDirectory()
         var generator = FuzzSeed.generator(for: "live swap bad model")
         try Data((0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: dir.file("broken.ts"))
-        let server = try JackServer(sampleRate: 44100, period: 4096)
-        defer { server.stop() }
-        let driver = try JackDriver.open(clientName: "timbre", server: server.name) {
-            $0.modelsDirectories = [TestPaths.sharedModels, dir.url]
-            $0.workers = 2
-            $0.defaultBlock = 4096
-            $0.workerNice = -10
+        let (server, driver, osc) = try Self.liveRAVE(modelsDirectories: [TestPaths.sharedModels, dir.url])
+        defer {
+            osc.close()
+            driver.stop()
+            server.stop()
         }
-        defer { driver.stop() }
-        try driver.start(connect: false)
         let instrument = driver.instrument
-        let osc = try OSCServer(port: 0, executor: CommandExecutor(instrument: instrument)) { _ in }
-        defer { osc.close() }
         func request(_ address: String, _ arguments: [OSCValue]) throws -> OSCMessage {
             try OSCClient.request(OSCMessage(address, arguments), port: osc.port, timeout: 60)
         }
@@ -437,19 +457,13 @@ struct LiveSwapTests {
     @Test(.needsSharedModels)
     func swapsDuringALoadingSwapOnJackLeaveOnlyTheLast() throws {
         let drums = "drums-v2small-causal.ts", noncausal = "v2small-noncausal.ts"
-        let server = try JackServer(sampleRate: 44100, period: 4096)
-        defer { server.stop() }
-        let driver = try JackDriver.open(clientName: "timbre", server: server.name) {
-            $0.modelsDirectories = [TestPaths.sharedModels]
-            $0.workers = 2
-            $0.defaultBlock = 4096
-            $0.workerNice = -10
+        let (server, driver, osc) = try Self.liveRAVE(modelsDirectories: [TestPaths.sharedModels])
+        defer {
+            osc.close()
+            driver.stop()
+            server.stop()
         }
-        defer { driver.stop() }
-        try driver.start(connect: false)
         let instrument = driver.instrument
-        let osc = try OSCServer(port: 0, executor: CommandExecutor(instrument: instrument)) { _ in }
-        defer { osc.close() }
         let port = osc.port
         @Sendable func request(_ address: String, _ arguments: [OSCValue]) throws -> OSCMessage {
             try OSCClient.request(OSCMessage(address, arguments), port: port, timeout: 120)

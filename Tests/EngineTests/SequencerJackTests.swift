@@ -11,26 +11,13 @@ import TestSupport
 @Suite(.serialized)
 struct SequencerJackTests {
     @Test func followsJackTransportWhenItRolls() throws {
-        let server = try JackServer(sampleRate: 44100, period: 512)
-        defer { server.stop() }
-        let driver = try JackDriver.open(clientName: "timbre", server: server.name) { configuration in
-            configuration.modelsDirectories = [Signals.models]
-            configuration.defaultBlock = 512
+        let seconds = 4, hits = Self.hits
+        let (server, driver, tap) = try Self.transportRig(bpm: 120, seconds: seconds)
+        defer {
+            driver.stop()
+            server.stop()
         }
-        defer { driver.stop() }
         let instrument = driver.instrument
-        try instrument.createNow(NodeSpec(label: "drum", model: "tiny-drum.ts", method: .decode, block: 512))
-        try instrument.sequence("drum", .configure(SequenceSettings(steps: 8, bpm: 120, followsTransport: true)))
-        let hits = [0, 3, 4, 6]
-        for step in hits {
-            try instrument.sequence("drum", .step(index: step, SequenceStep(latents: [0, 0.3, -0.2, 0.25], velocity: 1)))
-        }
-        try instrument.sequence("drum", .play)
-        try driver.start(connect: false)
-
-        let seconds = 4
-        let tap = try JackTap(name: "tap", server: server.name, playing: [], recordChannels: 1, recordFrames: seconds * 44100)
-        try tap.client.connect("timbre:drum_out_1", tap.inputName(0))
         tap.client.stopTransport()
         try tap.client.locateTransport(frame: 0)
         tap.start()
@@ -47,16 +34,7 @@ struct SequencerJackTests {
         #expect(recorded[..<stoppedUntil].allSatisfy { $0 == 0 }, "silent while transport is stopped")
         #expect(stoppedStatus?.playing == true && stoppedStatus?.stepsStarted == 0, "\(String(describing: stoppedStatus))")
         // Rolling: hits at the pattern's offsets from the first (step 0), within 12 ms.
-        var onsets: [Int] = []
-        var quiet = 1500
-        for (i, v) in recorded.enumerated() {
-            if abs(v) > 0.01 {
-                if quiet >= 1500 { onsets.append(i) }
-                quiet = 0
-            } else {
-                quiet += 1
-            }
-        }
+        let onsets = Self.onsets(recorded)
         // Blocks are computed about a latency ahead of when they are heard, so the blocks heard
         // just after transport starts were computed while it still stood: step 0 may come up to
         // the node's latency (1024 samples here) late. The grid is therefore anchored on the later hits (the median of their
@@ -77,6 +55,41 @@ struct SequencerJackTests {
         #expect(first - anchor >= -529 && first - anchor <= latency + 529, "step 0 at \(first - anchor) from the grid (latency \(latency))")
         #expect(status?.transport == "jack" && (status?.stepsStarted ?? 0) > 8)
         #expect(instrument.xruns.load(ordering: .relaxed) == 0)
+    }
+
+    /// The 8-step pattern both transport tests play.
+    static let hits = [0, 3, 4, 6]
+
+    /// A dummy jackd; the engine with tiny-drum.ts (block 512) sequencing `hits` at `bpm`,
+    /// following JACK transport, playing; and a tap connected to its output, able to record
+    /// `seconds`. The caller stops the driver, then the server.
+    static func transportRig(bpm: Float, seconds: Int) throws -> (JackServer, JackDriver, JackTap) {
+        let server = try JackServer(sampleRate: 44100, period: 512)
+        do {
+            let driver = try JackDriver.open(clientName: "timbre", server: server.name) { configuration in
+                configuration.modelsDirectories = [Signals.models]
+                configuration.defaultBlock = 512
+            }
+            do {
+                let instrument = driver.instrument
+                try instrument.createNow(NodeSpec(label: "drum", model: "tiny-drum.ts", method: .decode, block: 512))
+                try instrument.sequence("drum", .configure(SequenceSettings(steps: 8, bpm: bpm, followsTransport: true)))
+                for step in hits {
+                    try instrument.sequence("drum", .step(index: step, SequenceStep(latents: [0, 0.3, -0.2, 0.25], velocity: 1)))
+                }
+                try instrument.sequence("drum", .play)
+                try driver.start(connect: false)
+                let tap = try JackTap(name: "tap", server: server.name, playing: [], recordChannels: 1, recordFrames: seconds * 44100)
+                try tap.client.connect("timbre:drum_out_1", tap.inputName(0))
+                return (server, driver, tap)
+            } catch {
+                driver.stop()
+                throw error
+            }
+        } catch {
+            server.stop()
+            throw error
+        }
     }
 
     /// Onsets: the first sample above 0.01 after at least 1500 quieter ones.
@@ -113,26 +126,13 @@ struct SequencerJackTests {
     /// within 12 ms of a 150 bpm grid; the same onsets against a 100 bpm grid (the control) miss
     /// by far more; as many hits as 150 bpm gives; silent while transport stands.
     @Test func followsATimebaseMastersTempo() throws {
-        let server = try JackServer(sampleRate: 44100, period: 512)
-        defer { server.stop() }
-        let driver = try JackDriver.open(clientName: "timbre", server: server.name) { configuration in
-            configuration.modelsDirectories = [Signals.models]
-            configuration.defaultBlock = 512
+        let seconds = 5, hits = Self.hits
+        let (server, driver, tap) = try Self.transportRig(bpm: 100, seconds: seconds)
+        defer {
+            driver.stop()
+            server.stop()
         }
-        defer { driver.stop() }
         let instrument = driver.instrument
-        try instrument.createNow(NodeSpec(label: "drum", model: "tiny-drum.ts", method: .decode, block: 512))
-        try instrument.sequence("drum", .configure(SequenceSettings(steps: 8, bpm: 100, followsTransport: true)))
-        let hits = [0, 3, 4, 6]
-        for step in hits {
-            try instrument.sequence("drum", .step(index: step, SequenceStep(latents: [0, 0.3, -0.2, 0.25], velocity: 1)))
-        }
-        try instrument.sequence("drum", .play)
-        try driver.start(connect: false)
-
-        let seconds = 5
-        let tap = try JackTap(name: "tap", server: server.name, playing: [], recordChannels: 1, recordFrames: seconds * 44100)
-        try tap.client.connect("timbre:drum_out_1", tap.inputName(0))
         try tap.client.becomeTimebaseMaster(bpm: 150)
         tap.client.stopTransport()
         try tap.client.locateTransport(frame: 0)
