@@ -439,6 +439,7 @@ public enum DrumBench {
                     log("warning: \(name)'s prior is not from its checkpoint's step and its split is not this corpus's: scored as it is")
                 }
             }
+            if let spread = run.prior?.spread { log("\(name): prior spread \(String(format: "%.3f", spread)) (fitted leaving one kit out)") }
             let generated = try run.generate(count: options.count, className: nil, temperature: options.temperature, seed: options.seed,
                                              among: Set(classes))
             var row = try scoreRow(name, kind: "model", audio: generated.map(\.1),

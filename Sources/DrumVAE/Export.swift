@@ -97,15 +97,17 @@ public struct TorchScriptExport {
                     inverse[i * d + j] = sum / c.cholesky[i * d + i]
                 }
             }
+            // The prior's covariance is spread² · L Lᵀ.
+            let spread = run.prior?.spreadScale ?? 1
             var precision = [Float](repeating: 0, count: d * d)
             for i in 0..<d {
                 for j in 0..<d {
                     var sum = 0.0
                     for k in max(i, j)..<d { sum += inverse[k * d + i] * inverse[k * d + j] }
-                    precision[i * d + j] = Float(sum)
+                    precision[i * d + j] = Float(sum / (spread * spread))
                 }
             }
-            let logDet = (0..<d).reduce(0.0) { $0 + 2 * log(c.cholesky[$1 * d + $1]) }
+            let logDet = (0..<d).reduce(0.0) { $0 + 2 * log(spread * c.cholesky[$1 * d + $1]) }
             return HitClass(name: name, conditionIndex: condition, mean: c.mean.map(Float.init), precision: precision,
                             bias: Float(log(max(c.weight, 1e-12)) - 0.5 * logDet))
         }

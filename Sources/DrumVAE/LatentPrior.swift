@@ -11,7 +11,9 @@ import Foundation
 /// posterior after training ("ex-post density estimation", Ghosh et al. 2020) draws
 /// from where the sounds are. Each class gets a full covariance, shrunk towards its
 /// diagonal (and towards the pooled covariance when the class has few clips) so that it
-/// stays well conditioned. The temperature scales the spread around each class mean.
+/// stays well conditioned. A Gaussian fitted to the training kits is too narrow for the kits
+/// it never saw, so every component's spread is scaled by `spread`, fitted by leaving one
+/// kit out at a time (`leaveOneKitOutSpread`). The temperature scales it further.
 public struct LatentPrior: Codable, Sendable, Equatable {
     public struct Component: Codable, Sendable, Equatable {
         public var className: String
@@ -30,6 +32,12 @@ public struct LatentPrior: Codable, Sendable, Equatable {
     /// Whether each kit (group) weighed equally within its class; nil or false: each clip did
     /// (priors fitted before 2026-12-07, or without groups).
     public var kitBalanced: Bool?
+    /// Scale of every component's spread (the Cholesky factors are those of the fit, before
+    /// it), fitted by leaving one kit out at a time; nil: 1 (priors fitted before 2026-12-08,
+    /// or to clips of a single kit).
+    public var spread: Double?
+    /// `spread`, or 1 without one.
+    public var spreadScale: Double { spread ?? 1 }
 
     /// Fits one component per class. `latents`, `classes` and `groups` are parallel arrays.
     ///
@@ -37,7 +45,54 @@ public struct LatentPrior: Codable, Sendable, Equatable {
     /// counts once in its class's mean and covariance: a kit with many near-identical clips
     /// (the General MIDI renders: 90 of the 111 training toms) does not pull the class's
     /// Gaussian onto itself. The class shares (component weights) stay the clips' shares.
+    /// With groups of two kits or more, `spread` is fitted too (`leaveOneKitOutSpread`).
     public static func fit(latents: [[Float]], classes: [String], groups: [String]? = nil, step: Int) throws -> LatentPrior {
+        var prior = try fitComponents(latents: latents, classes: classes, groups: groups, step: step)
+        if let groups { prior.spread = try leaveOneKitOutSpread(latents: latents, classes: classes, groups: groups) }
+        return prior
+    }
+
+    /// The spread's scale s that gives kits the prior never saw their most likely place: each
+    /// kit in turn is left out, the prior fitted to the others, and the left-out kit's latents
+    /// scored under its class's component with covariance s²Σ. The maximum-likelihood
+    /// s² = Σ w·m² / (D·Σ w), m² the Mahalanobis distance, each (kit, class) weighing once.
+    /// Nil with fewer than two kits, or when no left-out clip has its class among the others.
+    public static func leaveOneKitOutSpread(latents: [[Float]], classes: [String], groups: [String]) throws -> Double? {
+        let kits = Set(groups).sorted()
+        guard kits.count > 1, let d = latents.first?.count else { return nil }
+        var weighted = 0.0, total = 0.0
+        for kit in kits {
+            let kept = groups.indices.filter { groups[$0] != kit }
+            let out = groups.indices.filter { groups[$0] == kit }
+            let others = try fitComponents(latents: kept.map { latents[$0] }, classes: kept.map { classes[$0] },
+                                           groups: kept.map { groups[$0] }, step: 0)
+            var perClass: [String: Int] = [:]
+            for i in out { perClass[classes[i], default: 0] += 1 }
+            for i in out {
+                guard let c = others.components.first(where: { $0.className == classes[i] }) else { continue }
+                let w = 1 / Double(perClass[classes[i]]!)
+                weighted += w * mahalanobisSquared(latents[i], c, d)
+                total += w
+            }
+        }
+        guard total > 0 else { return nil }
+        return (weighted / (Double(d) * total)).squareRoot()
+    }
+
+    /// (x − μ)ᵀ Σ⁻¹ (x − μ) by forward substitution with the component's Cholesky factor.
+    static func mahalanobisSquared(_ x: [Float], _ c: Component, _ d: Int) -> Double {
+        var y = [Double](repeating: 0, count: d), sum = 0.0
+        for i in 0..<d {
+            var v = Double(x[i]) - c.mean[i]
+            for j in 0..<i { v -= c.cholesky[i * d + j] * y[j] }
+            y[i] = v / c.cholesky[i * d + i]
+            sum += y[i] * y[i]
+        }
+        return sum
+    }
+
+    /// The components alone (no spread).
+    static func fitComponents(latents: [[Float]], classes: [String], groups: [String]?, step: Int) throws -> LatentPrior {
         guard let d = latents.first?.count, !latents.isEmpty else {
             throw DrumVAEError(path: "", reason: "no latents to fit a prior to")
         }
@@ -120,7 +175,7 @@ public struct LatentPrior: Codable, Sendable, Equatable {
     }
 
     /// `count` latents, seeded: a component by weight (or the one named `className`; with
-    /// `among`, only those classes, by their weights), then mean + temperature · L · ε.
+    /// `among`, only those classes, by their weights), then mean + temperature · spread · L · ε.
     /// Returns the latents and each one's class.
     public func sample(count: Int, temperature: Double, seed: UInt64, className: String? = nil,
                        among: Set<String>? = nil) throws -> [(latent: [Float], className: String)] {
@@ -138,6 +193,7 @@ public struct LatentPrior: Codable, Sendable, Equatable {
             }
         }
         let total = pool.map(\.weight).reduce(0, +)
+        let scale = temperature * spreadScale
         var rng = SplitMix64(seed: seed)
         return (0..<count).map { _ in
             var u = rng.nextUnit() * total
@@ -150,7 +206,7 @@ public struct LatentPrior: Codable, Sendable, Equatable {
             let epsilon = (0..<d).map { _ in Double(rng.nextGaussian()) }
             let z = (0..<d).map { i in
                 var value = component.mean[i]
-                for j in 0...i { value += temperature * component.cholesky[i * d + j] * epsilon[j] }
+                for j in 0...i { value += scale * component.cholesky[i * d + j] * epsilon[j] }
                 return Float(value)
             }
             return (z, component.className)

@@ -24,6 +24,7 @@ struct DefaultModelTests {
         #expect(bytes < model.model.parameterCount * 2 + 100_000)
         #expect(model.prior != nil)
         #expect(model.prior?.kitBalanced == true, "the shipped prior weighs each kit once per class")
+        #expect((model.prior?.spread ?? 0) > 1, "the shipped prior's spread is fitted leaving one kit out")
         #expect(model.priorIsCurrent, "the prior belongs to the shipped weights' step")
         let shots = try model.generate(count: 2, className: nil, temperature: 1, seed: 3)
         for (_, samples) in shots {

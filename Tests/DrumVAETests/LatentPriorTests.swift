@@ -85,6 +85,49 @@ struct LatentPriorTests {
         #expect(throws: DrumVAEError.self) { try LatentPrior.fit(latents: latents, classes: classes, groups: ["a"], step: 1) }
     }
 
+    /// The spread fitted by leaving one kit out: about 1 when the kits are draws from one
+    /// distribution (the control), well above 1 when each kit sits somewhere of its own and
+    /// the training kits are few, as drum kits are. Sampling scales by it.
+    @Test func leavingOneKitOutWidensThePriorForUnseenKits() throws {
+        func corpus(kits: Int, between: Float, seed: UInt64) -> (latents: [[Float]], classes: [String], groups: [String]) {
+            var rng = SplitMix64(seed: seed)
+            var latents: [[Float]] = [], classes: [String] = [], groups: [String] = []
+            for k in 0..<kits {
+                for name in ["kick", "hat"] {
+                    let offset = (0..<4).map { _ in between * rng.nextGaussian() }
+                    for _ in 0..<30 {
+                        latents.append((0..<4).map { (name == "kick" ? 3 : -3) + offset[$0] + 0.5 * rng.nextGaussian() })
+                        classes.append(name)
+                        groups.append("kit \(k)")
+                    }
+                }
+            }
+            return (latents, classes, groups)
+        }
+        let alike = corpus(kits: 12, between: 0, seed: 21)
+        let same = try #require(try LatentPrior.leaveOneKitOutSpread(latents: alike.latents, classes: alike.classes, groups: alike.groups))
+        #expect(abs(same - 1) < 0.1, "kits drawn from one distribution: \(same)")
+        let apart = corpus(kits: 5, between: 1.5, seed: 22)
+        let wide = try #require(try LatentPrior.leaveOneKitOutSpread(latents: apart.latents, classes: apart.classes, groups: apart.groups))
+        #expect(wide > 1.2, "five kits, each off on its own: \(wide)")
+        print("leave-one-kit-out spread: \(same) for alike kits, \(wide) for kits apart")
+
+        let prior = try LatentPrior.fit(latents: apart.latents, classes: apart.classes, groups: apart.groups, step: 1)
+        #expect(prior.spread == wide)
+        var unscaled = prior
+        unscaled.spread = nil
+        func deviation(_ p: LatentPrior) throws -> Double {
+            let draws = try p.sample(count: 4000, temperature: 1, seed: 6, className: "kick")
+            let mean = p.components.first { $0.className == "kick" }!.mean[0]
+            return (draws.map { (Double($0.latent[0]) - mean) * (Double($0.latent[0]) - mean) }.reduce(0, +) / 4000).squareRoot()
+        }
+        let ratio = try deviation(prior) / deviation(unscaled)
+        #expect(abs(ratio - wide) < 1e-6, "draws scale by the spread: \(ratio)")
+        // One kit: nothing to leave out.
+        #expect(try LatentPrior.fit(latents: apart.latents, classes: apart.classes, groups: apart.groups.map { _ in "one" }, step: 1).spread == nil)
+        #expect(try LatentPrior.fit(latents: apart.latents, classes: apart.classes, step: 1).spread == nil)
+    }
+
     @Test func aClassWithOneClipBorrowsThePooledSpread() throws {
         var (latents, classes) = Self.clusters()
         latents.append([0, 0, 0])
