@@ -75,6 +75,11 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     /// Synth model: samples of the learned transient at the start of each one-shot.
     public var transientSamples: Int? = 2048
     public var transientLength: Int { transientSamples ?? 2048 }
+    /// Synth model: the transient is a bank of this many damped sinusoids at fixed,
+    /// mel-spaced frequencies, each with a per-clip log-gain and decay rate; 0 (and nil, in
+    /// runs made before 2026-12-08): the transient's samples come straight from a linear head.
+    public var transientBands: Int? = 64
+    public var transientBandCount: Int { transientBands ?? 0 }
     /// Training augmentation: each clip's gain is drawn uniformly in ± this many dB
     /// (0 or nil: off; nil in runs made before it existed).
     public var gainAugmentation: Double? = 6
@@ -113,7 +118,8 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
                             demodulatedPhase: phaseDemodulated,
                             sinusoids: representation == .synth ? sinusoidCount : nil,
                             noiseBands: representation == .synth ? noiseBandCount : nil,
-                            transientSamples: representation == .synth ? transientLength : nil)
+                            transientSamples: representation == .synth ? transientLength : nil,
+                            transientBands: representation == .synth ? transientBandCount : nil)
     }
 
     /// Takes `source`'s architecture (`architecture`'s fields), keeping this configuration's
@@ -132,6 +138,7 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
         sinusoids = source.sinusoidCount
         noiseBands = source.noiseBandCount
         transientSamples = source.transientLength
+        transientBands = source.transientBandCount
     }
 
     public static func read(from url: URL) throws -> DrumVAEConfig {
@@ -162,6 +169,7 @@ public struct DrumVAEArchitecture: Equatable, Sendable {
     public var sinusoids: Int?
     public var noiseBands: Int?
     public var transientSamples: Int?
+    public var transientBands: Int?
 }
 
 /// Architecture flags a command line gave explicitly (nil: not given). A new run from scratch
@@ -177,6 +185,7 @@ public struct ArchitectureChoice: Sendable {
     public var sinusoids: Int?
     public var noiseBands: Int?
     public var transientSamples: Int?
+    public var transientBands: Int?
 
     public init() {}
 
@@ -190,6 +199,7 @@ public struct ArchitectureChoice: Sendable {
         if let sinusoids { config.sinusoids = sinusoids }
         if let noiseBands { config.noiseBands = noiseBands }
         if let transientSamples { config.transientSamples = transientSamples }
+        if let transientBands { config.transientBands = transientBands }
     }
 
     /// The first given choice that differs from `source`'s architecture, as "--flag X (the
@@ -209,6 +219,9 @@ public struct ArchitectureChoice: Sendable {
         if let noiseBands, noiseBands != (a.noiseBands ?? noiseBands) { return "--noise-bands \(noiseBands) (it has \(a.noiseBands!))" }
         if let transientSamples, transientSamples != (a.transientSamples ?? transientSamples) {
             return "--transient-samples \(transientSamples) (it has \(a.transientSamples!))"
+        }
+        if let transientBands, transientBands != (a.transientBands ?? transientBands) {
+            return "--transient-bands \(transientBands) (it has \(a.transientBands!))"
         }
         return nil
     }

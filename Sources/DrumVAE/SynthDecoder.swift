@@ -29,7 +29,8 @@ struct SynthDecoder {
     let config: DrumVAEConfig
     /// (z, class) → onset log-amplitude, decay, glide and glide rate of each sinusoid.
     let clip: Linear
-    /// (z, class) → the transient's samples.
+    /// (z, class) → the transient: its samples, or with `transientBands` each band's
+    /// log-gain and decay.
     let transient: Linear
     /// log₂ of each sinusoid's base frequency, [1, K, 1].
     let base: Tensor
@@ -39,6 +40,10 @@ struct SynthDecoder {
     let bands: Tensor
     /// The transient's fade, [T].
     let transientWindow: Tensor
+    /// With `transientBands`: sin(2π·f_b·n/sr) for each band's frequency, [1, M_t, T], and each
+    /// sample's time in seconds, [1, 1, T]; nil for the linear transient.
+    let clickBasis: Tensor?
+    let clickTimes: Tensor?
     /// The Hann window of the sinusoids' STFT at the quarter rate, [N / 4].
     let lowWindow: Tensor
 
@@ -48,6 +53,9 @@ struct SynthDecoder {
 
     var sinusoids: Int { config.sinusoidCount }
     var noiseBands: Int { config.noiseBandCount }
+    var transientBands: Int { config.transientBandCount }
+    /// The transient bank's frequencies, mel-spaced.
+    static let clickLowest = 40.0, clickHighest = 16000.0
     /// Maps the trunk's output conv gives per frame.
     var mapCount: Int { 2 * sinusoids + noiseBands }
     /// Octaves each sinusoid's per-frame offset reaches either side of its base.
@@ -72,14 +80,20 @@ struct SynthDecoder {
         let k = config.sinusoidCount, m = config.noiseBandCount, t = config.transientLength
         let inputs = config.latentSize + config.conditionSize
         let clip = try Linear("synth_clip", inputs, 4 * k, params)
-        let transient = try Linear("synth_transient", inputs, t, params)
+        let bank = config.transientBandCount
+        let transient = try Linear("synth_transient", inputs, bank > 0 ? 2 * bank : t, params)
         try Torch.withoutGradients {
-            // Onsets start quiet (e^-3 per sinusoid), the transient near silence.
+            // Onsets start quiet (e^-3 per sinusoid), the transient near silence (e^-5 per band
+            // of the bank, each decaying at 300 per second to begin with).
             var bias = try clip.bias.floats()
             for i in 0..<k { bias[i] -= 3 }
             try clip.bias.assign(bias)
             try transient.weight.assign(transient.weight * 0.05)
-            try transient.bias.assign(transient.bias * 0.05)
+            if bank > 0 {
+                try transient.bias.assign((0..<(2 * bank)).map { $0 < bank ? Float(-5) : 0 })
+            } else {
+                try transient.bias.assign(transient.bias * 0.05)
+            }
         }
         self.clip = clip
         self.transient = transient
@@ -93,6 +107,24 @@ struct SynthDecoder {
             i < half ? 1 : Float(0.5 * (1 + Foundation.cos(Double.pi * Double(i - half) / Double(t - half))))
         }, shape: [t])
         lowWindow = try Tensor.hannWindow(config.fftSize / Self.divisor)
+        if bank > 0 {
+            let frequencies = Self.melSpaced(count: bank, from: Self.clickLowest, to: Self.clickHighest)
+            let rate = Double(config.sampleRate)
+            clickBasis = try Tensor(frequencies.flatMap { f in (0..<t).map { Float(Foundation.sin(2 * Double.pi * f * Double($0) / rate)) } },
+                                    shape: [1, bank, t])
+            clickTimes = try Tensor((0..<t).map { Float(Double($0) / rate) }, shape: [1, 1, t])
+        } else {
+            clickBasis = nil
+            clickTimes = nil
+        }
+    }
+
+    /// `count` frequencies equally spaced in mel from `low` to `high` Hz.
+    static func melSpaced(count: Int, from low: Double, to high: Double) -> [Double] {
+        func mel(_ f: Double) -> Double { 2595 * log10(1 + f / 700) }
+        func hz(_ m: Double) -> Double { 700 * (Foundation.pow(10, m / 2595) - 1) }
+        let a = mel(low), b = mel(high)
+        return (0..<count).map { hz(a + (b - a) * Double($0) / Double(max(1, count - 1))) }
     }
 
     /// Linear interpolation weights [bands × bins] from M band centres equally spaced in mel
@@ -172,10 +204,26 @@ struct SynthDecoder {
         return try noise * magnitude.unsqueeze(3)
     }
 
-    /// The transient [B, clipSamples] for decoder inputs (z, class) [B, D + K].
+    /// The transient [B, clipSamples] for decoder inputs (z, class) [B, D + K]: the linear
+    /// head's samples, or the bank's Σ_b g_b·e^(−r_b·t)·sin(2π·f_b·t), with log g_b (at most 4)
+    /// and r_b = 300·e^(2.5·tanh(·)) per second (time constants 0.27–41 ms) from the head; faded.
+    ///
+    /// Why a bank: AdamW moves every weight by about the learning rate each step, so a head
+    /// that writes samples directly random-walks into white noise wherever the loss's gradient
+    /// is mostly batch noise (above 8 kHz, in a kick's first 46 ms: synth-d3's transient
+    /// carries 40 dB more there than any training kit). Log-gains per band get a consistent
+    /// gradient instead.
     func transientAudio(_ input: Tensor) throws -> Tensor {
         let t = config.transientLength, l = config.clipSamples
-        let shot = try transient(input) * transientWindow
+        let shot: Tensor
+        if let clickBasis, let clickTimes {
+            let m = transientBands, h = try transient(input)
+            let gain = try h.narrow(1, start: 0, length: m).clamp(max: 4).exp().unsqueeze(2)
+            let rate = try ((h.narrow(1, start: m, length: m).tanh() * 2.5).exp() * 300.0).unsqueeze(2)
+            shot = try (gain * (rate * clickTimes * -1.0).exp() * clickBasis).sum([1]) * transientWindow
+        } else {
+            shot = try transient(input) * transientWindow
+        }
         guard l > t else { return try shot.narrow(1, start: 0, length: l) }
         return try Tensor.cat([shot, Tensor.zeros([input.shape[0], l - t])], dim: 1)
     }
@@ -194,6 +242,7 @@ struct SynthDecoder {
     var buffers: [(String, Tensor)] {
         [("synth_base", base), ("synth_times", times), ("synth_bands", bands), ("synth_transient_window", transientWindow),
          ("synth_low_window", lowWindow)]
+            + [clickBasis.map { ("synth_click_basis", $0) }, clickTimes.map { ("synth_click_times", $0) }].compactMap { $0 }
     }
 
     /// TorchScript lines computing `x` [B, clipSamples] from `maps`, `inp` (z and class) and
@@ -230,8 +279,16 @@ struct SynthDecoder {
             "    parts.append(torch.randn([1, \(c.bins), \(f), 2]))",
             "spec = torch.cat(parts, 0) * nmag.unsqueeze(3) + sines",
             "x = torch.istft(torch.view_as_complex(spec.contiguous()), \(c.fftSize), \(c.hop), \(c.fftSize), self.window, True, False, True, \(c.clipSamples), False)",
-            "shot = \(transient.script("inp")) * self.synth_transient_window",
         ]
+        if clickBasis != nil {
+            let mt = transientBands
+            lines += ["h = \(transient.script("inp"))",
+                      "tgain = torch.clamp_max(h.narrow(1, 0, \(mt)), 4.0).exp().unsqueeze(2)",
+                      "trate = ((h.narrow(1, \(mt), \(mt)).tanh() * 2.5).exp() * 300.0).unsqueeze(2)",
+                      "shot = (tgain * (trate * self.synth_click_times * -1.0).exp() * self.synth_click_basis).sum([1]) * self.synth_transient_window"]
+        } else {
+            lines.append("shot = \(transient.script("inp")) * self.synth_transient_window")
+        }
         let full = c.clipSamples
         lines.append(full > t ? "x = x + torch.cat([shot, torch.zeros([z.shape[0], \(full - t)])], 1)" : "x = x + shot.narrow(1, 0, \(full))")
         return lines

@@ -64,6 +64,9 @@ struct Train: ParsableCommand {
     @Option(help: "Synth model: samples of the learned transient (default 2048).")
     var transientSamples: Int?
 
+    @Option(help: "Synth model: damped sinusoids (mel-spaced, per-clip gain and decay) the transient is made of; 0: its samples come straight from a linear head, as in runs made before 2026-12-08 (default 64).")
+    var transientBands: Int?
+
     @Option(help: ArgumentHelp("Augmentation: random gain per clip and step within ± this many dB (0: off).", valueName: "dB"))
     var gainAugmentation: Double = 6
 
@@ -130,8 +133,8 @@ struct Train: ParsableCommand {
         if phaseWeight > 0 && magnitudeWarmup == 0 && spectrumWeight == 0 {
             throw ValidationError("--phase-weight acts on the magnitude loss: give --magnitude-warmup or --spectrum-weight with it")
         }
-        if (sinusoids ?? 32) < 2 || (noiseBands ?? 64) < 2 || (transientSamples ?? 2048) < 1 {
-            throw ValidationError("--sinusoids and --noise-bands need at least 2, --transient-samples at least 1")
+        if (sinusoids ?? 32) < 2 || (noiseBands ?? 64) < 2 || (transientSamples ?? 2048) < 1 || (transientBands ?? 64) < 0 || transientBands == 1 {
+            throw ValidationError("--sinusoids, --noise-bands and --transient-bands (unless 0) need at least 2, --transient-samples at least 1")
         }
         if gainAugmentation < 0 || shiftAugmentation < 0 { throw ValidationError("--gain-augmentation and --shift-augmentation are not negative") }
         if from != nil && resume { throw ValidationError("--from starts a new run, --resume continues one: give one of them") }
@@ -164,6 +167,7 @@ struct Train: ParsableCommand {
         choice.sinusoids = sinusoids
         choice.noiseBands = noiseBands
         choice.transientSamples = transientSamples
+        choice.transientBands = transientBands
         choice.apply(to: &config)
         let request = TrainingRequest(dataset: URL(fileURLWithPath: dataset), run: URL(fileURLWithPath: out),
                                       steps: steps, minutes: minutes, resume: resume, config: config,

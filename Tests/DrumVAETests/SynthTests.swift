@@ -44,6 +44,43 @@ struct SynthTests {
         #expect(try model.decodeSpectrum(z, condition: nil).shape == [2, bins, config.frames, 2])
     }
 
+    /// The transient bank: one band at gain 1 and the middle decay (300 per second) is one
+    /// damped sinusoid at its mel-spaced frequency, faded, and nothing after T samples; a
+    /// configuration from before the bank (no `transientBands`) keeps the linear head's samples.
+    @Test func transientBankIsDampedSinusoids() throws {
+        var config = Self.config()
+        config.transientBands = 8
+        config.transientSamples = 1024
+        let model = try DrumVAEModel(config: config)
+        let synth = try #require(model.synth)
+        #expect(synth.transient.weight.shape == [16, config.latentSize])
+        let j = 5
+        try Torch.withoutGradients {
+            try synth.transient.weight.assign(synth.transient.weight * 0.0)
+            try synth.transient.bias.assign((0..<16).map { $0 < 8 ? ($0 == j ? 0 : -40) : 0 })
+        }
+        let shot = try synth.transientAudio(model.decoderInput(Tensor.zeros([1, config.latentSize]), condition: nil)).floats()
+        #expect(shot.count == config.clipSamples)
+        let f = SynthDecoder.melSpaced(count: 8, from: 40, to: 16000)[j]
+        let window = try synth.transientWindow.floats()
+        var worst = 0.0
+        for n in 0..<1024 {
+            let t = Double(n) / Double(config.sampleRate)
+            let expected = Foundation.sin(2 * Double.pi * f * t) * Foundation.exp(-300 * t) * Double(window[n])
+            worst = max(worst, Swift.abs(Double(shot[n]) - expected))
+        }
+        #expect(worst < 1e-5, "largest difference from e^(-300t)·sin(2π·\(f)·t): \(worst)")
+        #expect(shot[1024...].allSatisfy { $0 == 0 })
+
+        // A run's configuration from before the bank reads as the linear transient.
+        var old = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Self.config())) as! [String: Any]
+        old.removeValue(forKey: "transientBands")
+        let decoded = try JSONDecoder().decode(DrumVAEConfig.self, from: JSONSerialization.data(withJSONObject: old))
+        #expect(decoded.transientBandCount == 0)
+        let linear = try #require(try DrumVAEModel(config: decoded).synth)
+        #expect(linear.transient.weight.shape == [decoded.transientLength, config.latentSize] && linear.clickBasis == nil)
+    }
+
     /// Frame controls [1, K, F]: sinusoid `j` with offset map `offset` and onset level 0, every
     /// other sinusoid silent, no glide, the slowest decay.
     static func controls(_ synth: SynthDecoder, config: DrumVAEConfig, sinusoid j: Int, offset: Float) throws -> (Tensor, Tensor) {
