@@ -164,13 +164,13 @@ public enum TrainingBenchmark {
             if synth_out:
                 # SynthDecoder: per-clip sinusoid controls, the transient, and fixed tables.
                 self.synth_clip = nn.Linear(D + K, 4 * SK)
-                self.synth_transient = nn.Linear(D + K, 2 * TB if TB else ST)
+                self.synth_transient = nn.Linear(D + K, 2 * TB + 1 if TB else ST)
                 if TB:
                     # The transient bank: damped sinusoids at mel-spaced frequencies (40 Hz - 16 kHz).
                     mels = np.linspace(2595 * np.log10(1 + 40 / 700), 2595 * np.log10(1 + 16000 / 700), TB)
                     fb = 700 * (10 ** (mels / 2595) - 1)
                     n = np.arange(ST)
-                    self.register_buffer("synth_click_basis", torch.from_numpy(np.sin(2 * np.pi * fb[:, None] * n[None, :] / cfg["sampleRate"]).astype(np.float32)).unsqueeze(0))
+                    self.register_buffer("synth_click_frequencies", torch.from_numpy((2 * np.pi * fb).astype(np.float32)).reshape(1, TB, 1))
                     self.register_buffer("synth_click_times", torch.from_numpy((n / cfg["sampleRate"]).astype(np.float32)).reshape(1, 1, ST))
                 low, high = np.log2(30.0), np.log2(4000.0)
                 self.register_buffer("synth_base", torch.linspace(low, high, SK).float().reshape(1, SK, 1))
@@ -230,8 +230,10 @@ public enum TrainingBenchmark {
             if TB:
                 h = self.synth_transient(inp)
                 gain = h[:, :TB].clamp(max=4).exp().unsqueeze(2)
-                trate = ((h[:, TB:].tanh() * 2.5).exp() * 300.0).unsqueeze(2)
-                shot = (gain * (trate * self.synth_click_times * -1.0).exp() * self.synth_click_basis).sum(1) * self.synth_window
+                trate = ((h[:, TB:2 * TB].tanh() * 2.5).exp() * 300.0).unsqueeze(2)
+                tdelay = ((h[:, 2 * TB:].tanh() + 1.0) * 0.01).unsqueeze(2)
+                tlocal = (self.synth_click_times - tdelay).clamp(min=0)
+                shot = (gain * (trate * tlocal * -1.0).exp() * (self.synth_click_frequencies * tlocal).sin()).sum(1) * self.synth_window
             else:
                 shot = self.synth_transient(inp) * self.synth_window
             return x + torch.cat([shot, torch.zeros(shot.shape[0], L - ST)], 1)

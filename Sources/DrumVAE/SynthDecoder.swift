@@ -40,9 +40,9 @@ struct SynthDecoder {
     let bands: Tensor
     /// The transient's fade, [T].
     let transientWindow: Tensor
-    /// With `transientBands`: sin(2π·f_b·n/sr) for each band's frequency, [1, M_t, T], and each
+    /// With `transientBands`: each band's angular frequency 2π·f_b, [1, M_t, 1], and each
     /// sample's time in seconds, [1, 1, T]; nil for the linear transient.
-    let clickBasis: Tensor?
+    let clickFrequencies: Tensor?
     let clickTimes: Tensor?
     /// The Hann window of the sinusoids' STFT at the quarter rate, [N / 4].
     let lowWindow: Tensor
@@ -81,16 +81,16 @@ struct SynthDecoder {
         let inputs = config.latentSize + config.conditionSize
         let clip = try Linear("synth_clip", inputs, 4 * k, params)
         let bank = config.transientBandCount
-        let transient = try Linear("synth_transient", inputs, bank > 0 ? 2 * bank : t, params)
+        let transient = try Linear("synth_transient", inputs, bank > 0 ? 2 * bank + 1 : t, params)
         try Torch.withoutGradients {
             // Onsets start quiet (e^-3 per sinusoid), the transient near silence (e^-5 per band
-            // of the bank, each decaying at 300 per second to begin with).
+            // of the bank, each decaying at 300 per second, 2.4 ms in, to begin with).
             var bias = try clip.bias.floats()
             for i in 0..<k { bias[i] -= 3 }
             try clip.bias.assign(bias)
             try transient.weight.assign(transient.weight * 0.05)
             if bank > 0 {
-                try transient.bias.assign((0..<(2 * bank)).map { $0 < bank ? Float(-5) : 0 })
+                try transient.bias.assign((0...(2 * bank)).map { $0 < bank ? Float(-5) : $0 == 2 * bank ? -1 : 0 })
             } else {
                 try transient.bias.assign(transient.bias * 0.05)
             }
@@ -110,11 +110,10 @@ struct SynthDecoder {
         if bank > 0 {
             let frequencies = Self.melSpaced(count: bank, from: Self.clickLowest, to: Self.clickHighest)
             let rate = Double(config.sampleRate)
-            clickBasis = try Tensor(frequencies.flatMap { f in (0..<t).map { Float(Foundation.sin(2 * Double.pi * f * Double($0) / rate)) } },
-                                    shape: [1, bank, t])
+            clickFrequencies = try Tensor(frequencies.map { Float(2 * Double.pi * $0) }, shape: [1, bank, 1])
             clickTimes = try Tensor((0..<t).map { Float(Double($0) / rate) }, shape: [1, 1, t])
         } else {
-            clickBasis = nil
+            clickFrequencies = nil
             clickTimes = nil
         }
     }
@@ -205,8 +204,10 @@ struct SynthDecoder {
     }
 
     /// The transient [B, clipSamples] for decoder inputs (z, class) [B, D + K]: the linear
-    /// head's samples, or the bank's Σ_b g_b·e^(−r_b·t)·sin(2π·f_b·t), with log g_b (at most 4)
-    /// and r_b = 300·e^(2.5·tanh(·)) per second (time constants 0.27–41 ms) from the head; faded.
+    /// head's samples, or the bank's Σ_b g_b·e^(−r_b·τ)·sin(2π·f_b·τ), τ = max(0, t − d), with
+    /// log g_b (at most 4), r_b = 300·e^(2.5·tanh(·)) per second (time constants 0.27–41 ms) and
+    /// the delay d = 10 ms·(1 + tanh(·)) (0–20 ms: training clips start anywhere in the ±10 ms
+    /// of the shift augmentation) from the head; faded.
     ///
     /// Why a bank: AdamW moves every weight by about the learning rate each step, so a head
     /// that writes samples directly random-walks into white noise wherever the loss's gradient
@@ -216,11 +217,13 @@ struct SynthDecoder {
     func transientAudio(_ input: Tensor) throws -> Tensor {
         let t = config.transientLength, l = config.clipSamples
         let shot: Tensor
-        if let clickBasis, let clickTimes {
+        if let clickFrequencies, let clickTimes {
             let m = transientBands, h = try transient(input)
             let gain = try h.narrow(1, start: 0, length: m).clamp(max: 4).exp().unsqueeze(2)
             let rate = try ((h.narrow(1, start: m, length: m).tanh() * 2.5).exp() * 300.0).unsqueeze(2)
-            shot = try (gain * (rate * clickTimes * -1.0).exp() * clickBasis).sum([1]) * transientWindow
+            let delay = try ((h.narrow(1, start: 2 * m, length: 1).tanh() + 1.0) * 0.01).unsqueeze(2)
+            let local = try (clickTimes - delay).clamp(min: 0)
+            shot = try (gain * (rate * local * -1.0).exp() * (clickFrequencies * local).sin()).sum([1]) * transientWindow
         } else {
             shot = try transient(input) * transientWindow
         }
@@ -242,7 +245,7 @@ struct SynthDecoder {
     var buffers: [(String, Tensor)] {
         [("synth_base", base), ("synth_times", times), ("synth_bands", bands), ("synth_transient_window", transientWindow),
          ("synth_low_window", lowWindow)]
-            + [clickBasis.map { ("synth_click_basis", $0) }, clickTimes.map { ("synth_click_times", $0) }].compactMap { $0 }
+            + [clickFrequencies.map { ("synth_click_frequencies", $0) }, clickTimes.map { ("synth_click_times", $0) }].compactMap { $0 }
     }
 
     /// TorchScript lines computing `x` [B, clipSamples] from `maps`, `inp` (z and class) and
@@ -280,12 +283,14 @@ struct SynthDecoder {
             "spec = torch.cat(parts, 0) * nmag.unsqueeze(3) + sines",
             "x = torch.istft(torch.view_as_complex(spec.contiguous()), \(c.fftSize), \(c.hop), \(c.fftSize), self.window, True, False, True, \(c.clipSamples), False)",
         ]
-        if clickBasis != nil {
+        if clickFrequencies != nil {
             let mt = transientBands
             lines += ["h = \(transient.script("inp"))",
                       "tgain = torch.clamp_max(h.narrow(1, 0, \(mt)), 4.0).exp().unsqueeze(2)",
                       "trate = ((h.narrow(1, \(mt), \(mt)).tanh() * 2.5).exp() * 300.0).unsqueeze(2)",
-                      "shot = (tgain * (trate * self.synth_click_times * -1.0).exp() * self.synth_click_basis).sum([1]) * self.synth_transient_window"]
+                      "tdelay = ((h.narrow(1, \(2 * mt), 1).tanh() + 1.0) * 0.01).unsqueeze(2)",
+                      "tlocal = torch.clamp_min(self.synth_click_times - tdelay, 0.0)",
+                      "shot = (tgain * (trate * tlocal * -1.0).exp() * (self.synth_click_frequencies * tlocal).sin()).sum([1]) * self.synth_transient_window"]
         } else {
             lines.append("shot = \(transient.script("inp")) * self.synth_transient_window")
         }
