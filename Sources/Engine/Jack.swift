@@ -81,7 +81,20 @@ public final class JackClient: @unchecked Sendable {
         }
         let flags = UInt(input ? JackPortIsInput.rawValue : JackPortIsOutput.rawValue)
         let type = midi ? timbre_jack_midi_type() : timbre_jack_audio_type()
-        guard let registered = jack_port_register(handle, port, type, flags, 0) else {
+        // On an overloaded machine the server can answer a registration too late for libjack,
+        // which then reports a failure for a port the server did make: take that port if it
+        // is this client's, or try again (five times in half a second at most).
+        var attempt = 0, registered = jack_port_register(handle, port, type, flags, 0)
+        while registered == nil, attempt < 5 {
+            if let made = jack_port_by_name(handle, "\(name):\(port)"), jack_port_is_mine(handle, made) != 0 {
+                registered = made
+                break
+            }
+            attempt += 1
+            usleep(100_000)
+            registered = jack_port_register(handle, port, type, flags, 0)
+        }
+        guard let registered else {
             freeSlots.withLock { $0.append(slot) }
             throw EngineError("JACK refused to register port '\(name):\(port)'")
         }
