@@ -133,8 +133,8 @@ struct Train: ParsableCommand {
         if phaseWeight > 0 && magnitudeWarmup == 0 && spectrumWeight == 0 {
             throw ValidationError("--phase-weight acts on the magnitude loss: give --magnitude-warmup or --spectrum-weight with it")
         }
-        if (sinusoids ?? 32) < 2 || (noiseBands ?? 64) < 2 || (transientSamples ?? 2048) < 1 || (transientBands ?? 64) < 0 || transientBands == 1 {
-            throw ValidationError("--sinusoids, --noise-bands and --transient-bands (unless 0) need at least 2, --transient-samples at least 1")
+        if (sinusoids ?? 32) < 2 || (noiseBands ?? 64) < 2 || (transientSamples ?? 2048) < 1 || (transientBands ?? 64) < 0 {
+            throw ValidationError("--sinusoids and --noise-bands need at least 2, --transient-samples at least 1, --transient-bands at least 0")
         }
         if gainAugmentation < 0 || shiftAugmentation < 0 { throw ValidationError("--gain-augmentation and --shift-augmentation are not negative") }
         if from != nil && resume { throw ValidationError("--from starts a new run, --resume continues one: give one of them") }
