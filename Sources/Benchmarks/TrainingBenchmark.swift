@@ -187,6 +187,11 @@ public enum TrainingBenchmark {
                 self.register_buffer("synth_window", torch.tensor(fade, dtype=torch.float32))
                 self.offset_range = 1.5 * np.log2(4000.0 / 30.0) / (SK - 1)
                 self.register_buffer("synth_low_window", torch.hann_window(nfft // 4))
+                R, c = hop // 4, 2 * np.pi * 4 / cfg["sampleRate"]
+                s = torch.arange(R, dtype=torch.float64)
+                self.register_buffer("synth_ramp_fraction", (s / R).float())
+                self.register_buffer("synth_ramp_frequency", (c * (s + 1)).float())
+                self.register_buffer("synth_ramp_glide", (c * s * (s + 1) / (2 * R)).float())
             self.register_buffer("window", torch.hann_window(nfft))
             # --demodulated-phase: each bin's rotation 2π·((k·hop·t) mod N)/N at frame t.
             m = (torch.arange(bins).unsqueeze(1) * hop % nfft) * torch.arange(frames).unsqueeze(0) % nfft
@@ -204,11 +209,13 @@ public enum TrainingBenchmark {
             out = self.enc_out(torch.cat([h.mean(2), h.amax(2)], 1))
             return out[:, :D], out[:, D:].clamp(-10, 6)
 
+        def steps(self, x):
+            # Each frame's step to the next, 0 for the last (held).
+            return F.pad(x[:, :, 1:] - x[:, :, :-1], (0, 1))
+
         def samples(self, x):
-            # Frame controls at the sinusoids' quarter rate.
-            n = (frames - 1) * hop // 4 + 1
-            up = F.interpolate(x, size=n, mode="linear", align_corners=True)
-            return torch.cat([up, x[:, :, -1:].expand(x.shape[0], x.shape[1], L // 4 - n)], 2)
+            # [B, K, F, R] per-sample values at the sinusoids' quarter rate (frame t at sample t·R).
+            return x.reshape(x.shape[0], x.shape[1], -1)[:, :, :L // 4]
 
         def synth(self, m, inp):
             sr = cfg["sampleRate"]
@@ -220,8 +227,12 @@ public enum TrainingBenchmark {
             t = self.synth_times
             freq = ((self.synth_base + m[:, :SK].tanh() * self.offset_range + glide * (rate * t * -1.0).exp()) * np.log(2)).exp()
             amp = (onset + m[:, SK:2 * SK] - decay * t).clamp(max=2).exp() * ((0.45 * sr / 4 - freq) > 0).float()
-            phase = torch.remainder(torch.cumsum(self.samples(freq) * (2 * np.pi * 4 / sr), 2, dtype=torch.float64), 2 * np.pi).float()
-            low = (phase.sin() * self.samples(amp)).sum(1)
+            R = hop // 4
+            fstep = self.steps(freq)
+            advance = (freq * R + fstep * ((R - 1) / 2)) * (2 * np.pi * 4 / sr)
+            before = torch.cat([torch.zeros(freq.shape[0], SK, 1), torch.remainder(torch.cumsum(advance[:, :, :-1], 2, dtype=torch.float64), 2 * np.pi).float()], 2)
+            phase = self.samples(before.unsqueeze(3) + freq.unsqueeze(3) * self.synth_ramp_frequency + fstep.unsqueeze(3) * self.synth_ramp_glide)
+            low = (phase.sin() * self.samples(amp.unsqueeze(3) + self.steps(amp).unsqueeze(3) * self.synth_ramp_fraction)).sum(1)
             low = torch.view_as_real(torch.stft(low, nfft // 4, hop // 4, nfft // 4, self.synth_low_window, center=True, pad_mode="reflect", return_complex=True))
             sines = torch.cat([low, torch.zeros(low.shape[0], bins - low.shape[1], frames, 2)], 1) * 4.0
             nmag = (m[:, 2 * SK:].clamp(max=8).exp().transpose(1, 2) @ self.synth_bands).transpose(1, 2)

@@ -151,6 +151,44 @@ struct SynthTests {
         #expect(largest < 2e-3, "differs from the double-precision running sum by \(largest)")
     }
 
+    /// `toSamples` is linear interpolation between frames (frame t at quarter-rate sample t·R,
+    /// the last frame held), and `phase` the running sum over samples of 2π·f/rate of that
+    /// interpolation, as a double-precision sum gives it (modulo 2π), at every sample of the
+    /// clip, for frequencies drawn between 30 Hz and 4 kHz (seeded).
+    @Test func closedFormPhaseIsTheRunningSum() throws {
+        var config = Self.config()
+        config.clipSamples = 88200
+        let model = try DrumVAEModel(config: config)
+        let synth = try #require(model.synth)
+        let seed: UInt64 = 20261207
+        print("closedFormPhaseIsTheRunningSum: seed \(seed)")
+        var state = seed
+        func uniform() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        let f = config.frames, k = 2, r = synth.samplesPerFrame, n = synth.lowSamples
+        let hz = (0..<(k * f)).map { _ in Float(30 * Foundation.pow(4000 / 30, uniform())) }
+        let frequency = try Tensor(hz, shape: [1, k, f])
+        let phase = try synth.phase(frequency: frequency).floats(), level = try synth.toSamples(frequency).floats()
+        #expect(phase.count == k * n && level.count == k * n)
+        var worstPhase = 0.0, worstLevel = 0.0
+        for j in 0..<k {
+            var sum = 0.0
+            for m in 0..<n {
+                let t = min(m / r, f - 1), w = Double(m % r) / Double(r)
+                let next = t + 1 < f ? Double(hz[j * f + t + 1]) : Double(hz[j * f + t])
+                let value = m / r >= f - 1 ? Double(hz[j * f + f - 1]) : Double(hz[j * f + t]) * (1 - w) + next * w
+                sum += 2 * Double.pi * value / synth.lowRate
+                let got = Double(phase[j * n + m])
+                worstPhase = max(worstPhase, Swift.abs(Foundation.atan2(Foundation.sin(got - sum), Foundation.cos(got - sum))))
+                worstLevel = max(worstLevel, Swift.abs(Double(level[j * n + m]) - value) / value)
+            }
+        }
+        print("closed-form phase: largest error \(worstPhase) rad, interpolation \(worstLevel) (relative)")
+        #expect(worstPhase < 1e-3 && worstLevel < 1e-5)
+    }
+
     @Test func augmentationIsSeededBoundedAndKeepsTheOnset() throws {
         var config = Self.config()
         config.gainAugmentation = 6
