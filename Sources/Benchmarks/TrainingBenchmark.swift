@@ -147,6 +147,7 @@ public enum TrainingBenchmark {
     synth_out = cfg["representation"] == "synth"
     SK, SM, ST = cfg.get("sinusoids") or 32, cfg.get("noiseBands") or 64, cfg.get("transientSamples") or 2048
     TB = cfg.get("transientBands") or 0
+    NE = bool(cfg.get("noiseEnvelope"))
 
     class VAE(nn.Module):
         def __init__(self):
@@ -165,6 +166,9 @@ public enum TrainingBenchmark {
                 # SynthDecoder: per-clip sinusoid controls, the transient, and fixed tables.
                 self.synth_clip = nn.Linear(D + K, 4 * SK)
                 self.synth_transient = nn.Linear(D + K, 2 * TB + 1 if TB else ST)
+                if NE:
+                    # Each noise band's onset log-magnitude and decay per clip.
+                    self.synth_noise = nn.Linear(D + K, 2 * SM)
                 if TB:
                     # The transient bank: damped sinusoids at mel-spaced frequencies (40 Hz - 16 kHz).
                     mels = np.linspace(2595 * np.log10(1 + 40 / 700), 2595 * np.log10(1 + 16000 / 700), TB)
@@ -235,7 +239,11 @@ public enum TrainingBenchmark {
             low = (phase.sin() * self.samples(amp.unsqueeze(3) + self.steps(amp).unsqueeze(3) * self.synth_ramp_fraction)).sum(1)
             low = torch.view_as_real(torch.stft(low, nfft // 4, hop // 4, nfft // 4, self.synth_low_window, center=True, pad_mode="reflect", return_complex=True))
             sines = torch.cat([low, torch.zeros(low.shape[0], bins - low.shape[1], frames, 2)], 1) * 4.0
-            nmag = (m[:, 2 * SK:].clamp(max=8).exp().transpose(1, 2) @ self.synth_bands).transpose(1, 2)
+            nlevel = m[:, 2 * SK:]
+            if NE:
+                nh = self.synth_noise(inp)
+                nlevel = nlevel + nh[:, :SM].unsqueeze(2) - ((nh[:, SM:].tanh() * 2.5).exp() * 10.0).unsqueeze(2) * t
+            nmag = (nlevel.clamp(max=8).exp().transpose(1, 2) @ self.synth_bands).transpose(1, 2)
             spec = torch.cat([torch.randn(1, bins, frames, 2) for _ in range(z_rows(m))], 0) * nmag.unsqueeze(3) + sines
             x = torch.istft(torch.view_as_complex(spec.contiguous()), nfft, hop, nfft, self.window, center=True, length=L)
             if TB:

@@ -80,6 +80,11 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     /// runs made before 2026-12-08): the transient's samples come straight from a linear head.
     public var transientBands: Int? = 64
     public var transientBandCount: Int { transientBands ?? 0 }
+    /// Synth model: each noise band also gets a per-clip onset log-magnitude and decay rate
+    /// (log M_b(t) = onset_b − decay_b·t + map_b(t)), as each sinusoid does; false (and nil, in
+    /// runs made before 2026-12-08): the frame maps alone shape the noise.
+    public var noiseEnvelope: Bool? = true
+    public var hasNoiseEnvelope: Bool { representation == .synth && (noiseEnvelope ?? false) }
     /// Training augmentation: each clip's gain is drawn uniformly in ± this many dB
     /// (0 or nil: off; nil in runs made before it existed).
     public var gainAugmentation: Double? = 6
@@ -119,7 +124,8 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
                             sinusoids: representation == .synth ? sinusoidCount : nil,
                             noiseBands: representation == .synth ? noiseBandCount : nil,
                             transientSamples: representation == .synth ? transientLength : nil,
-                            transientBands: representation == .synth ? transientBandCount : nil)
+                            transientBands: representation == .synth ? transientBandCount : nil,
+                            noiseEnvelope: representation == .synth ? hasNoiseEnvelope : nil)
     }
 
     /// Takes `source`'s architecture (`architecture`'s fields), keeping this configuration's
@@ -139,6 +145,7 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
         noiseBands = source.noiseBandCount
         transientSamples = source.transientLength
         transientBands = source.transientBandCount
+        noiseEnvelope = source.hasNoiseEnvelope
     }
 
     public static func read(from url: URL) throws -> DrumVAEConfig {
@@ -170,6 +177,7 @@ public struct DrumVAEArchitecture: Equatable, Sendable {
     public var noiseBands: Int?
     public var transientSamples: Int?
     public var transientBands: Int?
+    public var noiseEnvelope: Bool?
 }
 
 /// Architecture flags a command line gave explicitly (nil: not given). A new run from scratch
@@ -186,6 +194,7 @@ public struct ArchitectureChoice: Sendable {
     public var noiseBands: Int?
     public var transientSamples: Int?
     public var transientBands: Int?
+    public var noiseEnvelope: Bool?
 
     public init() {}
 
@@ -200,6 +209,7 @@ public struct ArchitectureChoice: Sendable {
         if let noiseBands { config.noiseBands = noiseBands }
         if let transientSamples { config.transientSamples = transientSamples }
         if let transientBands { config.transientBands = transientBands }
+        if let noiseEnvelope { config.noiseEnvelope = noiseEnvelope }
     }
 
     /// The first given choice that differs from `source`'s architecture, as "--flag X (the
@@ -222,6 +232,9 @@ public struct ArchitectureChoice: Sendable {
         }
         if let transientBands, transientBands != (a.transientBands ?? transientBands) {
             return "--transient-bands \(transientBands) (it has \(a.transientBands!))"
+        }
+        if let noiseEnvelope, let has = a.noiseEnvelope, noiseEnvelope != has {
+            return has ? "--no-noise-envelope (its noise bands have an envelope)" : "--noise-envelope (its noise bands have none)"
         }
         return nil
     }

@@ -20,7 +20,8 @@ import Torch
 ///   the one inverse STFT. (Sinusoids at the full rate cost 4× as much: 6 s a step here.)
 /// - **filtered noise**: complex Gaussian noise on the decoder's STFT grid (N 1024, hop 256)
 ///   scaled per bin by the M band magnitudes (mel-spaced, linearly interpolated to the
-///   bins);
+///   bins); with `noiseEnvelope` each band's log-magnitude is onset_b − decay_b·t + map_b(t),
+///   onset and decay per clip from a third linear head, as the sinusoids' amplitudes are;
 /// - **a transient**: T samples (2048, 46 ms) from the latent, faded out over their second
 ///   half;
 ///
@@ -32,6 +33,8 @@ struct SynthDecoder {
     /// (z, class) → the transient: its samples, or with `transientBands` each band's
     /// log-gain and decay.
     let transient: Linear
+    /// With `noiseEnvelope`: (z, class) → each noise band's onset log-magnitude and decay.
+    let noiseHead: Linear?
     /// log₂ of each sinusoid's base frequency, [1, K, 1].
     let base: Tensor
     /// Each frame's time in seconds (frame t at sample t·hop), [1, 1, F].
@@ -98,6 +101,17 @@ struct SynthDecoder {
         }
         self.clip = clip
         self.transient = transient
+        if config.hasNoiseEnvelope {
+            // Starts as before the envelope: onset 0 (the maps' −4 sets the level), decay 10 per second.
+            let head = try Linear("synth_noise", inputs, 2 * m, params)
+            try Torch.withoutGradients {
+                try head.weight.assign(head.weight * 0.05)
+                try head.bias.assign(head.bias * 0.0)
+            }
+            noiseHead = head
+        } else {
+            noiseHead = nil
+        }
         let low = log2(Self.lowest), span = log2(Self.highest) - low
         base = try Tensor((0..<k).map { Float(low + span * Double($0) / Double(max(1, k - 1))) }, shape: [1, k, 1])
         times = try Tensor((0..<config.frames).map { Float(Double($0 * config.hop) / Double(config.sampleRate)) },
@@ -226,9 +240,18 @@ struct SynthDecoder {
     }
 
     /// The filtered noise's STFT [B, bins, F, 2]: `noise` scaled per bin by the band
-    /// magnitudes in `maps`.
-    func noiseSpectrum(maps: Tensor, noise: Tensor) throws -> Tensor {
-        let band = try maps.narrow(1, start: 2 * sinusoids, length: noiseBands).clamp(max: 8).exp()
+    /// magnitudes: e^(map) from `maps`, or with the noise envelope
+    /// e^(onset_b − decay_b·t + map_b(t)), onset and decay (0.8–120 per second) per clip from
+    /// decoder inputs `input` (z, class) [B, D + K].
+    func noiseSpectrum(maps: Tensor, input: Tensor, noise: Tensor) throws -> Tensor {
+        var level = try maps.narrow(1, start: 2 * sinusoids, length: noiseBands)
+        if let noiseHead {
+            let m = noiseBands, h = try noiseHead(input)
+            let onset = try h.narrow(1, start: 0, length: m).unsqueeze(2)
+            let decay = try ((h.narrow(1, start: m, length: m).tanh() * 2.5).exp() * 10.0).unsqueeze(2)
+            level = try level + onset - decay * times
+        }
+        let band = try level.clamp(max: 8).exp()
         let magnitude = try band.transpose(1, 2).matmul(bands).transpose(1, 2)
         return try noise * magnitude.unsqueeze(3)
     }
@@ -264,7 +287,7 @@ struct SynthDecoder {
     /// The one-shot [B, clipSamples]: sinusoids + filtered noise + transient.
     func audio(maps: Tensor, input: Tensor, noise: Tensor, window: Tensor) throws -> Tensor {
         let (frequency, amplitude) = try controls(maps: maps, clipControls: clip(input))
-        let spec = try noiseSpectrum(maps: maps, noise: noise) + oscillatorSpectrum(frequency: frequency, amplitude: amplitude)
+        let spec = try noiseSpectrum(maps: maps, input: input, noise: noise) + oscillatorSpectrum(frequency: frequency, amplitude: amplitude)
         return try spec.istft(nFFT: config.fftSize, hop: config.hop, window: window, length: config.clipSamples)
             + transientAudio(input)
     }
@@ -309,7 +332,12 @@ struct SynthDecoder {
             "low = (phase.sin() * lamp).sum([1])",
             "low = torch.view_as_real(torch.stft(low, \(c.fftSize / d), \(c.hop / d), \(c.fftSize / d), self.synth_low_window, True, 'reflect', False, True, True))",
             "sines = torch.cat([low, torch.zeros([low.shape[0], \(c.bins - lowBins), \(f), 2])], 1) * \(Double(d))",
-            "band = torch.clamp_max(maps.narrow(1, \(2 * k), \(m)), 8.0).exp()",
+            "nlevel = maps.narrow(1, \(2 * k), \(m))",
+        ] + (noiseHead.map { head in [
+            "nh = \(head.script("inp"))",
+            "nlevel = nlevel + nh.narrow(1, 0, \(m)).unsqueeze(2) - ((nh.narrow(1, \(m), \(m)).tanh() * 2.5).exp() * 10.0).unsqueeze(2) * self.synth_times",
+        ] } ?? []) + [
+            "band = torch.clamp_max(nlevel, 8.0).exp()",
             "nmag = band.transpose(1, 2).matmul(self.synth_bands).transpose(1, 2)",
             "parts: List[Tensor] = []",
             "for _ in range(z.shape[0]):",

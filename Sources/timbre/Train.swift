@@ -67,6 +67,9 @@ struct Train: ParsableCommand {
     @Option(help: "Synth model: damped sinusoids (mel-spaced, per-clip gain and decay) the transient is made of; 0: its samples come straight from a linear head, as in runs made before 2026-12-08 (default 64).")
     var transientBands: Int?
 
+    @Flag(inversion: .prefixedNo, help: "Synth model: each noise band gets a per-clip onset level and decay, as each sinusoid does (default on; off in runs made before 2026-12-08).")
+    var noiseEnvelope: Bool?
+
     @Option(help: ArgumentHelp("Augmentation: random gain per clip and step within ± this many dB (0: off).", valueName: "dB"))
     var gainAugmentation: Double = 6
 
@@ -168,6 +171,7 @@ struct Train: ParsableCommand {
         choice.noiseBands = noiseBands
         choice.transientSamples = transientSamples
         choice.transientBands = transientBands
+        choice.noiseEnvelope = noiseEnvelope
         choice.apply(to: &config)
         let request = TrainingRequest(dataset: URL(fileURLWithPath: dataset), run: URL(fileURLWithPath: out),
                                       steps: steps, minutes: minutes, resume: resume, config: config,

@@ -84,6 +84,48 @@ struct SynthTests {
         #expect(linear.transient.weight.shape == [decoded.transientLength, config.latentSize] && linear.clickFrequencies == nil)
     }
 
+    /// The noise envelope: with the head's onset at 1 and its decay at 10·e^(2.5·tanh 0.5) per
+    /// second for every band, each bin of the noise's STFT is e^(1 − decay·t) times what the maps
+    /// alone give, t the frame's time; a configuration from before the envelope has no head.
+    @Test func noiseEnvelopeScalesEachFrame() throws {
+        let config = Self.config()
+        #expect(config.hasNoiseEnvelope)
+        let model = try DrumVAEModel(config: config)
+        let synth = try #require(model.synth)
+        let head = try #require(synth.noiseHead)
+        let m = config.noiseBandCount, f = config.frames
+        try Torch.withoutGradients {
+            try head.weight.assign(head.weight * 0.0)
+            try head.bias.assign((0..<(2 * m)).map { $0 < m ? 1 : 0.5 })
+        }
+        let maps = try Tensor.randn([1, synth.mapCount, f]), noise = try synth.noise(rows: 1)
+        let input = try model.decoderInput(Tensor.zeros([1, config.latentSize]), condition: nil)
+        let shaped = try synth.noiseSpectrum(maps: maps, input: input, noise: noise).floats()
+        var plain = config
+        plain.noiseEnvelope = false
+        let flat = try #require(try DrumVAEModel(config: plain).synth)
+        #expect(flat.noiseHead == nil)
+        let reference = try flat.noiseSpectrum(maps: maps, input: input, noise: noise).floats()
+        let decay = 10 * Foundation.exp(2.5 * Foundation.tanh(0.5))
+        var worst = 0.0
+        for bin in 0..<config.bins {
+            for t in 0..<f {
+                let time = Double(t * config.hop) / Double(config.sampleRate)
+                for part in 0..<2 {
+                    let i = (bin * f + t) * 2 + part
+                    let expected = Double(reference[i]) * Foundation.exp(1 - decay * time)
+                    worst = max(worst, Swift.abs(Double(shaped[i]) - expected) / (Swift.abs(expected) + 1e-6))
+                }
+            }
+        }
+        #expect(worst < 1e-4, "largest relative difference from e^(1 − decay·t) × the maps' noise: \(worst)")
+        var old = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Self.config())) as! [String: Any]
+        old.removeValue(forKey: "noiseEnvelope")
+        let decoded = try JSONDecoder().decode(DrumVAEConfig.self, from: JSONSerialization.data(withJSONObject: old))
+        let oldSynth = try #require(try DrumVAEModel(config: decoded).synth)
+        #expect(!decoded.hasNoiseEnvelope && oldSynth.noiseHead == nil)
+    }
+
     /// Frame controls [1, K, F]: sinusoid `j` with offset map `offset` and onset level 0, every
     /// other sinusoid silent, no glide, the slowest decay.
     static func controls(_ synth: SynthDecoder, config: DrumVAEConfig, sinusoid j: Int, offset: Float) throws -> (Tensor, Tensor) {
