@@ -54,8 +54,6 @@ struct SynthDecoder {
     let rampFraction: Tensor, rampFrequency: Tensor, rampGlide: Tensor
 
     static let lowest = 30.0, highest = 4000.0
-    /// The noise envelope's onset log-magnitude at initialisation, above the maps' −4.
-    static let noiseOnsetStart = 3.0
     /// The sinusoids run at the sample rate divided by this.
     static let divisor = 4
 
@@ -104,13 +102,13 @@ struct SynthDecoder {
         self.clip = clip
         self.transient = transient
         if config.hasNoiseEnvelope {
-            // Onsets start at +3 over the maps' −4 (e^-1 per bin), decays at 10 per second. Adam
-            // moves a bias by about the learning rate per step, so a start at −4 (the maps alone)
-            // left hats' noise 4 nepers short for thousands of steps.
+            // Starts as the maps alone do (onset 0 over their −4), decays at 10 per second. A
+            // louder start (+3, e^-1 per bin) gave generated hats their noise sooner (step 1 000)
+            // but a higher validation loss at every step to 7 000 (docs/DRUMVAE.md).
             let head = try Linear("synth_noise", inputs, 2 * m, params)
             try Torch.withoutGradients {
                 try head.weight.assign(head.weight * 0.05)
-                try head.bias.assign((0..<(2 * m)).map { $0 < m ? Float(Self.noiseOnsetStart) : 0 })
+                try head.bias.assign(head.bias * 0.0)
             }
             noiseHead = head
         } else {
