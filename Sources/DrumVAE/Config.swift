@@ -82,7 +82,7 @@ public struct DrumVAEConfig: Codable, Sendable, Equatable {
     public var transientBandCount: Int { transientBands ?? 0 }
     /// Synth model: each noise band also gets a per-clip onset log-magnitude and decay rate
     /// (log M_b(t) = onset_b − decay_b·t + map_b(t)), as each sinusoid does; false (and nil, in
-    /// runs made before 2026-12-08): the frame maps alone shape the noise.
+    /// runs made before it existed): the frame maps alone shape the noise.
     public var noiseEnvelope: Bool? = true
     public var hasNoiseEnvelope: Bool { representation == .synth && (noiseEnvelope ?? false) }
     /// Training augmentation: each clip's gain is drawn uniformly in ± this many dB

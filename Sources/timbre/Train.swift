@@ -67,7 +67,7 @@ struct Train: ParsableCommand {
     @Option(help: "Synth model: damped sinusoids (mel-spaced, per-clip gain and decay) the transient is made of; 0: its samples come straight from a linear head, as in runs made before 2026-12-08 (default 64).")
     var transientBands: Int?
 
-    @Flag(inversion: .prefixedNo, help: "Synth model: each noise band gets a per-clip onset level and decay, as each sinusoid does (default on; off in runs made before 2026-12-08).")
+    @Flag(inversion: .prefixedNo, help: "Synth model: each noise band gets a per-clip onset level and decay, as each sinusoid does (default on; off in runs made before it existed).")
     var noiseEnvelope: Bool?
 
     @Option(help: ArgumentHelp("Augmentation: random gain per clip and step within ± this many dB (0: off).", valueName: "dB"))
