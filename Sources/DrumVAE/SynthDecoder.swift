@@ -170,7 +170,7 @@ struct SynthDecoder {
         let k = sinusoids
         let offset = try maps.narrow(1, start: 0, length: k), level = try maps.narrow(1, start: k, length: k)
         let onset = try c.narrow(1, start: 0, length: k).unsqueeze(2)
-        let decay = try ((c.narrow(1, start: k, length: k).tanh() * 2.5).exp() * 10.0).unsqueeze(2)
+        let decay = try Self.decayRate(c.narrow(1, start: k, length: k)).unsqueeze(2)
         let glide = try (c.narrow(1, start: 2 * k, length: k).tanh() * 2.0).unsqueeze(2)
         let rate = try ((c.narrow(1, start: 3 * k, length: k).tanh() * -2.0).exp() * 50.0).unsqueeze(2)
         let log2f = try base + offset.tanh() * offsetRange + glide * (rate * times * -1.0).exp()
@@ -179,6 +179,11 @@ struct SynthDecoder {
         let amplitude = try (onset + level - decay * times).clamp(max: 2).exp() * audible
         return (frequency, amplitude)
     }
+
+    /// A decay rate per second, 10·e^(2.5·tanh(x)) (0.82–122), from a head's output: the
+    /// sinusoids' and the noise bands' (`decayRate(_: String)` is its TorchScript).
+    static func decayRate(_ x: Tensor) throws -> Tensor { try (x.tanh() * 2.5).exp() * 10.0 }
+    static func decayRate(_ x: String) -> String { "((\(x).tanh() * 2.5).exp() * 10.0)" }
 
     /// Quarter-rate samples per frame (hop / 4): frame t sits at sample t·R.
     var samplesPerFrame: Int { config.hop / Self.divisor }
@@ -198,7 +203,8 @@ struct SynthDecoder {
     /// Frame-rate controls [B, K, F] at every quarter-rate sample [B, K, clipSamples / 4]:
     /// linear between frames (sample t·R + s is x_t + (x_{t+1} − x_t)·s/R), the last frame held
     /// to the end. The same values as `F.interpolate(align_corners=True)` to (F−1)·R + 1
-    /// samples, computed as one broadcast product (3× faster, forward and backward).
+    /// samples, computed as one broadcast product (with `phase`, a training step went from
+    /// 1.96 to 2.44 steps/s: docs/BENCHMARKS.md).
     func toSamples(_ x: Tensor) throws -> Tensor {
         try frameSamples(x.unsqueeze(3) + frameSteps(x).unsqueeze(3) * rampFraction)
     }
@@ -250,7 +256,7 @@ struct SynthDecoder {
         if let noiseHead {
             let m = noiseBands, h = try noiseHead(input)
             let onset = try h.narrow(1, start: 0, length: m).unsqueeze(2)
-            let decay = try ((h.narrow(1, start: m, length: m).tanh() * 2.5).exp() * 10.0).unsqueeze(2)
+            let decay = try Self.decayRate(h.narrow(1, start: m, length: m)).unsqueeze(2)
             level = try level + onset - decay * times
         }
         let band = try level.clamp(max: 8).exp()
@@ -319,7 +325,7 @@ struct SynthDecoder {
             "offset = maps.narrow(1, 0, \(k))",
             "level = maps.narrow(1, \(k), \(k))",
             "onset = c.narrow(1, 0, \(k)).unsqueeze(2)",
-            "decay = ((c.narrow(1, \(k), \(k)).tanh() * 2.5).exp() * 10.0).unsqueeze(2)",
+            "decay = \(Self.decayRate("c.narrow(1, \(k), \(k))")).unsqueeze(2)",
             "glide = (c.narrow(1, \(2 * k), \(k)).tanh() * 2.0).unsqueeze(2)",
             "rate = ((c.narrow(1, \(3 * k), \(k)).tanh() * -2.0).exp() * 50.0).unsqueeze(2)",
             "log2f = self.synth_base + offset.tanh() * \(offsetRange) + glide * (rate * self.synth_times * -1.0).exp()",
@@ -337,7 +343,7 @@ struct SynthDecoder {
             "nlevel = maps.narrow(1, \(2 * k), \(m))",
         ] + (noiseHead.map { head in [
             "nh = \(head.script("inp"))",
-            "nlevel = nlevel + nh.narrow(1, 0, \(m)).unsqueeze(2) - ((nh.narrow(1, \(m), \(m)).tanh() * 2.5).exp() * 10.0).unsqueeze(2) * self.synth_times",
+            "nlevel = nlevel + nh.narrow(1, 0, \(m)).unsqueeze(2) - \(Self.decayRate("nh.narrow(1, \(m), \(m))")).unsqueeze(2) * self.synth_times",
         ] } ?? []) + [
             "band = torch.clamp_max(nlevel, 8.0).exp()",
             "nmag = band.transpose(1, 2).matmul(self.synth_bands).transpose(1, 2)",
