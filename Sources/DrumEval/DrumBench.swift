@@ -90,6 +90,10 @@ public struct DrumBenchRow: Codable, Sendable {
     /// The handcrafted features whose distribution differs most from the reference's (largest
     /// |shift| first, at most `FeatureShift.listed`): where a row's sounds differ from real ones.
     public var featureShifts: [FeatureShift]?
+    /// Runs: the basic checks of every generated one-shot (nil in results written before them).
+    public var oneShots: OneShotChecks?
+    /// Runs: issue 15's bars against the reference rows of the same result (nil in results written before them).
+    public var bars: [GeneratorBar]?
     public var seconds: Double
 }
 
@@ -444,6 +448,7 @@ public enum DrumBench {
                                              among: Set(classes))
             var row = try scoreRow(name, kind: "model", audio: generated.map(\.1),
                                    intended: run.config.conditional ? generated.map { $0.0 ?? "" } : nil, seed: options.seed)
+            row.oneShots = OneShotChecks.measure(generated.map(\.1), sampleRate: rate)
             progress("reconstructing with \(run.folder.url.lastPathComponent)", 0)
             let means = try run.encode(reference.map(\.samples)).map(\.mean)
             let classIndices = reference.map { run.config.classes.firstIndex(of: $0.className) ?? 0 }
@@ -497,7 +502,11 @@ public enum DrumBench {
                 Dictionary(uniqueKeysWithValues: a.filter { $0.clips > 0 }.map { ($0.className, $0.accuracy) })
             },
             classifierCached: cached, realClassHistogram: realHistogram, seconds: Date().timeIntervalSince(started))
-        let result = DrumBenchResult(setup: setup, order: order, rows: rows)
+        var result = DrumBenchResult(setup: setup, order: order, rows: rows)
+        for name in order where rows[name]?.kind == "model" {
+            let bars = GeneratorBar.judge(name, in: result)
+            result.rows[name]?.bars = bars
+        }
         progress("writing the report", 0)
         try DrumBenchReport.write(result, embeddings: embeddingsForMap, classes: classes, to: options.out)
         progress("writing the report", 1)

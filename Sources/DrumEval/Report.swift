@@ -110,6 +110,14 @@ public enum DrumBenchReport {
             if let expected = v.expected { line += " — must: \(expected): \(v.asExpected == true ? "as it must" : "WRONG")" }
             lines.append(line)
         }
+        for name in result.order {
+            guard let bars = result.rows[name]?.bars, !bars.isEmpty else { continue }
+            lines.append("")
+            lines.append("\(short(name)): issue 15's bars, \(bars.filter(\.passes).count) of \(bars.count) pass")
+            for bar in bars {
+                lines.append("  " + bar.name.padding(toLength: 15, withPad: " ", startingAt: 0) + (bar.passes ? "pass  " : "FAIL  ") + bar.detail)
+            }
+        }
         lines.append("")
         lines.append("held-out reconstruction per class: spectral convergence dB / log-mel distance dB / onset error ms / decay error ms")
         for name in result.order {

@@ -32,6 +32,9 @@ struct BenchDrums: ParsableCommand {
     @Option(help: "Seed for generation, controls, bootstrap and the classifier.")
     var seed: UInt64 = 1
 
+    @Option(help: "Run the whole evaluation this many times, with seeds --seed, --seed + 1, …, each in OUT/seed-S, and print each number's mean and range and how often each bar passed (OUT/seeds.json).")
+    var seeds: Int = 1
+
     @Option(help: "Folder for result.json, report.html and the classifier cache.")
     var out: String = "bench-drums"
 
@@ -48,6 +51,7 @@ struct BenchDrums: ParsableCommand {
 
     func validate() throws {
         if count < 10 { throw ValidationError("--count must be at least 10") }
+        if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if classifierSteps < 1 || bootstrap < 1 { throw ValidationError("--classifier-steps and --bootstrap must be at least 1") }
         if runs.isEmpty && dataset == nil && reference == nil { throw ValidationError("give a RUN, --dataset or --reference") }
     }
@@ -64,10 +68,25 @@ struct BenchDrums: ParsableCommand {
         var reporter: ProgressReporter?
         var stage = ""
         let started = Date()
-        let result = try DrumBench.run(options, log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) { name, fraction in
+        let log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let progress: (String, Double) -> Void = { name, fraction in
             if name != stage { stage = name; reporter = ProgressReporter(String(format: "[%3.0fs] %@", Date().timeIntervalSince(started), name)) }
             reporter?.update(fraction)
         }
+        if seeds > 1 {
+            let (results, spread) = try DrumBench.runSeeds(options, count: seeds, log: log, progress: progress)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(spread), as: UTF8.self))
+                return
+            }
+            for line in spread.table() { print(line) }
+            print(String(format: "wrote %@/seeds.json and %@ (%.0f s)", out, results.map { "seed-\($0.setup.seed)/" }.joined(separator: ", "),
+                         Date().timeIntervalSince(started)))
+            return
+        }
+        let result = try DrumBench.run(options, log: log, progress: progress)
         if json {
             print(String(decoding: try result.json(), as: UTF8.self))
             return

@@ -414,5 +414,29 @@ struct BenchDrumsCommandTests {
         for file in ["result.json", "report.html", "embedding.png", "classes.png", "reconstruction.png"] {
             #expect(FileManager.default.fileExists(atPath: dir.file("bench").appendingPathComponent(file).path), "\(file)")
         }
+        // Issue 15's bars and the one-shot checks, on the model row only.
+        let model = try #require(object[run.path] as? [String: Any])
+        let bars = try #require(model["bars"] as? [[String: Any]])
+        #expect(Set(bars.compactMap { $0["name"] as? String }).isSuperset(of: ["realism", "kid", "copying", "controls", "diversity", "oneShots"]))
+        #expect((model["oneShots"] as? [String: Any])?["decaying"] is Double)
+        #expect((object["realVsReal"] as? [String: Any])?["bars"] == nil)
+
+        // --seeds 2: the whole evaluation twice, and the spread of its numbers over the two.
+        let seedsOut = dir.file("seeds")
+        let seeded = try runTimbre(["bench", "drums", run.path, "--dataset", kit.url.path, "--count", "12", "--classifier-steps", "20",
+                                    "--bootstrap", "20", "--out", seedsOut.path, "--seed", "5", "--seeds", "2"])
+        try #require(seeded.status == 0, "\(seeded.stderr)")
+        #expect(seeded.stdout.contains("over 2 seeds (5, 6)") && seeded.stdout.contains("issue 15's bars passed in"), "\(seeded.stdout)")
+        let spread = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: seedsOut.appendingPathComponent("seeds.json"))) as? [String: Any])
+        let rows = try #require(spread["rows"] as? [[String: Any]])
+        let spreadModel = try #require(rows.first { $0["name"] as? String == run.path })
+        let recall = try #require((spreadModel["metrics"] as? [[String: Any]])?.first { $0["name"] as? String == "handcrafted recall" })
+        var perSeed: [Double] = []
+        for seed in [5, 6] {
+            let one = try JSONSerialization.jsonObject(with: Data(contentsOf: seedsOut.appendingPathComponent("seed-\(seed)/result.json"))) as? [String: Any]
+            let hand = try #require((one?[run.path] as? [String: Any])?["handcrafted"] as? [String: Any])
+            perSeed.append(try #require(hand["recall"] as? Double))
+        }
+        #expect(recall["values"] as? [Double] == perSeed)
     }
 }
