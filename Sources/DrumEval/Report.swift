@@ -158,6 +158,21 @@ public enum DrumBenchReport {
         let accuracy = result.setup.classifierAccuracy.sorted { $0.key < $1.key }
             .map { String(format: "%@ %.0f%% (%d clips)", $0.key, $0.value * 100, result.setup.classifierTestClips[$0.key] ?? 0) }
             .joined(separator: ", ")
+        // Each run's bars as a grid: green passes, red fails, the detail on hover.
+        let runs = result.order.filter { result.rows[$0]?.bars?.isEmpty == false }
+        var grid = ""
+        if let names = runs.first.flatMap({ result.rows[$0]?.bars?.map(\.name) }) {
+            grid = "<h2>Issue 15's bars</h2><table style=\"border-collapse:collapse\"><tr><th></th>"
+                + names.map { "<th style=\"padding:4px 8px\">\(e($0))</th>" }.joined() + "</tr>"
+            for run in runs {
+                grid += "<tr><td style=\"padding:4px 8px\">\(e(short(run)))</td>"
+                for bar in result.rows[run]!.bars! {
+                    grid += "<td title=\"\(e(bar.detail))\" style=\"padding:4px 8px;text-align:center;color:#fff;background:\(bar.passes ? "#2e7d32" : "#c62828")\">\(bar.passes ? "pass" : "fail")</td>"
+                }
+                grid += "</tr>"
+            }
+            grid += "</table><p>Hover a cell for what was measured; the same lines are in the table below.</p>"
+        }
         return """
         <!doctype html>
         <html><head><meta charset="utf-8"><title>timbre bench drums</title>
@@ -170,6 +185,7 @@ public enum DrumBenchReport {
         <p>Split by kit — training: \(e(result.setup.split["training"]?.joined(separator: ", ") ?? "")); validation:
         \(e(result.setup.split["validation"]?.joined(separator: ", ") ?? "")); test: \(e(result.setup.split["test"]?.joined(separator: ", ") ?? "")).</p>
         <p>Classifier accuracy on the held-out test kits: \(e(accuracy)).</p>
+        \(grid)
         <pre>\(table)</pre>
         <h2>Embedding map</h2><img src="embedding.png" alt="PCA of classifier features">
         <h2>Classes</h2><img src="classes.png" alt="class histogram">

@@ -420,6 +420,8 @@ struct BenchDrumsCommandTests {
         #expect(Set(bars.compactMap { $0["name"] as? String }).isSuperset(of: ["realism", "kid", "copying", "controls", "diversity", "oneShots"]))
         #expect((model["oneShots"] as? [String: Any])?["decaying"] is Double)
         #expect((object["realVsReal"] as? [String: Any])?["bars"] == nil)
+        let html = try String(contentsOf: dir.file("bench").appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.contains("Issue 15's bars") && html.contains("title=\"copies "), "the report has no grid of the bars")
 
         // --seeds 2: the whole evaluation twice, and the spread of its numbers over the two.
         let seedsOut = dir.file("seeds")
