@@ -11,9 +11,17 @@ public struct SeedSpread: Codable, Sendable {
         public var name: String
         /// One value per seed, in seed order.
         public var values: [Double]
-        public var mean: Double { values.reduce(0, +) / Double(Swift.max(1, values.count)) }
-        public var min: Double { values.min() ?? .nan }
-        public var max: Double { values.max() ?? .nan }
+        public var mean: Double
+        public var min: Double
+        public var max: Double
+
+        public init(name: String, values: [Double]) {
+            self.name = name
+            self.values = values
+            mean = values.reduce(0, +) / Double(Swift.max(1, values.count))
+            min = values.min() ?? .nan
+            max = values.max() ?? .nan
+        }
     }
 
     public struct Row: Codable, Sendable {

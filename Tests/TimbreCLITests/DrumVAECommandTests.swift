@@ -440,5 +440,6 @@ struct BenchDrumsCommandTests {
             perSeed.append(try #require(hand["recall"] as? Double))
         }
         #expect(recall["values"] as? [Double] == perSeed)
+        #expect(recall["min"] as? Double == perSeed.min() && recall["max"] as? Double == perSeed.max() && recall["mean"] is Double)
     }
 }
