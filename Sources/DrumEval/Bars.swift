@@ -99,13 +99,13 @@ public struct GeneratorBar: Codable, Sendable, Equatable {
                                  detail: realism.map { "\($0.0) P \(two($0.3.precision)) (≥ \(two(factor * $0.4.precision))) R \(two($0.3.recall)) (≥ \(two(factor * $0.4.recall)))" }.joined(separator: "; ")))
         let kid = spaces.map { s in (s.0, s.1.kidHigh <= maximumKIDRatio * s.2.kidHigh, s.1.kidHigh, s.2.kidHigh) }
         bars.append(GeneratorBar(name: "kid", passes: kid.allSatisfy(\.1),
-                                 detail: kid.map { "\($0.0) upper \(String(format: "%.3f", $0.2)) (≤ 3 × \(String(format: "%.3f", $0.3)))" }.joined(separator: "; ")))
+                                 detail: kid.map { "\($0.0) upper \(String(format: "%.3f", $0.2)) (≤ \(String(format: "%g", maximumKIDRatio)) × \(String(format: "%.3f", $0.3)))" }.joined(separator: "; ")))
 
         // Copying: ≤ 10 % copies and meehanZ no lower than the calibration row's.
         let calibrationZ = result.rows["calibration"]?.handcrafted?.meehanZ
         let zOK = calibrationZ.map { hand.meehanZ >= $0 } ?? false
         bars.append(GeneratorBar(name: "copying", passes: hand.copyShare <= DrumBench.maximumCopyShare && zOK,
-                                 detail: "copies \(pct(hand.copyShare)) (≤ 10%), meehanZ \(String(format: "%.1f", hand.meehanZ)) (≥ calibration's \(calibrationZ.map { String(format: "%.1f", $0) } ?? "—"))"))
+                                 detail: "copies \(pct(hand.copyShare)) (≤ \(pct(DrumBench.maximumCopyShare))), meehanZ \(String(format: "%.1f", hand.meehanZ)) (≥ calibration's \(calibrationZ.map { String(format: "%.1f", $0) } ?? "—"))"))
 
         // The controls and the calibration row got the verdicts they must.
         let controls = ["randomPhase", "noiseBursts", "jittered", "collapsed", "calibration"].filter { result.rows[$0]?.verdict?.expected != nil }
@@ -128,18 +128,18 @@ public struct GeneratorBar: Codable, Sendable, Equatable {
             let judged = phaseClasses.filter { phase[$0]?.gapClosure != nil }
             let short = judged.filter { phase[$0]!.gapClosure! < minimumPhaseGapClosure }
             bars.append(GeneratorBar(name: "phase", passes: !judged.isEmpty && short.isEmpty,
-                                     detail: "G " + judged.map { "\($0) \(two(phase[$0]!.gapClosure!))" }.joined(separator: ", ") + " (≥ 0.5)"))
+                                     detail: "G " + judged.map { "\($0) \(two(phase[$0]!.gapClosure!))" }.joined(separator: ", ") + " (≥ \(two(minimumPhaseGapClosure)))"))
         }
 
         // Diversity: ≤ 2 % close pairs in both spaces.
         let close = [hand.closePairShare, learned.closePairShare]
         bars.append(GeneratorBar(name: "diversity", passes: close.allSatisfy { ($0 ?? 1) <= DrumBench.maximumClosePairShare },
-                                 detail: "close pairs " + close.map { $0.map { String(format: "%.1f%%", $0 * 100) } ?? "—" }.joined(separator: " / ") + " (≤ 2%)"))
+                                 detail: "close pairs " + close.map { $0.map { String(format: "%.1f%%", $0 * 100) } ?? "—" }.joined(separator: " / ") + " (≤ \(pct(DrumBench.maximumClosePairShare)))"))
 
         if let shots = row.oneShots {
             let ok = shots.finite == 1 && shots.unclipped == 1 && shots.earlyOnset == 1 && shots.decaying >= minimumDecayingShare
             bars.append(GeneratorBar(name: "oneShots", passes: ok,
-                                     detail: "finite \(pct(shots.finite)), unclipped \(pct(shots.unclipped)), onset ≤ 20 ms \(pct(shots.earlyOnset)) (latest \(String(format: "%.1f", shots.latestOnsetMs)) ms), decaying \(pct(shots.decaying)) (≥ 95%)"))
+                                     detail: "finite \(pct(shots.finite)), unclipped \(pct(shots.unclipped)), onset ≤ \(Int(OneShotChecks.onsetLimitMs)) ms \(pct(shots.earlyOnset)) (latest \(String(format: "%.1f", shots.latestOnsetMs)) ms), decaying \(pct(shots.decaying)) (≥ \(pct(minimumDecayingShare)))"))
         }
         return bars
     }

@@ -44,7 +44,7 @@ struct BenchDrums: ParsableCommand {
     @Option(help: "Bootstrap draws of KID's 95 % interval.")
     var bootstrap: Int = 1000
 
-    @Flag(help: "Print result.json on stdout instead of the table.")
+    @Flag(help: "Print result.json (with --seeds: seeds.json) on stdout instead of the table.")
     var json = false
 
     @OptionGroup var torch: TorchOptions
